@@ -1,0 +1,1 @@
+"""Code shared by every Lingua service: settings, Redis, Lua, gRPC bootstrap, clock."""

@@ -1,0 +1,143 @@
+"""gRPC server bootstrap shared by every service.
+
+Health (aio servicer) and reflection are always on. Shutdown on SIGTERM/SIGINT runs:
+health NOT_SERVING -> drain hooks -> server.stop(grace) -> background tasks cancelled
+-> close hooks (pools, telemetry flush).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+import orjson
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from lingua_common.settings import ServerSettings
+
+logger = logging.getLogger(__name__)
+
+Hook = Callable[[], Awaitable[None]]
+
+GRPC_OPTIONS = (
+    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+    ("grpc.max_send_message_length", 8 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+)
+
+
+class ServiceApp:
+    """A gRPC server plus the lifecycle hooks of one service process."""
+
+    def __init__(self, name: str, settings: ServerSettings) -> None:
+        self.name = name
+        self.settings = settings
+        self.server = grpc.aio.server(options=GRPC_OPTIONS)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self._service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
+        self._startup: list[Hook] = []
+        self._drain: list[Hook] = []
+        self._close: list[Hook] = []
+        self._background: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ports: dict[str, int] = {}
+        self._stopping = asyncio.Event()
+        self._stopped = False
+
+    def add_service_name(self, full_name: str) -> None:
+        self._service_names.append(full_name)
+
+    def on_startup(self, hook: Hook) -> None:
+        self._startup.append(hook)
+
+    def on_drain(self, hook: Hook) -> None:
+        self._drain.append(hook)
+
+    def on_close(self, hook: Hook) -> None:
+        """Close hooks run last, in reverse order of registration."""
+        self._close.append(hook)
+
+    def run_in_background(self, loop_fn: Callable[[], Awaitable[None]]) -> None:
+        self._background.append(loop_fn)
+
+    async def start(self) -> None:
+        reflection.enable_server_reflection(self._service_names, self.server)
+        address = f"{self.settings.host}:{self.settings.grpc_port}"
+        self.ports["grpc"] = self.server.add_insecure_port(address)
+        await self.server.start()
+        for hook in self._startup:
+            await hook()
+        for loop_fn in self._background:
+            self._tasks.append(asyncio.create_task(_guarded(loop_fn), name=loop_fn.__name__))
+        for service_name in [*self._service_names, ""]:
+            await self.health.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+        self._write_ready_file()
+        logger.info("serving", extra={"service": self.name, "ports": self.ports})
+
+    def _write_ready_file(self) -> None:
+        if not self.settings.ready_file:
+            return
+        path = Path(self.settings.ready_file)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps({"pid": os.getpid(), "ports": self.ports}))
+        tmp.replace(path)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.health.enter_graceful_shutdown()
+        for hook in self._drain:
+            await _logged(hook)
+        await self.server.stop(self.settings.shutdown_grace_s)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for hook in reversed(self._close):
+            await _logged(hook)
+        logger.info("stopped", extra={"service": self.name})
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+
+async def _guarded(loop_fn: Callable[[], Awaitable[None]]) -> None:
+    """Background loops must not die silently: log and restart after a pause."""
+    while True:
+        try:
+            await loop_fn()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("background loop failed; restarting", extra={"loop": loop_fn})
+            await asyncio.sleep(1.0)
+
+
+async def _logged(hook: Hook) -> None:
+    try:
+        await hook()
+    except Exception:
+        logger.exception("shutdown hook failed", extra={"hook": getattr(hook, "__name__", "")})

@@ -1,0 +1,78 @@
+"""Every Redis key name, in one place.
+
+Keys that a Lua script touches together share one hash tag ({node:ID}, {job:ID},
+{session:ID}) so every script runs on Redis Cluster. Keys are prefixed and versioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "lingua:v1"
+
+    # --- nodes (registry) -------------------------------------------------------------
+    def node(self, node_id: str) -> str:
+        """Hash: the node's record (epoch, status, descriptor, load, max_jobs, owner)."""
+        return f"{self.prefix}:{{node:{node_id}}}:rec"
+
+    def node_inflight(self, node_id: str) -> str:
+        """Hash job_id -> attempt: the node's reserved slots; HLEN is its running count."""
+        return f"{self.prefix}:{{node:{node_id}}}:inflight"
+
+    def node_owner(self, node_id: str) -> str:
+        """String with TTL: 'gateway_id epoch' of the replica holding the node's socket."""
+        return f"{self.prefix}:{{node:{node_id}}}:owner"
+
+    def nodes_all(self) -> str:
+        """Set of every known node id."""
+        return f"{self.prefix}:nodes:all"
+
+    def nodes_last_seen(self) -> str:
+        """Sorted set node_id -> last heartbeat (server receive time, ms)."""
+        return f"{self.prefix}:nodes:last_seen"
+
+    def node_events(self) -> str:
+        """Stream of node lifecycle events (registered, status changes, offline)."""
+        return f"{self.prefix}:events:nodes"
+
+    # --- pool index ---------------------------------------------------------------------
+    def index_nodes(self) -> str:
+        """Hash node_id -> the node's indexed pairs and ready service types (JSON)."""
+        return f"{self.prefix}:{{index}}:nodes"
+
+    def index_version(self) -> str:
+        """Counter: version of the language index; bumped on every change."""
+        return f"{self.prefix}:{{index}}:version"
+
+    def index_changes(self) -> str:
+        """Stream: the index change feed (one entry per node whose entry changed)."""
+        return f"{self.prefix}:{{index}}:changes"
+
+    # --- jobs (dispatcher) ----------------------------------------------------------------
+    def job(self, job_id: str) -> str:
+        """Hash: the job record. The job id derives from the request id (idempotency)."""
+        return f"{self.prefix}:{{job:{job_id}}}:rec"
+
+    def job_events(self, job_id: str) -> str:
+        """Stream: events of one job (for WatchJob)."""
+        return f"{self.prefix}:{{job:{job_id}}}:events"
+
+    # --- sessions and gateways --------------------------------------------------------------
+    def session(self, session_id: str) -> str:
+        """Hash: session state (pair, preferred pool, owner gateway, version)."""
+        return f"{self.prefix}:{{session:{session_id}}}:rec"
+
+    def session_owner(self, session_id: str) -> str:
+        """String with TTL: gateway id of the replica holding the session's socket."""
+        return f"{self.prefix}:{{session:{session_id}}}:owner"
+
+    def session_channel(self) -> str:
+        """Pub/sub channel announcing session state changes ("<key> <version>")."""
+        return f"{self.prefix}:sessions:changed"
+
+    def gateway(self, gateway_id: str) -> str:
+        """String with TTL: the gateway replica's internal gRPC address."""
+        return f"{self.prefix}:gateway:{gateway_id}"

@@ -1,0 +1,47 @@
+"""One Redis client per process (single server or Cluster) and the Lua script registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+
+from lingua_common.settings import RedisSettings
+
+RedisClient = aioredis.Redis | RedisCluster
+
+LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
+
+
+def connect(settings: RedisSettings) -> RedisClient:
+    """A pooled client; commands never share a connection across a blocking read."""
+    if settings.cluster:
+        return RedisCluster.from_url(
+            settings.url, decode_responses=False, max_connections=settings.max_connections
+        )
+    return aioredis.Redis.from_url(
+        settings.url, decode_responses=False, max_connections=settings.max_connections
+    )
+
+
+class LuaScripts:
+    """Scripts from lua/, each registered once per client (EVALSHA, NOSCRIPT reloads)."""
+
+    def __init__(self, client: RedisClient, lua_dir: Path = LUA_DIR) -> None:
+        self._client = client
+        self._dir = lua_dir
+        self._scripts: dict[str, AsyncScript] = {}
+
+    def __getitem__(self, name: str) -> AsyncScript:
+        script = self._scripts.get(name)
+        if script is None:
+            source = (self._dir / f"{name}.lua").read_text(encoding="utf-8")
+            script = self._client.register_script(source)
+            self._scripts[name] = script
+        return script
+
+    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        return await self[name](keys=keys, args=args)

@@ -1,0 +1,27 @@
+"""Process entry: uvloop when available, then the service's async main."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from lingua_common.grpc_app import ServiceApp
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
+def run_app(build: Callable[[], ServiceApp]) -> None:
+    """Build the app inside the running loop (gRPC aio objects bind to it), serve until SIGTERM."""
+
+    async def main() -> None:
+        await build().run_until_signalled()
+
+    run(main())

@@ -1,0 +1,49 @@
+"""Settings every service shares: Redis, gRPC listen address, logging, ready file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lingua_common.env import env_bool, env_int, env_str
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = "redis://127.0.0.1:6379/0"
+    cluster: bool = False
+    key_prefix: str = "lingua:v1"
+    max_connections: int = 64
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RedisSettings:
+        return cls(
+            url=env_str(env, "LINGUA_REDIS_URL", cls.url),
+            cluster=env_bool(env, "LINGUA_REDIS_CLUSTER", cls.cluster),
+            key_prefix=env_str(env, "LINGUA_KEY_PREFIX", cls.key_prefix),
+            max_connections=env_int(env, "LINGUA_REDIS_MAX_CONNECTIONS", cls.max_connections),
+        )
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where a service listens and how it reports and stops."""
+
+    host: str = "127.0.0.1"
+    grpc_port: int = 0
+    # When set, the service writes its bound ports here as JSON once it serves.
+    ready_file: str = ""
+    shutdown_grace_s: float = 5.0
+    log_format: str = "json"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], default_port: int) -> ServerSettings:
+        return cls(
+            host=env_str(env, "LINGUA_HOST", cls.host),
+            grpc_port=env_int(env, "LINGUA_GRPC_PORT", default_port),
+            ready_file=env_str(env, "LINGUA_READY_FILE", ""),
+            shutdown_grace_s=float(env_int(env, "LINGUA_SHUTDOWN_GRACE_MS", 5000)) / 1000,
+            log_format=env_str(env, "LINGUA_LOG_FORMAT", cls.log_format),
+            log_level=env_str(env, "LINGUA_LOG_LEVEL", cls.log_level),
+        )

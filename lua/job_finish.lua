@@ -1,0 +1,46 @@
+--[[
+job_finish: move a live job to its terminal state, once.
+
+A result is accepted only from the attempt that currently holds the job (node and
+attempt both match); duplicates and results of superseded attempts change nothing.
+The audio is dropped from the record once the job is terminal.
+
+KEYS[1]  job record hash       {job:ID}:rec
+ARGV[1]  now (ms)
+ARGV[2]  final state: completed | failed | cancelled
+ARGV[3]  node id the result came from ("" : any holder, e.g. a cancel or no-node failure)
+ARGV[4]  attempt id ("0": any)
+ARGV[5]  result (serialized JobResult, "" when none)
+ARGV[6]  error code ("" when none)
+ARGV[7]  error message
+ARGV[8]  retention TTL (ms) of the terminal record
+
+Returns {1, session_id, utterance_index, trace_id, node_id, attempt, reply_to, dispatched_ms}
+        when this call finished the job, else {0, state}.
+]]
+local rcall = redis.call
+local job = KEYS[1]
+local cur = rcall("HMGET", job, "state", "node_id", "attempt", "session_id",
+  "utterance_index", "trace_id", "reply_to", "dispatched_ms")
+local state = cur[1]
+if not state then
+  return {0, "missing"}
+end
+if state == "completed" or state == "failed" or state == "cancelled" then
+  return {0, state}
+end
+if ARGV[3] ~= "" and (cur[2] ~= ARGV[3] or cur[3] ~= ARGV[4]) then
+  return {0, "stale"}
+end
+if ARGV[3] == "" and ARGV[4] ~= "0" and cur[3] ~= ARGV[4] then
+  return {0, "stale"}
+end
+rcall("HSET", job, "state", ARGV[2], "updated_ms", ARGV[1], "finished_ms", ARGV[1],
+  "error_code", ARGV[6], "error_message", ARGV[7])
+if ARGV[5] ~= "" then
+  rcall("HSET", job, "result", ARGV[5])
+end
+rcall("HDEL", job, "spec")
+rcall("PEXPIRE", job, ARGV[8])
+return {1, cur[4], cur[5], cur[6], cur[2] or "", tonumber(cur[3] or "0"), cur[7] or "",
+  cur[8] or ""}

@@ -1,0 +1,42 @@
+--[[
+node_claim: a node takes (or takes over) its id with a new epoch.
+
+KEYS[1]  node record hash      {node:ID}:rec
+KEYS[2]  node owner string     {node:ID}:owner
+ARGV[1]  now (ms)
+ARGV[2]  gateway id (the replica holding the socket)
+ARGV[3]  descriptor (serialized NodeDescriptor)
+ARGV[4]  max concurrent jobs
+ARGV[5]  credential fingerprint ("" when node auth is off)
+ARGV[6]  owner TTL (ms)
+ARGV[7]  alive window (ms): a holder heard from within it counts as alive
+ARGV[8]  record TTL (ms): an abandoned record expires
+ARGV[9]  language capabilities (serialized LanguageCapabilities)
+ARGV[10] ready service types (sorted, comma-joined)
+
+Returns {epoch, previous_status} on success ("" when the id was new), or
+{-1, "NODE_ID_CONFLICT"} when a live holder of the id has another credential.
+]]
+local rcall = redis.call
+local rec, owner = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+
+local prev = rcall("HMGET", rec, "status", "cred", "last_seen_ms")
+local prev_status = prev[1] or ""
+if prev_status ~= "" and prev_status ~= "offline" then
+  local held_cred = prev[2] or ""
+  local last_seen = tonumber(prev[3] or "0")
+  if held_cred ~= "" and held_cred ~= ARGV[5] and now - last_seen < tonumber(ARGV[7]) then
+    return {-1, "NODE_ID_CONFLICT"}
+  end
+end
+
+local epoch = rcall("HINCRBY", rec, "epoch", 1)
+rcall("HSET", rec,
+  "status", "registering", "status_reason", "registered", "status_at_ms", now,
+  "gateway", ARGV[2], "desc", ARGV[3], "max_jobs", ARGV[4], "cred", ARGV[5],
+  "registered_ms", now, "last_seen_ms", now, "healthy_beats", 0, "lang", ARGV[9],
+  "ready_types", ARGV[10], "caps_sig", redis.sha1hex(ARGV[9] .. "|" .. ARGV[10]))
+rcall("PEXPIRE", rec, ARGV[8])
+rcall("SET", owner, ARGV[2] .. " " .. epoch, "PX", ARGV[6])
+return {epoch, prev_status}

@@ -1,0 +1,37 @@
+--[[
+slot_reserve: take one job slot on a node, atomically (running < max, node ready).
+
+The node's running count is HLEN of its in-flight hash, so it can never drift from
+the jobs actually held: a slot is exactly one (job_id -> attempt) entry.
+
+KEYS[1]  node record hash      {node:ID}:rec
+KEYS[2]  node in-flight hash   {node:ID}:inflight
+ARGV[1]  job id
+ARGV[2]  attempt id
+ARGV[3]  now (ms)
+
+Returns {1, running}  reserved (or already held by this same attempt)
+        {0, running}  node full
+        {-1, status}  node not ready (registering, degraded, draining, offline, unknown)
+        {-2, attempt} the job holds a slot here under another attempt
+]]
+local rcall = redis.call
+local rec, inflight = KEYS[1], KEYS[2]
+local cur = rcall("HMGET", rec, "status", "max_jobs")
+local status = cur[1] or "unknown"
+if status ~= "ready" then
+  return {-1, status}
+end
+local held = rcall("HGET", inflight, ARGV[1])
+if held then
+  if held == ARGV[2] then
+    return {1, rcall("HLEN", inflight)}
+  end
+  return {-2, held}
+end
+local running = rcall("HLEN", inflight)
+if running >= tonumber(cur[2] or "0") then
+  return {0, running}
+end
+rcall("HSET", inflight, ARGV[1], ARGV[2])
+return {1, running + 1}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the Python code for protos/ into the given folder (default: gen).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-gen}"
+python="${PYTHON:-python}"
+rm -rf "$out/lingua"
+mkdir -p "$out"
+mapfile -t files < <(cd protos && find lingua -name '*.proto' | LC_ALL=C sort)
+(cd protos && "$python" -m grpc_tools.protoc -I . \
+  --python_out="../$out" --grpc_python_out="../$out" --pyi_out="../$out" "${files[@]}")
+# Regular packages so setuptools and mypy see them without namespace guessing.
+find "$out/lingua" -type d -exec touch {}/__init__.py \;

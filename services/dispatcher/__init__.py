@@ -1,0 +1,1 @@
+"""Dispatcher service: jobs, node selection, slot reservation, dispatch, results."""

@@ -1,0 +1,41 @@
+"""Wiring of the dispatcher service."""
+
+from __future__ import annotations
+
+from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
+from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
+from lingua_common.channels import ChannelCache, insecure_channel
+from lingua_common.clock import Clock, SystemClock
+from lingua_common.grpc_app import ServiceApp
+from lingua_common.keys import Keys
+from lingua_common.redis_client import LuaScripts, connect
+from services.dispatcher.domain import Dispatcher
+from services.dispatcher.pool_client import GrpcCandidateFinder
+from services.dispatcher.router import GatewayRouter
+from services.dispatcher.servicer import DispatcherServicer
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import RedisJobStore
+
+
+def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> ServiceApp:
+    clock = clock or SystemClock()
+    app = ServiceApp("dispatcher", settings.server)
+    redis = connect(settings.redis)
+    store = RedisJobStore(
+        redis,
+        LuaScripts(redis),
+        Keys(settings.redis.key_prefix),
+        live_ttl_ms=settings.job_ttl_ms,
+        retention_ms=settings.job_retention_ms,
+    )
+    pool_channel = insecure_channel(settings.pool_address)
+    gateways = ChannelCache()
+    dispatcher = Dispatcher(
+        store, GrpcCandidateFinder(pool_channel), GatewayRouter(store, gateways), clock, settings
+    )
+    pb_grpc.add_DispatcherServiceServicer_to_server(DispatcherServicer(dispatcher), app.server)
+    app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
+    app.on_close(redis.aclose)
+    app.on_close(pool_channel.close)
+    app.on_close(gateways.close)
+    return app

@@ -1,0 +1,137 @@
+"""gRPC DispatcherService: proto <-> domain, DomainError -> status + wire code."""
+
+from __future__ import annotations
+
+import grpc
+
+from lingua.common.v1 import job_pb2, node_pb2
+from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
+from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
+from lingua_common.errors import DomainError, abort_with
+from lingua_common.metadata import REPLY_TO_METADATA_KEY
+from services.dispatcher.domain import Dispatcher, Placement
+from services.dispatcher.model import JobRecord, JobState
+
+STATE_TO_PB = {
+    JobState.CREATED: job_pb2.JOB_STATE_CREATED,
+    JobState.PENDING: job_pb2.JOB_STATE_PENDING,
+    JobState.DISPATCHED: job_pb2.JOB_STATE_DISPATCHED,
+    JobState.ACCEPTED: job_pb2.JOB_STATE_ACCEPTED,
+    JobState.COMPLETED: job_pb2.JOB_STATE_COMPLETED,
+    JobState.FAILED: job_pb2.JOB_STATE_FAILED,
+    JobState.CANCELLED: job_pb2.JOB_STATE_CANCELLED,
+}
+EVENT_KINDS = {
+    pb.JOB_EVENT_KIND_ACCEPTED: "accepted",
+    pb.JOB_EVENT_KIND_STARTED: "started",
+    pb.JOB_EVENT_KIND_ASR_PARTIAL: "asr_partial",
+}
+
+
+class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def CreateJob(
+        self, request: pb.CreateJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateJobResponse:
+        reply_to = ""
+        for key, value in context.invocation_metadata() or ():
+            if key == REPLY_TO_METADATA_KEY:
+                reply_to = str(value)
+        try:
+            placement = await self._dispatcher.create_job(
+                request.request_id, request.spec, reply_to
+            )
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.CreateJobResponse(
+            job=placement_to_pb(placement, request.spec), created=placement.created
+        )
+
+    async def GetJob(
+        self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetJobResponse:
+        try:
+            record = await self._dispatcher.get_job(request.job_id)
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.GetJobResponse(job=record_to_pb(record))
+
+    async def CancelJob(
+        self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CancelJobResponse:
+        try:
+            record = await self._dispatcher.cancel_job(request.job_id, request.reason)
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.CancelJobResponse(job=record_to_pb(record))
+
+    async def ReportJobEvent(
+        self, request: pb.ReportJobEventRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReportJobEventResponse:
+        kind = EVENT_KINDS.get(request.kind)
+        if kind is None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unsupported event kind")
+            raise AssertionError("unreachable")
+        accepted = await self._dispatcher.report_event(
+            request.job_id,
+            request.node_id,
+            request.attempt_id,
+            kind,
+            request.partial_text,
+            request.partial_is_final,
+        )
+        return pb.ReportJobEventResponse(accepted=accepted)
+
+    async def CompleteJob(
+        self, request: pb.CompleteJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompleteJobResponse:
+        accepted, state = await self._dispatcher.complete_job(
+            request.job_id, request.node_id, request.attempt_id, request.result
+        )
+        return pb.CompleteJobResponse(accepted=accepted, state=STATE_TO_PB[state])
+
+
+def placement_to_pb(placement: Placement, spec: job_pb2.JobSpec) -> job_pb2.Job:
+    job = job_pb2.Job(
+        job_id=placement.job_id,
+        state=STATE_TO_PB[placement.state],
+        node_id=placement.node_id,
+        attempt_id=placement.attempt,
+        trace_id=placement.trace_id,
+        session_id=spec.session_id,
+        utterance_index=spec.utterance_index,
+        pair=node_pb2.LanguagePair(src=spec.src_lang, tgt=spec.tgt_lang),
+        tenant_id=spec.tenant_id,
+    )
+    if placement.error_code:
+        job.error.CopyFrom(
+            job_pb2.JobError(code=placement.error_code, message=placement.error_message)
+        )
+    return job
+
+
+def record_to_pb(record: JobRecord) -> job_pb2.Job:
+    job = job_pb2.Job(
+        job_id=record.job_id,
+        request_id=record.request_id,
+        state=STATE_TO_PB[record.state],
+        node_id=record.node_id,
+        attempt_id=record.attempt,
+        trace_id=record.trace_id,
+        session_id=record.session_id,
+        utterance_index=record.utterance_index,
+        pair=node_pb2.LanguagePair(src=record.src_lang, tgt=record.tgt_lang),
+        created_at_ms=record.created_ms,
+        updated_at_ms=record.updated_ms,
+        tenant_id=record.tenant_id,
+    )
+    if record.result:
+        job.result.ParseFromString(record.result)
+    if record.error_code:
+        job.error.CopyFrom(job_pb2.JobError(code=record.error_code, message=record.error_message))
+    return job

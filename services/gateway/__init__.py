@@ -1,0 +1,1 @@
+"""WebSocket gateway: /ws/node and /ws/session (PROTOCOL.md), cutting, ordering, routing."""

@@ -1,0 +1,20 @@
+"""`python -m services.gateway`: run the WebSocket gateway until SIGTERM."""
+
+from __future__ import annotations
+
+import os
+
+from lingua_common.logs import configure_logging
+from lingua_common.runtime import run_app
+from services.gateway.app import build_app
+from services.gateway.settings import GatewaySettings
+
+
+def main() -> None:
+    settings = GatewaySettings.from_env(os.environ)
+    configure_logging("gateway", settings.server.log_format, settings.server.log_level)
+    run_app(lambda: build_app(settings))
+
+
+if __name__ == "__main__":
+    main()

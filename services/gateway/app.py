@@ -1,0 +1,76 @@
+"""Wiring of the gateway service: WebSocket endpoints plus its internal gRPC API."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
+from lingua.gateway.v1 import gateway_service_pb2 as pb
+from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
+from lingua_common.channels import insecure_channel
+from lingua_common.clock import Clock, SystemClock
+from lingua_common.grpc_app import ServiceApp
+from lingua_common.keys import Keys
+from lingua_common.redis_client import LuaScripts, connect
+from services.gateway.context import GatewayContext
+from services.gateway.servicer import GatewayServicer
+from services.gateway.settings import GatewaySettings
+from services.gateway.store import RedisGatewayStore
+from services.gateway.ws_server import WebSocketEndpoints
+
+
+def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceApp:
+    clock = clock or SystemClock()
+    app = ServiceApp("gateway", settings.server)
+    redis = connect(settings.redis)
+    store = RedisGatewayStore(
+        redis,
+        LuaScripts(redis),
+        Keys(settings.redis.key_prefix),
+        settings.gateway_id,
+        settings.owner_ttl_ms,
+    )
+    registry_channel = insecure_channel(settings.registry_address)
+    dispatcher_channel = insecure_channel(settings.dispatcher_address)
+    ctx = GatewayContext(
+        settings=settings,
+        clock=clock,
+        store=store,
+        registry=registry_grpc.RegistryServiceStub(registry_channel),
+        dispatcher=dispatcher_grpc.DispatcherServiceStub(dispatcher_channel),
+    )
+    endpoints = WebSocketEndpoints(ctx)
+    pb_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(ctx), app.server)
+    app.add_service_name(pb.DESCRIPTOR.services_by_name["GatewayService"].full_name)
+
+    async def start_endpoints() -> None:
+        # Advertise before accepting sockets: owners must be reachable from the first job.
+        await store.advertise(f"{settings.advertise_host}:{app.ports['grpc']}")
+        app.ports["ws"] = await endpoints.start()
+
+    async def keep_ownership() -> None:
+        while True:
+            await asyncio.sleep(settings.owner_refresh_ms / 1000)
+            await store.advertise(f"{settings.advertise_host}:{app.ports['grpc']}")
+            await store.refresh_owners(list(ctx.sessions))
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(settings.tick_ms / 1000)
+            now = clock.now_ms()
+            for link in list(ctx.active_sessions):
+                link.tick(now)
+
+    async def drain() -> None:
+        await endpoints.shutdown(settings.drain_timeout_ms / 1000)
+        await store.withdraw()
+
+    app.on_startup(start_endpoints)
+    app.run_in_background(keep_ownership)
+    app.run_in_background(tick)
+    app.on_drain(drain)
+    app.on_close(redis.aclose)
+    app.on_close(registry_channel.close)
+    app.on_close(dispatcher_channel.close)
+    return app

@@ -1,0 +1,38 @@
+"""What every connection handler of one gateway replica shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
+from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
+from lingua_common.clock import Clock
+from services.gateway.settings import GatewaySettings
+from services.gateway.store import RedisGatewayStore
+
+if TYPE_CHECKING:
+    from services.gateway.node_link import NodeLink
+    from services.gateway.session_link import SessionLink
+
+
+@dataclass
+class GatewayContext:
+    settings: GatewaySettings
+    clock: Clock
+    store: RedisGatewayStore
+    registry: registry_grpc.RegistryServiceStub
+    dispatcher: dispatcher_grpc.DispatcherServiceStub
+    nodes: dict[str, NodeLink] = field(default_factory=dict)
+    sessions: dict[str, SessionLink] = field(default_factory=dict)
+    # Sessions with a pending cut or unanswered utterances: the ticker visits only these.
+    active_sessions: set[SessionLink] = field(default_factory=set)
+    draining: bool = False
+
+    @property
+    def gateway_id(self) -> str:
+        return self.settings.gateway_id
+
+    @property
+    def rpc_timeout_s(self) -> float:
+        return self.settings.rpc_timeout_ms / 1000

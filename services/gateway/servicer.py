@@ -1,0 +1,52 @@
+"""gRPC GatewayService: other services reach a connection this replica owns."""
+
+from __future__ import annotations
+
+import grpc
+
+from lingua.gateway.v1 import gateway_service_pb2 as pb
+from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from services.gateway.context import GatewayContext
+from services.gateway.wire import out
+
+
+class GatewayServicer(pb_grpc.GatewayServiceServicer):
+    def __init__(self, ctx: GatewayContext) -> None:
+        self._ctx = ctx
+
+    async def DeliverToNode(
+        self, request: pb.DeliverToNodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverToNodeResponse:
+        link = self._ctx.nodes.get(request.node_id)
+        if link is None or (request.epoch and link.epoch != request.epoch):
+            return pb.DeliverToNodeResponse(delivered=False)
+        which = request.WhichOneof("message")
+        if which == "job_assign":
+            message = out.job_assign(request.job_assign)
+        elif which == "job_cancel":
+            message = out.job_cancel(request.job_cancel)
+        elif which == "node_control":
+            message = out.node_control(request.node_control.command, request.node_control.reason)
+        else:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no message to deliver")
+            raise AssertionError("unreachable")
+        # Delivered means written to the open socket, not merely queued.
+        return pb.DeliverToNodeResponse(delivered=await link.outbox.send_and_wait(message))
+
+    async def DeliverToSession(
+        self, request: pb.DeliverToSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeliverToSessionResponse:
+        link = self._ctx.sessions.get(request.session_id)
+        if link is None:
+            return pb.DeliverToSessionResponse(delivered=False)
+        which = request.WhichOneof("message")
+        if which == "outcome":
+            delivered = link.deliver_outcome(request.outcome)
+        elif which == "asr_partial":
+            delivered = link.deliver_now(out.asr_partial(request.session_id, request.asr_partial))
+        elif which == "ui_event":
+            delivered = link.deliver_now(out.ui_event_message(request.session_id, request.ui_event))
+        else:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no message to deliver")
+            raise AssertionError("unreachable")
+        return pb.DeliverToSessionResponse(delivered=delivered)

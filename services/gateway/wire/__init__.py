@@ -1,0 +1,1 @@
+"""The PROTOCOL.md JSON wire format: checking what comes in, building what goes out."""

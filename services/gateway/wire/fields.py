@@ -1,0 +1,148 @@
+"""Typed reads of JSON message fields, with errors that say exactly what is wrong.
+
+Unknown fields are ignored (clients send extras); a missing or mistyped required field
+raises WireError, which the connection answers with an INVALID_MESSAGE error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+UINT64_MAX = 2**64 - 1
+
+
+class WireError(ValueError):
+    """A message that does not follow PROTOCOL.md."""
+
+
+def _where(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _get(msg: JsonObject, name: str, path: str, required: bool) -> Any:
+    value = msg.get(name)
+    if value is None and required:
+        raise WireError(f"missing required field '{_where(path, name)}'")
+    return value
+
+
+def string(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> str | None:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise WireError(f"field '{_where(path, name)}' must be a string")
+    return value
+
+
+def req_string(msg: JsonObject, name: str, path: str = "") -> str:
+    value = string(msg, name, path)
+    assert value is not None
+    return value
+
+
+def boolean(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> bool | None:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise WireError(f"field '{_where(path, name)}' must be a boolean")
+    return value
+
+
+def req_bool(msg: JsonObject, name: str, path: str = "") -> bool:
+    value = boolean(msg, name, path)
+    assert value is not None
+    return value
+
+
+def uint(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> int | None:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT64_MAX:
+        raise WireError(f"field '{_where(path, name)}' must be an unsigned integer")
+    return value
+
+
+def req_uint(msg: JsonObject, name: str, path: str = "") -> int:
+    value = uint(msg, name, path)
+    assert value is not None
+    return value
+
+
+def integer(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> int | None:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > UINT64_MAX:
+        raise WireError(f"field '{_where(path, name)}' must be an integer")
+    return value
+
+
+def number(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> float | None:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WireError(f"field '{_where(path, name)}' must be a number")
+    return float(value)
+
+
+def obj(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> JsonObject | None:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise WireError(f"field '{_where(path, name)}' must be an object")
+    return value
+
+
+def req_obj(msg: JsonObject, name: str, path: str = "") -> JsonObject:
+    value = obj(msg, name, path)
+    assert value is not None
+    return value
+
+
+def string_list(msg: JsonObject, name: str, path: str = "", *, required: bool = False) -> list[str]:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise WireError(f"field '{_where(path, name)}' must be an array of strings")
+    return value
+
+
+def object_list(
+    msg: JsonObject, name: str, path: str = "", *, required: bool = False
+) -> list[JsonObject]:
+    value = _get(msg, name, path, required)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise WireError(f"field '{_where(path, name)}' must be an array of objects")
+    return value
+
+
+def base64_bytes(
+    msg: JsonObject, name: str, path: str = "", *, required: bool = True, max_bytes: int
+) -> bytes:
+    value = string(msg, name, path, required=required)
+    if not value:
+        return b""
+    if len(value) > (max_bytes * 4) // 3 + 4:
+        raise WireError(f"field '{_where(path, name)}' exceeds {max_bytes} bytes")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise WireError(f"field '{_where(path, name)}' is not valid base64") from None
+
+
+def one_of(value: str | None, allowed: frozenset[str], where: str) -> str | None:
+    if value is not None and value not in allowed:
+        raise WireError(f"field '{where}' must be one of {', '.join(sorted(allowed))}")
+    return value

@@ -1,0 +1,1 @@
+"""Pool-index service: directed language pairs, pools of nodes per pair, change feed."""

@@ -1,0 +1,135 @@
+"""gRPC PoolService: proto <-> domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from lingua.common.v1 import node_pb2
+from lingua.pool.v1 import pool_service_pb2 as pb
+from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
+from services.pool.domain import IndexChange, PoolDirectory, ResyncRequired
+from services.pool.pairs import Pair, parse_pool_id, pool_id
+
+DEFAULT_CANDIDATES = 8
+MAX_CANDIDATES = 64
+MAX_PAGE_SIZE = 500
+
+
+def _pairs_pb(pairs: frozenset[Pair] | list[Pair]) -> list[node_pb2.LanguagePair]:
+    return [node_pb2.LanguagePair(src=s, tgt=t) for s, t in sorted(pairs)]
+
+
+def _change_pb(change: IndexChange) -> pb.WatchIndexResponse:
+    entry = change.entry
+    return pb.WatchIndexResponse(
+        index_version=change.version,
+        node_id=change.node_id,
+        pairs=_pairs_pb(entry.pairs) if entry else [],
+        ready_service_types=sorted(entry.ready) if entry else [],
+    )
+
+
+class PoolServicer(pb_grpc.PoolServiceServicer):
+    def __init__(self, directory: PoolDirectory) -> None:
+        self._directory = directory
+
+    async def UpsertNode(
+        self, request: pb.UpsertNodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpsertNodeResponse:
+        if not request.node_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "node_id is required")
+        pairs, version, changed = await self._directory.upsert_node(
+            request.node_id, request.language_capabilities, request.ready_service_types
+        )
+        return pb.UpsertNodeResponse(pairs=_pairs_pb(pairs), index_version=version, changed=changed)
+
+    async def RemoveNode(
+        self, request: pb.RemoveNodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemoveNodeResponse:
+        version = await self._directory.remove_node(request.node_id)
+        return pb.RemoveNodeResponse(index_version=version)
+
+    async def FindCandidates(
+        self, request: pb.FindCandidatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindCandidatesResponse:
+        if not request.pair.src or not request.pair.tgt:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "pair.src and pair.tgt are required"
+            )
+        pair = (request.pair.src, request.pair.tgt)
+        limit = min(request.limit or DEFAULT_CANDIDATES, MAX_CANDIDATES)
+        found = self._directory.find(
+            pair, request.required_service_types, request.exclude_node_ids, limit
+        )
+        pid = pool_id(pair)
+        return pb.FindCandidatesResponse(
+            candidates=[pb.Candidate(node_id=n, pool_id=pid) for n in found],
+            index_version=self._directory.index.version,
+        )
+
+    async def GetPool(
+        self, request: pb.GetPoolRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetPoolResponse:
+        pair = parse_pool_id(request.pool_id)
+        members = self._directory.index.members(pair) if pair else []
+        if pair is None or not members:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no pool {request.pool_id!r}")
+            raise AssertionError("unreachable")
+        return pb.GetPoolResponse(pool=_pool_pb(pair, members))
+
+    async def ListPools(
+        self, request: pb.ListPoolsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListPoolsResponse:
+        size = min(request.page_size or 100, MAX_PAGE_SIZE)
+        pools = sorted(self._directory.index.pools().items())
+        start = 0
+        if request.page_token:
+            start = next(
+                (i for i, (p, _) in enumerate(pools) if pool_id(p) > request.page_token), len(pools)
+            )
+        page = pools[start : start + size]
+        more = start + size < len(pools)
+        return pb.ListPoolsResponse(
+            pools=[_pool_pb(p, m) for p, m in page],
+            next_page_token=pool_id(page[-1][0]) if more and page else "",
+            index_version=self._directory.index.version,
+        )
+
+    async def WatchIndex(
+        self, request: pb.WatchIndexRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchIndexResponse]:
+        queue = self._directory.watch()
+        try:
+            sent = request.after_version
+            try:
+                history = await self._directory.history_after(request.after_version)
+            except ResyncRequired:
+                yield pb.WatchIndexResponse(
+                    index_version=self._directory.index.version, resync_required=True
+                )
+                return
+            for change in history:
+                sent = max(sent, change.version)
+                yield _change_pb(change)
+            while True:
+                change = await queue.get()
+                if change is None:
+                    yield pb.WatchIndexResponse(
+                        index_version=self._directory.index.version, resync_required=True
+                    )
+                    return
+                if change.version > sent:
+                    sent = change.version
+                    yield _change_pb(change)
+        finally:
+            self._directory.unwatch(queue)
+
+
+def _pool_pb(pair: Pair, members: list[str]) -> pb.Pool:
+    return pb.Pool(
+        pool_id=pool_id(pair),
+        pair=node_pb2.LanguagePair(src=pair[0], tgt=pair[1]),
+        node_ids=members,
+    )

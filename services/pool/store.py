@@ -1,0 +1,75 @@
+"""Redis access of the pool index: one hash of node entries, a version, a change feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lingua_common.keys import Keys
+from lingua_common.redis_client import LuaScripts, RedisClient
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    feed_id: str
+    version: int
+    node_id: str
+    entry: bytes  # b"" when the node was removed
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    feed_id: str  # the feed position the snapshot is at least as new as
+    version: int
+    entries: dict[str, bytes]
+
+
+class RedisPoolStore:
+    def __init__(self, client: RedisClient, scripts: LuaScripts, keys: Keys, feed_maxlen: int):
+        self._r = client
+        self._lua = scripts
+        self._keys = keys
+        self._feed_maxlen = feed_maxlen
+
+    def _index_keys(self) -> list[str]:
+        k = self._keys
+        return [k.index_nodes(), k.index_version(), k.index_changes()]
+
+    async def put(self, node_id: str, entry: bytes) -> tuple[bool, int]:
+        """Store a node's entry (b"" removes it). Returns (changed, index version)."""
+        changed, version = await self._lua.run(
+            "index_upsert", self._index_keys(), [node_id, entry, self._feed_maxlen]
+        )
+        return int(changed) == 1, int(version)
+
+    async def snapshot(self) -> Snapshot:
+        k = self._keys
+        # Read the feed position first: anything after it is replayed on top.
+        last = await self._r.xrevrange(k.index_changes(), count=1)
+        feed_id = last[0][0].decode() if last else "0-0"
+        version = int(await self._r.get(k.index_version()) or 0)
+        raw = await self._r.hgetall(k.index_nodes())
+        return Snapshot(
+            feed_id=feed_id,
+            version=version,
+            entries={node.decode(): value for node, value in raw.items()},
+        )
+
+    async def read_feed(self, after_id: str, block_ms: int, count: int) -> list[FeedEntry]:
+        reply = await self._r.xread(
+            {self._keys.index_changes(): after_id}, count=count, block=block_ms
+        )
+        return [_entry(i, f) for _s, entries in reply or [] for i, f in entries]
+
+    async def feed_range(self, after_id: str, count: int) -> list[FeedEntry]:
+        start = "-" if after_id == "0-0" else f"({after_id}"
+        entries = await self._r.xrange(self._keys.index_changes(), min=start, count=count)
+        return [_entry(i, f) for i, f in entries]
+
+
+def _entry(feed_id: bytes, fields: dict[bytes, bytes]) -> FeedEntry:
+    return FeedEntry(
+        feed_id=feed_id.decode(),
+        version=int(fields[b"v"]),
+        node_id=fields[b"node"].decode(),
+        entry=fields.get(b"entry", b""),
+    )

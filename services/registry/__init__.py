@@ -1,0 +1,1 @@
+"""Registry service: node records, status machine, heartbeats, offline sweep, epochs."""

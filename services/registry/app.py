@@ -1,0 +1,48 @@
+"""Wiring of the registry service."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lingua.registry.v1 import registry_service_pb2 as pb
+from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
+from lingua_common.channels import insecure_channel
+from lingua_common.clock import Clock, SystemClock
+from lingua_common.grpc_app import ServiceApp
+from lingua_common.keys import Keys
+from lingua_common.redis_client import LuaScripts, connect
+from services.registry.domain import Registry
+from services.registry.pool_client import GrpcPoolIndexer
+from services.registry.servicer import RegistryServicer
+from services.registry.settings import RegistrySettings
+from services.registry.store import RedisRegistryStore
+
+
+def build_app(settings: RegistrySettings, clock: Clock | None = None) -> ServiceApp:
+    clock = clock or SystemClock()
+    app = ServiceApp("registry", settings.server)
+    redis = connect(settings.redis)
+    store = RedisRegistryStore(
+        redis,
+        LuaScripts(redis),
+        Keys(settings.redis.key_prefix),
+        owner_ttl_ms=settings.owner_ttl_ms,
+        record_ttl_ms=settings.record_ttl_ms,
+        alive_window_ms=settings.offline_after_ms,
+        ready_after_beats=settings.ready_after_beats,
+        event_feed_maxlen=settings.event_feed_maxlen,
+    )
+    pool_channel = insecure_channel(settings.pool_address)
+    registry = Registry(store, GrpcPoolIndexer(pool_channel), clock, settings)
+    pb_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry, store), app.server)
+    app.add_service_name(pb.DESCRIPTOR.services_by_name["RegistryService"].full_name)
+
+    async def sweep_loop() -> None:
+        while True:
+            await registry.sweep_once()
+            await asyncio.sleep(settings.sweep_interval_ms / 1000)
+
+    app.run_in_background(sweep_loop)
+    app.on_close(pool_channel.close)
+    app.on_close(redis.aclose)
+    return app

@@ -1,0 +1,33 @@
+"""The pool-index service reached over gRPC (the registry's PoolIndexer)."""
+
+from __future__ import annotations
+
+import grpc
+
+from lingua.common.v1 import node_pb2
+from lingua.pool.v1 import pool_service_pb2 as pool_pb
+from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
+
+CALL_TIMEOUT_S = 5.0
+
+
+class GrpcPoolIndexer:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = pool_grpc.PoolServiceStub(channel)
+
+    async def upsert(
+        self, node_id: str, language_caps: node_pb2.LanguageCapabilities, ready_types: list[str]
+    ) -> None:
+        await self._stub.UpsertNode(
+            pool_pb.UpsertNodeRequest(
+                node_id=node_id,
+                language_capabilities=language_caps,
+                ready_service_types=ready_types,
+            ),
+            timeout=CALL_TIMEOUT_S,
+        )
+
+    async def remove(self, node_id: str) -> None:
+        await self._stub.RemoveNode(
+            pool_pb.RemoveNodeRequest(node_id=node_id), timeout=CALL_TIMEOUT_S
+        )

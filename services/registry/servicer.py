@@ -1,0 +1,163 @@
+"""gRPC RegistryService: proto <-> domain, DomainError -> status + wire code."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from lingua.common.v1 import node_pb2
+from lingua.registry.v1 import registry_service_pb2 as pb
+from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
+from lingua_common.errors import DomainError, abort_with
+from services.registry.domain import Registry
+from services.registry.model import NodeEvent, NodeRecord, NodeStatus
+from services.registry.store import RegistryStore
+
+STATUS_TO_PB = {
+    NodeStatus.REGISTERING: node_pb2.NODE_STATUS_REGISTERING,
+    NodeStatus.READY: node_pb2.NODE_STATUS_READY,
+    NodeStatus.DEGRADED: node_pb2.NODE_STATUS_DEGRADED,
+    NodeStatus.DRAINING: node_pb2.NODE_STATUS_DRAINING,
+    NodeStatus.OFFLINE: node_pb2.NODE_STATUS_OFFLINE,
+}
+PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
+EVENT_KIND_TO_PB = {
+    "registered": pb.NODE_EVENT_KIND_REGISTERED,
+    "status_changed": pb.NODE_EVENT_KIND_STATUS_CHANGED,
+    "offline": pb.NODE_EVENT_KIND_OFFLINE,
+}
+MAX_PAGE_SIZE = 500
+WATCH_BLOCK_MS = 1_000
+
+
+class RegistryServicer(pb_grpc.RegistryServiceServicer):
+    def __init__(self, registry: Registry, store: RegistryStore) -> None:
+        self._registry = registry
+        self._store = store
+
+    async def RegisterNode(
+        self, request: pb.RegisterNodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterNodeResponse:
+        try:
+            registration = await self._registry.register(
+                request.node_id,
+                request.descriptor,
+                request.gateway_id,
+                request.credential_fingerprint,
+            )
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.RegisterNodeResponse(
+            node_id=registration.node_id,
+            epoch=registration.epoch,
+            status=STATUS_TO_PB[registration.status],
+        )
+
+    async def Heartbeat(
+        self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext
+    ) -> pb.HeartbeatResponse:
+        try:
+            status = await self._registry.heartbeat(
+                request.node_id,
+                request.epoch,
+                request.resource_usage,
+                list(request.capability_by_type),
+                request.language_capabilities
+                if request.HasField("language_capabilities")
+                else None,
+            )
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.HeartbeatResponse(status=STATUS_TO_PB[status])
+
+    async def DeregisterNode(
+        self, request: pb.DeregisterNodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeregisterNodeResponse:
+        applied = await self._registry.deregister(
+            request.node_id, request.epoch, request.reason or "deregistered"
+        )
+        return pb.DeregisterNodeResponse(applied=applied)
+
+    async def DrainNode(
+        self, request: pb.DrainNodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DrainNodeResponse:
+        try:
+            status = await self._registry.drain(request.node_id, request.reason)
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.DrainNodeResponse(status=STATUS_TO_PB[status])
+
+    async def GetNode(
+        self, request: pb.GetNodeRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetNodeResponse:
+        try:
+            record = await self._registry.get(request.node_id)
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.GetNodeResponse(node=node_to_pb(record))
+
+    async def ListNodes(
+        self, request: pb.ListNodesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListNodesResponse:
+        size = min(request.page_size or 100, MAX_PAGE_SIZE)
+        try:
+            cursor = int(request.page_token or "0")
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed page_token")
+            raise
+        wanted = PB_TO_STATUS.get(request.status)
+        next_cursor, ids = await self._store.list_ids(cursor, size)
+        nodes = []
+        for node_id in ids:
+            record = await self._store.get(node_id)
+            if record is not None and (wanted is None or record.status is wanted):
+                nodes.append(node_to_pb(record))
+        return pb.ListNodesResponse(
+            nodes=nodes, next_page_token=str(next_cursor) if next_cursor else ""
+        )
+
+    async def WatchNodes(
+        self, request: pb.WatchNodesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchNodesResponse]:
+        after = request.after_event_id or "$"
+        while True:
+            events = await self._store.read_events(after, WATCH_BLOCK_MS, 100)
+            for event in events:
+                after = event.event_id
+                yield event_to_pb(event)
+
+
+def node_to_pb(record: NodeRecord) -> node_pb2.Node:
+    node = node_pb2.Node(
+        node_id=record.node_id,
+        epoch=record.epoch,
+        status=STATUS_TO_PB[record.status],
+        status_reason=record.status_reason,
+        gateway_id=record.gateway_id,
+        running_jobs=record.running_jobs,
+        max_jobs=record.max_jobs,
+        registered_at_ms=record.registered_at_ms,
+        last_heartbeat_ms=record.last_seen_ms,
+    )
+    if record.descriptor:
+        node.descriptor.ParseFromString(record.descriptor)
+    if record.usage:
+        node.resource_usage.ParseFromString(record.usage)
+    return node
+
+
+def event_to_pb(event: NodeEvent) -> pb.WatchNodesResponse:
+    return pb.WatchNodesResponse(
+        event_id=event.event_id,
+        kind=EVENT_KIND_TO_PB.get(event.kind, pb.NODE_EVENT_KIND_UNSPECIFIED),
+        node_id=event.node_id,
+        epoch=event.epoch,
+        status=STATUS_TO_PB.get(NodeStatus(event.status), node_pb2.NODE_STATUS_UNSPECIFIED),
+        reason=event.reason,
+        at_ms=event.at_ms,
+    )

@@ -1,0 +1,66 @@
+"""Registry settings, built from the environment once in main."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lingua_common.env import env_float, env_int, env_str
+from lingua_common.settings import RedisSettings, ServerSettings
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """When a node is fit for jobs."""
+
+    required_service_types: tuple[str, ...] = ("asr", "nmt")
+    max_gpu_mem_percent: float = 95.0
+    max_mem_percent: float = 95.0
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    pool_address: str = "127.0.0.1:50052"
+    heartbeat_interval_ms: int = 15_000
+    # A node unheard for this many intervals is offline.
+    offline_after_intervals: int = 3
+    ready_after_beats: int = 1
+    default_max_jobs: int = 4
+    record_ttl_ms: int = 24 * 3600 * 1000
+    sweep_interval_ms: int = 1_000
+    event_feed_maxlen: int = 100_000
+    health: HealthPolicy = field(default_factory=HealthPolicy)
+
+    @property
+    def offline_after_ms(self) -> int:
+        return self.heartbeat_interval_ms * self.offline_after_intervals
+
+    @property
+    def owner_ttl_ms(self) -> int:
+        # Outlives the offline window, so a live node's owner never lapses first.
+        return self.offline_after_ms + self.heartbeat_interval_ms
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RegistrySettings:
+        required = env_str(env, "LINGUA_REQUIRED_SERVICE_TYPES", "asr,nmt")
+        return cls(
+            server=ServerSettings.from_env(env, default_port=50051),
+            redis=RedisSettings.from_env(env),
+            pool_address=env_str(env, "LINGUA_POOL_ADDRESS", cls.pool_address),
+            heartbeat_interval_ms=env_int(
+                env, "LINGUA_HEARTBEAT_INTERVAL_MS", cls.heartbeat_interval_ms
+            ),
+            offline_after_intervals=env_int(
+                env, "LINGUA_OFFLINE_AFTER_INTERVALS", cls.offline_after_intervals
+            ),
+            ready_after_beats=env_int(env, "LINGUA_READY_AFTER_BEATS", cls.ready_after_beats),
+            default_max_jobs=env_int(env, "LINGUA_NODE_MAX_JOBS", cls.default_max_jobs),
+            sweep_interval_ms=env_int(env, "LINGUA_SWEEP_INTERVAL_MS", cls.sweep_interval_ms),
+            health=HealthPolicy(
+                required_service_types=tuple(t for t in required.split(",") if t),
+                max_gpu_mem_percent=env_float(env, "LINGUA_MAX_GPU_MEM_PERCENT", 95.0),
+                max_mem_percent=env_float(env, "LINGUA_MAX_MEM_PERCENT", 95.0),
+            ),
+        )

@@ -1,0 +1,1 @@
+"""Developer tools: the local launcher and the simulated fleet."""

@@ -1,0 +1,135 @@
+"""The whole suite as child processes: redis (private, unless given), pool, registry,
+dispatcher(s) and gateway replicas, each started only after what it needs is healthy."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.launcher.processes import ServiceProcess
+from tools.launcher.redis_server import RedisClusterServers, RedisServer
+
+STOP_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    # None: start a private redis-server on a free port.
+    redis_url: str | None = None
+    redis_cluster: bool = False
+    # One gateway replica per entry; 0 picks a free port.
+    gateway_ws_ports: tuple[int, ...] = (5010, 0)
+    dispatchers: int = 1
+    run_dir: Path | None = None
+    # Extra environment for every service (e.g. LINGUA_HEARTBEAT_INTERVAL_MS).
+    env: Mapping[str, str] = field(default_factory=dict)
+    log_format: str = "json"
+    log_level: str = "INFO"
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.run_dir = config.run_dir or Path(tempfile.mkdtemp(prefix="lingua-run-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.redis: RedisServer | RedisClusterServers | None = None
+        self.redis_url = config.redis_url or ""
+        self.pool: ServiceProcess | None = None
+        self.registry: ServiceProcess | None = None
+        self.dispatchers: list[ServiceProcess] = []
+        self.gateways: list[ServiceProcess] = []
+
+    # --- addresses --------------------------------------------------------------------------
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{g.ports['ws']}" for g in self.gateways]
+
+    @property
+    def services(self) -> list[ServiceProcess]:
+        head = [p for p in (self.pool, self.registry) if p is not None]
+        return head + self.dispatchers + self.gateways
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Stack:
+        try:
+            self._start_redis()
+            self.pool = self._spawn("pool", "services.pool", {})
+            self.pool.wait_ready()
+            self.registry = self._spawn(
+                "registry", "services.registry", {"LINGUA_POOL_ADDRESS": self.pool.grpc_address}
+            )
+            self.dispatchers = [
+                self._spawn(
+                    f"dispatcher-{i}",
+                    "services.dispatcher",
+                    {"LINGUA_POOL_ADDRESS": self.pool.grpc_address},
+                )
+                for i in range(self.config.dispatchers)
+            ]
+            for service in [self.registry, *self.dispatchers]:
+                service.wait_ready()
+            self.gateways = [
+                self._spawn_gateway(i, port) for i, port in enumerate(self.config.gateway_ws_ports)
+            ]
+            for gateway in self.gateways:
+                gateway.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_redis(self) -> None:
+        if self.config.redis_url:
+            return
+        if self.config.redis_cluster:
+            cluster = RedisClusterServers(masters=3).start()
+            self.redis, self.redis_url = cluster, cluster.url
+        else:
+            server = RedisServer().start()
+            self.redis, self.redis_url = server, server.url
+
+    def _spawn_gateway(self, index: int, ws_port: int) -> ServiceProcess:
+        assert self.registry is not None
+        dispatcher = self.dispatchers[index % len(self.dispatchers)]
+        return self._spawn(
+            f"gateway-{index}",
+            "services.gateway",
+            {
+                "LINGUA_GATEWAY_ID": f"gateway-{index}",
+                "LINGUA_WS_PORT": str(ws_port),
+                "LINGUA_REGISTRY_ADDRESS": self.registry.grpc_address,
+                "LINGUA_DISPATCHER_ADDRESS": dispatcher.grpc_address,
+            },
+        )
+
+    def _spawn(self, name: str, module: str, env: dict[str, str]) -> ServiceProcess:
+        full_env = {
+            "LINGUA_REDIS_URL": self.redis_url,
+            "LINGUA_REDIS_CLUSTER": "true" if self.config.redis_cluster else "false",
+            "LINGUA_GRPC_PORT": "0",
+            "LINGUA_LOG_FORMAT": self.config.log_format,
+            "LINGUA_LOG_LEVEL": self.config.log_level,
+            **self.config.env,
+            **env,
+        }
+        service = ServiceProcess(name=name, module=module, env=full_env, run_dir=self.run_dir)
+        service.start()
+        return service
+
+    def stop(self) -> dict[str, int | None]:
+        """Stop in reverse dependency order; returns each service's exit code."""
+        codes: dict[str, int | None] = {}
+        for tier in (self.gateways, self.dispatchers, [self.registry], [self.pool]):
+            live = [s for s in tier if s is not None]
+            for service in live:
+                service.terminate()
+            for service in live:
+                codes[service.name] = service.wait_stopped(STOP_TIMEOUT_S)
+        if isinstance(self.redis, RedisServer | RedisClusterServers):
+            self.redis.cleanup()
+        self.redis = None
+        return codes
