@@ -33,9 +33,9 @@ class ChannelCache:
     async def drop(self, target: str) -> None:
         channel = self._channels.pop(target, None)
         if channel is not None:
-            await channel.close()
+            await channel.close(None)
 
     async def close(self) -> None:
         channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
-            await channel.close()
+            await channel.close(None)

@@ -7,6 +7,8 @@ gateway can hand the exact wire code to a node or client.
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 ERROR_CODE_METADATA_KEY = "lingua-error-code"
@@ -27,14 +29,15 @@ class DomainError(Exception):
         self.status = status
 
 
-async def abort_with(context: grpc.aio.ServicerContext, error: DomainError) -> None:
+async def abort_with(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> None:
     context.set_trailing_metadata(((ERROR_CODE_METADATA_KEY, error.code),))
     await context.abort(error.status, error.message)
 
 
 def wire_code_of(error: grpc.aio.AioRpcError, default: str = "INTERNAL_ERROR") -> str:
     """The PROTOCOL.md code a failed call carried, or a default by its status."""
-    for key, value in error.trailing_metadata() or ():
+    metadata: Any = error.trailing_metadata() or ()
+    for key, value in metadata:
         if key == ERROR_CODE_METADATA_KEY:
             return str(value)
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

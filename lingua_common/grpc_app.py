@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import orjson
@@ -42,7 +43,7 @@ class ServiceApp:
         self.name = name
         self.settings = settings
         self.server = grpc.aio.server(options=GRPC_OPTIONS)
-        self.health = health.aio.HealthServicer()
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
         self._startup: list[Hook] = []
@@ -141,3 +142,7 @@ async def _logged(hook: Hook) -> None:
         await hook()
     except Exception:
         logger.exception("shutdown hook failed", extra={"hook": getattr(hook, "__name__", "")})
+
+
+# The servicer context as our servicers use it (request/response types vary per RPC).
+Context = grpc.aio.ServicerContext[Any, Any]

@@ -36,6 +36,6 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     pb_grpc.add_DispatcherServiceServicer_to_server(DispatcherServicer(dispatcher), app.server)
     app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
     app.on_close(redis.aclose)
-    app.on_close(pool_channel.close)
+    app.on_close(lambda: pool_channel.close(None))
     app.on_close(gateways.close)
     return app

@@ -8,6 +8,7 @@ from lingua.common.v1 import job_pb2, node_pb2
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from lingua_common.errors import DomainError, abort_with
+from lingua_common.grpc_app import Context
 from lingua_common.metadata import REPLY_TO_METADATA_KEY
 from services.dispatcher.domain import Dispatcher, Placement
 from services.dispatcher.model import JobRecord, JobState
@@ -33,7 +34,7 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         self._dispatcher = dispatcher
 
     async def CreateJob(
-        self, request: pb.CreateJobRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CreateJobRequest, context: Context
     ) -> pb.CreateJobResponse:
         reply_to = ""
         for key, value in context.invocation_metadata() or ():
@@ -50,9 +51,7 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             job=placement_to_pb(placement, request.spec), created=placement.created
         )
 
-    async def GetJob(
-        self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetJobResponse:
+    async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.GetJobResponse:
         try:
             record = await self._dispatcher.get_job(request.job_id)
         except DomainError as error:
@@ -61,7 +60,7 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         return pb.GetJobResponse(job=record_to_pb(record))
 
     async def CancelJob(
-        self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CancelJobRequest, context: Context
     ) -> pb.CancelJobResponse:
         try:
             record = await self._dispatcher.cancel_job(request.job_id, request.reason)
@@ -71,7 +70,7 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         return pb.CancelJobResponse(job=record_to_pb(record))
 
     async def ReportJobEvent(
-        self, request: pb.ReportJobEventRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ReportJobEventRequest, context: Context
     ) -> pb.ReportJobEventResponse:
         kind = EVENT_KINDS.get(request.kind)
         if kind is None:
@@ -88,7 +87,7 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         return pb.ReportJobEventResponse(accepted=accepted)
 
     async def CompleteJob(
-        self, request: pb.CompleteJobRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CompleteJobRequest, context: Context
     ) -> pb.CompleteJobResponse:
         accepted, state = await self._dispatcher.complete_job(
             request.job_id, request.node_id, request.attempt_id, request.result

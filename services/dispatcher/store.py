@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
@@ -32,7 +33,8 @@ class RedisJobStore:
         live_ttl_ms: int,
         retention_ms: int,
     ) -> None:
-        self._r = client
+        # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
+        self._r: Any = client
         self._lua = scripts
         self._keys = keys
         self._live_ttl_ms = live_ttl_ms

@@ -71,6 +71,6 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     app.run_in_background(tick)
     app.on_drain(drain)
     app.on_close(redis.aclose)
-    app.on_close(registry_channel.close)
-    app.on_close(dispatcher_channel.close)
+    app.on_close(lambda: registry_channel.close(None))
+    app.on_close(lambda: dispatcher_channel.close(None))
     return app

@@ -6,6 +6,7 @@ import grpc
 
 from lingua.gateway.v1 import gateway_service_pb2 as pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
+from lingua_common.grpc_app import Context
 from services.gateway.context import GatewayContext
 from services.gateway.wire import out
 
@@ -15,7 +16,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self._ctx = ctx
 
     async def DeliverToNode(
-        self, request: pb.DeliverToNodeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeliverToNodeRequest, context: Context
     ) -> pb.DeliverToNodeResponse:
         link = self._ctx.nodes.get(request.node_id)
         if link is None or (request.epoch and link.epoch != request.epoch):
@@ -34,7 +35,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         return pb.DeliverToNodeResponse(delivered=await link.outbox.send_and_wait(message))
 
     async def DeliverToSession(
-        self, request: pb.DeliverToSessionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeliverToSessionRequest, context: Context
     ) -> pb.DeliverToSessionResponse:
         link = self._ctx.sessions.get(request.session_id)
         if link is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
 
@@ -17,7 +19,8 @@ class RedisGatewayStore:
         gateway_id: str,
         owner_ttl_ms: int,
     ) -> None:
-        self._r = client
+        # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
+        self._r: Any = client
         self._lua = scripts
         self._keys = keys
         self._gateway_id = gateway_id

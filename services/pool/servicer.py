@@ -9,6 +9,7 @@ import grpc
 from lingua.common.v1 import node_pb2
 from lingua.pool.v1 import pool_service_pb2 as pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
+from lingua_common.grpc_app import Context
 from services.pool.domain import IndexChange, PoolDirectory, ResyncRequired
 from services.pool.pairs import Pair, parse_pool_id, pool_id
 
@@ -36,7 +37,7 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
         self._directory = directory
 
     async def UpsertNode(
-        self, request: pb.UpsertNodeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.UpsertNodeRequest, context: Context
     ) -> pb.UpsertNodeResponse:
         if not request.node_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "node_id is required")
@@ -46,13 +47,13 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
         return pb.UpsertNodeResponse(pairs=_pairs_pb(pairs), index_version=version, changed=changed)
 
     async def RemoveNode(
-        self, request: pb.RemoveNodeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.RemoveNodeRequest, context: Context
     ) -> pb.RemoveNodeResponse:
         version = await self._directory.remove_node(request.node_id)
         return pb.RemoveNodeResponse(index_version=version)
 
     async def FindCandidates(
-        self, request: pb.FindCandidatesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.FindCandidatesRequest, context: Context
     ) -> pb.FindCandidatesResponse:
         if not request.pair.src or not request.pair.tgt:
             await context.abort(
@@ -69,9 +70,7 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
             index_version=self._directory.index.version,
         )
 
-    async def GetPool(
-        self, request: pb.GetPoolRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetPoolResponse:
+    async def GetPool(self, request: pb.GetPoolRequest, context: Context) -> pb.GetPoolResponse:
         pair = parse_pool_id(request.pool_id)
         members = self._directory.index.members(pair) if pair else []
         if pair is None or not members:
@@ -80,7 +79,7 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
         return pb.GetPoolResponse(pool=_pool_pb(pair, members))
 
     async def ListPools(
-        self, request: pb.ListPoolsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListPoolsRequest, context: Context
     ) -> pb.ListPoolsResponse:
         size = min(request.page_size or 100, MAX_PAGE_SIZE)
         pools = sorted(self._directory.index.pools().items())
@@ -98,7 +97,7 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
         )
 
     async def WatchIndex(
-        self, request: pb.WatchIndexRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchIndexRequest, context: Context
     ) -> AsyncIterator[pb.WatchIndexResponse]:
         queue = self._directory.watch()
         try:
@@ -114,15 +113,15 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
                 sent = max(sent, change.version)
                 yield _change_pb(change)
             while True:
-                change = await queue.get()
-                if change is None:
+                next_change = await queue.get()
+                if next_change is None:
                     yield pb.WatchIndexResponse(
                         index_version=self._directory.index.version, resync_required=True
                     )
                     return
-                if change.version > sent:
-                    sent = change.version
-                    yield _change_pb(change)
+                if next_change.version > sent:
+                    sent = next_change.version
+                    yield _change_pb(next_change)
         finally:
             self._directory.unwatch(queue)
 

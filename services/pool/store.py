@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
@@ -25,7 +26,8 @@ class Snapshot:
 
 class RedisPoolStore:
     def __init__(self, client: RedisClient, scripts: LuaScripts, keys: Keys, feed_maxlen: int):
-        self._r = client
+        # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
+        self._r: Any = client
         self._lua = scripts
         self._keys = keys
         self._feed_maxlen = feed_maxlen

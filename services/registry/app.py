@@ -43,6 +43,6 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
             await asyncio.sleep(settings.sweep_interval_ms / 1000)
 
     app.run_in_background(sweep_loop)
-    app.on_close(pool_channel.close)
+    app.on_close(lambda: pool_channel.close(None))
     app.on_close(redis.aclose)
     return app

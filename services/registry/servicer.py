@@ -10,6 +10,7 @@ from lingua.common.v1 import node_pb2
 from lingua.registry.v1 import registry_service_pb2 as pb
 from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from lingua_common.errors import DomainError, abort_with
+from lingua_common.grpc_app import Context
 from services.registry.domain import Registry
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
 from services.registry.store import RegistryStore
@@ -37,7 +38,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         self._store = store
 
     async def RegisterNode(
-        self, request: pb.RegisterNodeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.RegisterNodeRequest, context: Context
     ) -> pb.RegisterNodeResponse:
         try:
             registration = await self._registry.register(
@@ -56,7 +57,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         )
 
     async def Heartbeat(
-        self, request: pb.HeartbeatRequest, context: grpc.aio.ServicerContext
+        self, request: pb.HeartbeatRequest, context: Context
     ) -> pb.HeartbeatResponse:
         try:
             status = await self._registry.heartbeat(
@@ -74,7 +75,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         return pb.HeartbeatResponse(status=STATUS_TO_PB[status])
 
     async def DeregisterNode(
-        self, request: pb.DeregisterNodeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeregisterNodeRequest, context: Context
     ) -> pb.DeregisterNodeResponse:
         applied = await self._registry.deregister(
             request.node_id, request.epoch, request.reason or "deregistered"
@@ -82,7 +83,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         return pb.DeregisterNodeResponse(applied=applied)
 
     async def DrainNode(
-        self, request: pb.DrainNodeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DrainNodeRequest, context: Context
     ) -> pb.DrainNodeResponse:
         try:
             status = await self._registry.drain(request.node_id, request.reason)
@@ -91,9 +92,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
             raise
         return pb.DrainNodeResponse(status=STATUS_TO_PB[status])
 
-    async def GetNode(
-        self, request: pb.GetNodeRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetNodeResponse:
+    async def GetNode(self, request: pb.GetNodeRequest, context: Context) -> pb.GetNodeResponse:
         try:
             record = await self._registry.get(request.node_id)
         except DomainError as error:
@@ -102,7 +101,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         return pb.GetNodeResponse(node=node_to_pb(record))
 
     async def ListNodes(
-        self, request: pb.ListNodesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListNodesRequest, context: Context
     ) -> pb.ListNodesResponse:
         size = min(request.page_size or 100, MAX_PAGE_SIZE)
         try:
@@ -122,7 +121,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         )
 
     async def WatchNodes(
-        self, request: pb.WatchNodesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.WatchNodesRequest, context: Context
     ) -> AsyncIterator[pb.WatchNodesResponse]:
         after = request.after_event_id or "$"
         while True:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
@@ -78,7 +78,8 @@ class RedisRegistryStore:
         ready_after_beats: int,
         event_feed_maxlen: int,
     ) -> None:
-        self._r = client
+        # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
+        self._r: Any = client
         self._lua = scripts
         self._keys = keys
         self._owner_ttl_ms = owner_ttl_ms

@@ -47,6 +47,7 @@ class MiniScheduler:
         self.duplicate_assign = False  # send every job_assign twice
         self.noise = False  # send the client extra message kinds and junk after the ack
         self.drop_trace_id = False  # send translation_result without its trace_id
+        self.reject_sessions = False  # answer session_init with an error, then close
         self._sessions: dict[str, _Session] = {}
         self._jobs: dict[str, str] = {}  # job_id -> session_id
         self._ids = itertools.count(1)
@@ -96,7 +97,7 @@ class MiniScheduler:
         self.paths.append(ws.request.path)
         endpoint = ws.request.path.partition("?")[0]
         self.ports.append((ws.local_address[1], endpoint))
-        with contextlib.suppress(ConnectionClosed):
+        try:
             async for frame in ws:
                 message = orjson.loads(frame)
                 async with self._changed:
@@ -106,6 +107,10 @@ class MiniScheduler:
                     await self._on_node(ws, message)
                 else:
                     await self._on_client(ws, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.nodes = [(n, w) for n, w in self.nodes if w is not ws]
 
     async def _on_node(self, ws: ServerConnection, message: Message) -> None:
         if message["type"] == "node_register":
@@ -117,7 +122,10 @@ class MiniScheduler:
 
     async def _on_client(self, ws: ServerConnection, message: Message) -> None:
         kind = message["type"]
-        if kind == "session_init":
+        if kind == "session_init" and self.reject_sessions:
+            await _send(ws, {"type": "error", "code": "UNAUTHENTICATED", "message": "no key"})
+            await ws.close()
+        elif kind == "session_init":
             session_id = f"s-{next(self._ids)}"
             session = _Session(ws, f"t-{session_id}", message["src_lang"], message["tgt_lang"])
             self._sessions[session_id] = session

@@ -238,3 +238,11 @@ async def test_out_of_order_and_off_protocol_answers(sched: MiniScheduler) -> No
     assert report.out_of_order == 2
     assert report.protocol_violations == 3
     assert "translation_result.trace_id: required field missing" in report.violation_samples
+
+
+async def test_rejected_session_is_an_init_failure(sched: MiniScheduler) -> None:
+    sched.reject_sessions = True
+    url = await sched.listen()
+    report = await FakeClient(ClientConfig(url=url, utterances=2)).run()
+    assert report.init_error == "UNAUTHENTICATED: no key"
+    assert (report.sent, report.answered) == (0, 0)

@@ -122,11 +122,12 @@ async def test_cli_run(
     assert (data["sent"], data["correct"], data["ok"]) == (4, 4, True)
 
 
-async def test_cli_exit_codes(sched: MiniScheduler) -> None:
+async def test_cli_exit_codes(sched: MiniScheduler, capsys: pytest.CaptureFixture[str]) -> None:
     url = await sched.listen()
     nodes_only = ["--url", url, "--clients", "0", "--duration", "0"]
     assert await run(nodes_only, handle_signals=False) == 0
     sched.corrupt_text = True
     wrong = ["--url", url, "--nodes", "1", "--utterances", "1", "--processing-ms", "0"]
     assert await run(wrong, handle_signals=False) == 1
+    assert "answered 1  correct 0  wrong 1" in capsys.readouterr().out
     assert await run(["--url", url, "--failure-rate", "2"], handle_signals=False) == 2

@@ -105,7 +105,9 @@ class FakeClient:
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             self._init_error = f"CONNECT_FAILED: {type(exc).__name__}: {exc}"
             log.warning("%s: cannot connect: %s", self.config.name, self._init_error)
-        except ConnectionClosed:
+        except ConnectionClosed as exc:
+            if not self.session_id:
+                self._init_error = f"CLOSED: {exc}"
             self._connection_lost = True
         report = self.book.report()
         report.init_error = self._init_error

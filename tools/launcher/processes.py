@@ -91,7 +91,7 @@ class ServiceProcess:
                 raise ServiceStartError(f"{self.name} health is {reply.status}")
         if "ws" in self.ports:
             url = f"http://127.0.0.1:{self.ports['ws']}/healthz"
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status != 200:
                     raise ServiceStartError(f"{self.name} /healthz answered {response.status}")
 

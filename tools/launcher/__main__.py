@@ -1,0 +1,129 @@
+"""`make up` / `python -m tools.launcher`: the whole suite on this machine until Ctrl-C.
+
+Starts a private redis-server on a free port (never the one on 6379), the pool,
+registry, dispatcher and two gateway replicas (the first on port 5010, where nodes and
+clients look by default). With --demo, a simulated fleet runs too and its clients print
+the translated results live. Ctrl-C (or SIGTERM) stops everything, children included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from tools.launcher.ports import port_is_free
+from tools.launcher.processes import REPO_ROOT, ServiceStartError
+from tools.launcher.redis_server import RedisUnavailableError
+from tools.launcher.stack import Stack, StackConfig
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="lingua-up", description=__doc__)
+    parser.add_argument("--ws-port", type=int, default=5010,
+                        help="WebSocket port of the first gateway (0: any free port)")
+    parser.add_argument("--gateways", type=int, default=2, help="gateway replicas")
+    parser.add_argument("--redis-url", help="use this Redis instead of a private one")
+    parser.add_argument("--cluster", action="store_true",
+                        help="start a private 3-master Redis Cluster instead of one server")
+    parser.add_argument("--run-dir", type=Path, default=REPO_ROOT / "run",
+                        help="where service logs and ready files go")
+    parser.add_argument("--log-format", choices=("json", "text"), default="json")
+    parser.add_argument("--demo", action="store_true",
+                        help="also run a simulated fleet whose clients print results live")
+    parser.add_argument("--nodes", type=int, default=6, help="simulated nodes (with --demo)")
+    parser.add_argument("--clients", type=int, default=3, help="simulated clients (with --demo)")
+    parser.add_argument("--interval", type=float, default=2.0,
+                        help="seconds between one demo client's utterances")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.ws_port and not port_is_free(args.ws_port):
+        sys.exit(f"lingua: port {args.ws_port} is in use; choose another with "
+                 f"`make up WS_PORT=<port>` (or --ws-port)")
+    config = StackConfig(
+        redis_url=args.redis_url,
+        redis_cluster=args.cluster,
+        gateway_ws_ports=(args.ws_port, *([0] * (args.gateways - 1))),
+        run_dir=args.run_dir,
+        log_format=args.log_format,
+    )
+    stack = Stack(config)
+    # Ctrl-C while starting must still stop what already runs.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        print(f"lingua: starting (logs in {stack.run_dir})", flush=True)
+        stack.start()
+        _print_endpoints(stack)
+        asyncio.run(_serve(stack, args))
+    except (RedisUnavailableError, ServiceStartError) as error:
+        sys.exit(f"lingua: {error}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        codes = stack.stop()
+        failed = {name: code for name, code in codes.items() if code not in (0, None)}
+        print("lingua: stopped" + (f" (non-zero exits: {failed})" if failed else ""), flush=True)
+
+
+def _print_endpoints(stack: Stack) -> None:
+    print(f"lingua: redis     {stack.redis_url}")
+    for name, service in [(s.name, s) for s in stack.services]:
+        extra = f"  ws://127.0.0.1:{service.ports['ws']}" if "ws" in service.ports else ""
+        print(f"lingua: {name:<12} grpc 127.0.0.1:{service.ports['grpc']}{extra}")
+    first = stack.gateway_urls[0]
+    print(f"lingua: ready — nodes connect to {first}/ws/node, clients to {first}/ws/session")
+    print("lingua: press Ctrl-C to stop", flush=True)
+
+
+async def _serve(stack: Stack, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    demo = asyncio.create_task(_demo(stack, args)) if args.demo else None
+    await stop.wait()
+    if demo is not None:
+        demo.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await demo
+
+
+async def _demo(stack: Stack, args: argparse.Namespace) -> None:
+    from tools.fleet import Answer, Fleet, FleetConfig  # noqa: PLC0415 - demo only
+
+    def show(answer: Answer) -> None:
+        if answer.kind == "result":
+            print(f"  [{answer.client} #{answer.utterance_index} → {answer.tgt_lang}] "
+                  f"{answer.text_translated}  ({(answer.latency_s or 0) * 1000:.1f} ms)",
+                  flush=True)
+        else:
+            print(f"  [{answer.client} #{answer.utterance_index}] {answer.kind} "
+                  f"{answer.error_code or ''}", flush=True)
+
+    config = FleetConfig(
+        urls=tuple(stack.gateway_urls),
+        nodes=args.nodes,
+        clients=args.clients,
+        pairs=(("zh", "en"), ("en", "zh"), ("en", "de")),
+        processing_ms=150,
+        jitter_ms=100,
+        utterances=10_000,
+        interval_s=args.interval,
+        client_ramp_s=1.0,
+        run_id="demo",
+    )
+    async with Fleet(config, on_result=show) as fleet:
+        await fleet.start()
+        print(f"lingua: demo fleet up — {args.nodes} nodes, {args.clients} clients", flush=True)
+        await fleet.run_clients()
+
+
+if __name__ == "__main__":
+    main()
