@@ -47,6 +47,7 @@ class ServiceApp:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
         self._startup: list[Hook] = []
+        self._serving: list[Hook] = []
         self._drain: list[Hook] = []
         self._close: list[Hook] = []
         self._background: list[Callable[[], Awaitable[None]]] = []
@@ -59,7 +60,12 @@ class ServiceApp:
         self._service_names.append(full_name)
 
     def on_startup(self, hook: Hook) -> None:
+        """Runs before the gRPC server takes calls (connect stores, load caches)."""
         self._startup.append(hook)
+
+    def on_serving(self, hook: Hook) -> None:
+        """Runs once the gRPC server takes calls (open other front doors)."""
+        self._serving.append(hook)
 
     def on_drain(self, hook: Hook) -> None:
         self._drain.append(hook)
@@ -75,8 +81,10 @@ class ServiceApp:
         reflection.enable_server_reflection(self._service_names, self.server)
         address = f"{self.settings.host}:{self.settings.grpc_port}"
         self.ports["grpc"] = self.server.add_insecure_port(address)
-        await self.server.start()
         for hook in self._startup:
+            await hook()
+        await self.server.start()
+        for hook in self._serving:
             await hook()
         for loop_fn in self._background:
             self._tasks.append(asyncio.create_task(_guarded(loop_fn), name=loop_fn.__name__))

@@ -27,6 +27,15 @@ def connect(settings: RedisSettings) -> RedisClient:
     )
 
 
+async def initialize(client: RedisClient) -> None:
+    """Connect before serving: a cluster client must learn the slot map once, up front
+    (concurrent first commands on a lazy cluster client race its initialization)."""
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+    else:
+        await client.ping()
+
+
 class LuaScripts:
     """Scripts from lua/, each registered once per client (EVALSHA, NOSCRIPT reloads)."""
 

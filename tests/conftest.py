@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, RedisClient, connect
+from lingua_common.redis_client import LuaScripts, RedisClient, connect, initialize
 from lingua_common.settings import RedisSettings
 from tools.launcher.redis_server import RedisClusterServers, RedisServer
 
@@ -51,6 +51,7 @@ def single_redis_settings(redis_server: RedisServer) -> RedisSettings:
 @pytest.fixture
 async def redis_client(redis_settings: RedisSettings) -> AsyncIterator[RedisClient]:
     client = connect(redis_settings)
+    await initialize(client)
     yield client
     await client.aclose()
 

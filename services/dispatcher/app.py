@@ -8,7 +8,7 @@ from lingua_common.channels import ChannelCache, insecure_channel
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, connect
+from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.dispatcher.domain import Dispatcher
 from services.dispatcher.pool_client import GrpcCandidateFinder
 from services.dispatcher.router import GatewayRouter
@@ -21,6 +21,7 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     clock = clock or SystemClock()
     app = ServiceApp("dispatcher", settings.server)
     redis = connect(settings.redis)
+    app.on_startup(lambda: initialize(redis))
     store = RedisJobStore(
         redis,
         LuaScripts(redis),

@@ -12,7 +12,7 @@ from lingua_common.channels import insecure_channel
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, connect
+from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.gateway.context import GatewayContext
 from services.gateway.servicer import GatewayServicer
 from services.gateway.settings import GatewaySettings
@@ -24,6 +24,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     clock = clock or SystemClock()
     app = ServiceApp("gateway", settings.server)
     redis = connect(settings.redis)
+    app.on_startup(lambda: initialize(redis))
     store = RedisGatewayStore(
         redis,
         LuaScripts(redis),
@@ -66,7 +67,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         await endpoints.shutdown(settings.drain_timeout_ms / 1000)
         await store.withdraw()
 
-    app.on_startup(start_endpoints)
+    app.on_serving(start_endpoints)
     app.run_in_background(keep_ownership)
     app.run_in_background(tick)
     app.on_drain(drain)

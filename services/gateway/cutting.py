@@ -58,8 +58,12 @@ def opus_packet_count(payload: bytes) -> int:
 def audio_duration_ms(payload: bytes, audio_format: str, sample_rate: int) -> int:
     if audio_format == "opus":
         return opus_packet_count(payload) * OPUS_PACKET_MS
+    return pcm16_duration_ms(len(payload), sample_rate)
+
+
+def pcm16_duration_ms(size: int, sample_rate: int) -> int:
     # PCM16 mono: two bytes a sample.
-    return (len(payload) // 2) * 1000 // max(sample_rate, 1)
+    return (size // 2) * 1000 // max(sample_rate, 1)
 
 
 class UtteranceCutter:
@@ -85,7 +89,11 @@ class UtteranceCutter:
             self._chunks[seq] = payload
             self._bytes += len(payload)
             s = self._settings
-            self._duration_ms += audio_duration_ms(payload, s.audio_format, s.sample_rate)
+            if s.audio_format == "opus":
+                self._duration_ms += audio_duration_ms(payload, s.audio_format, s.sample_rate)
+            else:
+                # PCM: from the total, so per-chunk rounding never loses time.
+                self._duration_ms = pcm16_duration_ms(self._bytes, s.sample_rate)
         self._last_activity_ms = now_ms
         if is_final:
             return self._finalize(Trigger.MANUAL)

@@ -6,7 +6,7 @@ from lingua.pool.v1 import pool_service_pb2 as pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, connect
+from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.pool.domain import PoolDirectory
 from services.pool.index import LanguageIndex
 from services.pool.servicer import PoolServicer
@@ -17,6 +17,7 @@ from services.pool.store import RedisPoolStore
 def build_app(settings: PoolSettings) -> ServiceApp:
     app = ServiceApp("pool", settings.server)
     redis = connect(settings.redis)
+    app.on_startup(lambda: initialize(redis))
     keys = Keys(settings.redis.key_prefix)
     store = RedisPoolStore(redis, LuaScripts(redis), keys, settings.feed_maxlen)
     directory = PoolDirectory(store, LanguageIndex())

@@ -10,7 +10,7 @@ from lingua_common.channels import insecure_channel
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, connect
+from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.registry.domain import Registry
 from services.registry.pool_client import GrpcPoolIndexer
 from services.registry.servicer import RegistryServicer
@@ -22,6 +22,7 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
     clock = clock or SystemClock()
     app = ServiceApp("registry", settings.server)
     redis = connect(settings.redis)
+    app.on_startup(lambda: initialize(redis))
     store = RedisRegistryStore(
         redis,
         LuaScripts(redis),

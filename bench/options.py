@@ -1,0 +1,86 @@
+"""The knobs of a benchmark run: full-size defaults and the `--quick` smoke preset."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUT_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    out_dir: Path = DEFAULT_OUT_DIR
+    quick: bool = False
+    gateways: int = 2
+    nodes: int = 200
+    clients: int = 50
+    rate: float = 100.0  # utterances/s over all clients
+    utterances: int = 40  # per client session
+    processing_ms: float = 20.0  # fake node work per job
+    heartbeat_s: float = 2.0  # node heartbeat interval (fleet and registry)
+    node_ramp_s: float = 2.0  # nodes connect spread over this long
+    probe_nodes: int = 50  # nodes the heartbeat probe registers over gRPC
+    probe_rate: float = 300.0  # Heartbeat calls/s
+    probe_s: float = 5.0
+    probe_delay_s: float = 3.0  # into the client phase, so the probe runs under load
+    saturation_s: float = 10.0  # 0 skips the saturation measure
+    saturation_window: int = 8  # utterances awaiting an answer per session
+    saturation_processing_ms: float = 5.0
+    saturation_max_in_flight: int = 16
+    answer_timeout_s: float = 20.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        return data
+
+
+QUICK: dict[str, Any] = {
+    "nodes": 10,
+    "clients": 4,
+    "rate": 20.0,
+    "utterances": 6,
+    "node_ramp_s": 0.2,
+    "probe_nodes": 5,
+    "probe_rate": 50.0,
+    "probe_s": 1.0,
+    "probe_delay_s": 0.2,
+    "saturation_s": 2.0,
+    "saturation_window": 4,
+    "answer_timeout_s": 10.0,
+}
+
+FIELD_NAMES = frozenset(f.name for f in fields(BenchOptions))
+
+
+def build_options(quick: bool, overrides: dict[str, Any]) -> BenchOptions:
+    """Defaults, then the quick preset when asked, then the values given explicitly."""
+    unknown = set(overrides) - FIELD_NAMES
+    if unknown:
+        raise ValueError(f"unknown options: {sorted(unknown)}")
+    options = BenchOptions(quick=quick)
+    if quick:
+        options = replace(options, **QUICK)
+    options = replace(options, **{k: v for k, v in overrides.items() if v is not None})
+    validate(options)
+    return options
+
+
+def validate(o: BenchOptions) -> None:
+    if o.gateways < 1 or o.nodes < 1 or o.clients < 1 or o.utterances < 1:
+        raise ValueError("gateways, nodes, clients and utterances must be >= 1")
+    positive = {
+        "rate": o.rate,
+        "heartbeat_s": o.heartbeat_s,
+        "probe_rate": o.probe_rate,
+        "answer_timeout_s": o.answer_timeout_s,
+    }
+    bad = [name for name, value in positive.items() if value <= 0]
+    if bad:
+        raise ValueError(f"must be > 0: {', '.join(bad)}")
+    if min(o.processing_ms, o.probe_s, o.saturation_s, o.node_ramp_s, o.probe_delay_s) < 0:
+        raise ValueError("durations must be >= 0")
+    if o.probe_nodes < 1 or o.saturation_window < 1 or o.saturation_max_in_flight < 1:
+        raise ValueError("probe nodes, saturation window and max in flight must be >= 1")

@@ -1,0 +1,62 @@
+"""One benchmark run: the scenario, then its table and its JSON file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import catalog, scenarios
+from bench.machine import machine_facts, utc_stamp
+from bench.options import BenchOptions
+from bench.results import ScenarioResult
+from bench.table import render
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RunOutcome", "run_scenario", "scenarios"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    result: ScenarioResult
+    table: str
+    json_path: Path
+
+
+async def run_scenario(name: str, opts: BenchOptions) -> RunOutcome:
+    entry = catalog.get(name)
+    started_at = dt.datetime.now(dt.UTC)
+    stamp = utc_stamp(started_at)
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = catalog.RunContext(name, stamp, opts.out_dir / f"{name}-{stamp}-logs")
+    machine = machine_facts(started_at)
+    clock = time.perf_counter()
+    result = await entry.run(opts, ctx)
+    wall_s = time.perf_counter() - clock
+    title = (
+        f"bench {name}{' (quick)' if opts.quick else ''}  {machine['timestamp_utc']}  "
+        f"commit {machine['git_commit'] or '?'}  nproc {machine['nproc']}  "
+        f"python {machine['python']}  wall {wall_s:.0f} s  "
+        f"{'OK' if result.ok else 'FAILED'}"
+    )
+    document: dict[str, Any] = {
+        "scenario": name,
+        "ok": result.ok,
+        "quick": opts.quick,
+        "started_at": machine["timestamp_utc"],
+        "wall_s": wall_s,
+        "machine": machine,
+        "options": opts.as_dict(),
+        "metrics": [row.as_dict() for row in result.rows if not row.metric.startswith("-- ")],
+        "notes": result.notes,
+        **result.data,
+    }
+    path = opts.out_dir / f"{name}-{stamp}.json"
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    return RunOutcome(result, render(title, result.rows, result.notes), path)

@@ -1,0 +1,149 @@
+"""Node registration through the real WebSocket, registry and pool (both Redis backends)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from lingua.common.v1 import node_pb2
+from lingua.pool.v1 import pool_service_pb2 as pool_pb
+from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
+from lingua.registry.v1 import registry_service_pb2 as pb
+from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
+from tests.peers import Peer, heartbeat_message, register_message
+from tests.suite import InProcessSuite, grpc_address
+
+
+async def node_status(suite: InProcessSuite, node_id: str) -> int:
+    async with grpc.aio.insecure_channel(grpc_address(suite.registry)) as channel:
+        reply = await pb_grpc.RegistryServiceStub(channel).GetNode(pb.GetNodeRequest(node_id=node_id))
+        return int(reply.node.status)
+
+
+async def candidates(suite: InProcessSuite, src: str, tgt: str) -> list[str]:
+    async with grpc.aio.insecure_channel(grpc_address(suite.pool)) as channel:
+        reply = await pool_grpc.PoolServiceStub(channel).FindCandidates(
+            pool_pb.FindCandidatesRequest(pair=node_pb2.LanguagePair(src=src, tgt=tgt))
+        )
+        return [c.node_id for c in reply.candidates]
+
+
+async def eventually(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_register_ack_then_ready_after_heartbeat_and_indexed_by_directed_pair(
+    suite: InProcessSuite,
+) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(register_message([("zh", "en")]))
+    ack = await node.expect("node_register_ack")
+    assert ack["node_id"].startswith("node-")
+    assert ack["status"] == "registering"
+    assert await node_status(suite, ack["node_id"]) == node_pb2.NODE_STATUS_REGISTERING
+    assert await candidates(suite, "zh", "en") == [ack["node_id"]]
+    assert await candidates(suite, "en", "zh") == []  # directed: zh->en only
+    await node.send(heartbeat_message(ack["node_id"]))
+
+    async def is_ready() -> bool:
+        return await node_status(suite, ack["node_id"]) == node_pb2.NODE_STATUS_READY
+
+    await eventually(is_ready)
+    await node.close()
+
+
+async def test_wrong_schema_version_is_refused_and_the_connection_stays_for_a_retry(
+    suite: InProcessSuite,
+) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(register_message(schema="1.0"))
+    error = await node.expect("error")
+    assert error["code"] == "INVALID_CAPABILITY_SCHEMA"
+    await node.send(register_message(schema=None))
+    assert (await node.expect("error"))["code"] == "INVALID_CAPABILITY_SCHEMA"
+    await node.send(register_message())
+    assert (await node.expect("node_register_ack"))["node_id"]
+    await node.close()
+
+
+async def test_a_node_without_gpu_is_refused(suite: InProcessSuite) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(register_message(gpus=0))
+    error = await node.expect("error")
+    assert error["code"] == "NO_GPU_AVAILABLE"
+    await node.close()
+
+
+async def test_messages_before_register_are_refused_without_closing(suite: InProcessSuite) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(heartbeat_message("node-x"))
+    error = await node.expect("error")
+    assert error["code"] == "INVALID_MESSAGE"
+    assert "register first" in error["message"]
+    await node.send(register_message())
+    await node.expect("node_register_ack")
+    await node.close()
+
+
+async def test_reconnect_with_same_id_takes_over_and_the_old_socket_cannot_undo_it(
+    suite: InProcessSuite,
+) -> None:
+    first = await Peer.open(suite.ws_url(0) + "/ws/node")
+    await first.send(register_message())
+    node_id = (await first.expect("node_register_ack"))["node_id"]
+    await first.send(heartbeat_message(node_id))
+    # The same node id comes back through the other gateway replica.
+    second = await Peer.open(suite.ws_url(1) + "/ws/node")
+    await second.send(register_message(node_id=node_id))
+    assert (await second.expect("node_register_ack"))["node_id"] == node_id
+    await second.send(heartbeat_message(node_id))
+
+    async def is_ready() -> bool:
+        return await node_status(suite, node_id) == node_pb2.NODE_STATUS_READY
+
+    await eventually(is_ready)
+    # A late heartbeat and then the close of the superseded socket change nothing.
+    await first.send(heartbeat_message(node_id))
+    await first.close()
+    await asyncio.sleep(0.2)
+    assert await node_status(suite, node_id) == node_pb2.NODE_STATUS_READY
+    assert await candidates(suite, "zh", "en") == [node_id]
+    await second.close()
+
+    async def is_offline() -> bool:
+        return await node_status(suite, node_id) == node_pb2.NODE_STATUS_OFFLINE
+
+    await eventually(is_offline)
+
+    async def unindexed() -> bool:
+        return await candidates(suite, "zh", "en") == []
+
+    await eventually(unindexed)
+
+
+async def test_heartbeats_with_unchanged_capabilities_do_not_touch_the_index(
+    suite: InProcessSuite,
+) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(register_message())
+    node_id = (await node.expect("node_register_ack"))["node_id"]
+    async with grpc.aio.insecure_channel(grpc_address(suite.pool)) as channel:
+        stub = pool_grpc.PoolServiceStub(channel)
+        before = (await stub.ListPools(pool_pb.ListPoolsRequest())).index_version
+        for _ in range(20):
+            await node.send(heartbeat_message(node_id))
+        await asyncio.sleep(0.3)
+        assert (await stub.ListPools(pool_pb.ListPoolsRequest())).index_version == before
+        # A real capability change (ASR no longer ready) is indexed at once.
+        await node.send(heartbeat_message(node_id, ready=False))
+
+        async def bumped() -> bool:
+            reply = await stub.ListPools(pool_pb.ListPoolsRequest())
+            return reply.index_version > before
+
+        await eventually(bumped)
+    await node.close()
