@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 WS_PORT ?= 5010
+RUN_DIR ?= run
 NODES ?= 6
 CLIENTS ?= 3
 PYTEST_ARGS ?=
@@ -32,7 +33,7 @@ $(BUF):
 
 .PHONY: up
 up: deps ## Start the whole suite locally (private redis, all services, 2 gateways; DEMO=1 adds a simulated fleet)
-	$(PY) -m tools.launcher --ws-port $(WS_PORT) $(if $(DEMO),--demo --nodes $(NODES) --clients $(CLIENTS))
+	$(PY) -m tools.launcher --ws-port $(WS_PORT) --run-dir $(RUN_DIR) $(if $(DEMO),--demo --nodes $(NODES) --clients $(CLIENTS))
 
 .PHONY: test
 test: deps ## Run the tests (real redis-server, real cluster, real gRPC and WebSockets)

@@ -30,10 +30,13 @@ def stack_config(gateways: int, heartbeat_s: float, run_dir: Path) -> StackConfi
 
 
 @contextlib.asynccontextmanager
-async def running_stack(config: StackConfig) -> AsyncIterator[Stack]:
+async def running_stack(
+    config: StackConfig, exit_codes: dict[str, int | None] | None = None
+) -> AsyncIterator[Stack]:
     """Start the suite (blocking: nothing else runs yet) and stop it on any exit.
 
     Ctrl-C cancels the main task; the cancellation lands here and the stack still stops.
+    The services' exit codes go into `exit_codes` when given.
     """
     stack = Stack(config)
     try:
@@ -42,6 +45,8 @@ async def running_stack(config: StackConfig) -> AsyncIterator[Stack]:
         yield stack
     finally:
         codes = stack.stop()
+        if exit_codes is not None:
+            exit_codes.update(codes)
         unclean = {name: code for name, code in codes.items() if code not in (0, None)}
         if unclean:
             log.warning("services exited uncleanly: %s", unclean)

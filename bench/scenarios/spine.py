@@ -93,13 +93,18 @@ async def load_phase(opts: BenchOptions, stack: Stack) -> tuple[FleetReport, Pro
 async def run_spine(opts: BenchOptions, ctx: RunContext) -> ScenarioResult:
     config = stack_config(opts.gateways, opts.heartbeat_s, ctx.run_dir)
     saturation: SaturationReport | None = None
-    async with running_stack(config) as stack:
+    exit_codes: dict[str, int | None] = {}
+    async with running_stack(config, exit_codes) as stack:
         load, probe = await load_phase(opts, stack)
         if opts.saturation_s > 0:
             urls = tuple(stack.gateway_urls)
             saturation = await run_saturation(saturation_config(opts, urls))
     logs = log_digest(stack)  # after the stop, so shutdown trouble shows too
     result = build_result(opts, load, probe, saturation)
-    data: dict[str, Any] = {"service_logs": logs, "run_dir": str(ctx.run_dir)}
+    data: dict[str, Any] = {
+        "service_exit_codes": exit_codes,
+        "service_logs": logs,
+        "run_dir": str(ctx.run_dir),
+    }
     result.data.update(data)
     return result

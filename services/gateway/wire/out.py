@@ -161,16 +161,16 @@ def outcome_messages(
     extra = orjson.loads(result.extra_json) if result.extra_json else None
     reason = extra.get("reason") if isinstance(extra, dict) else None
     if reason in EMPTY_RESULT_REASONS and not result.text_asr and not result.text_translated:
-        return [
-            {
-                "type": "missing_result",
-                "session_id": session_id,
-                "utterance_index": index,
-                "reason": str(reason).lower(),
-                "created_at_ms": now_ms,
-                "trace_id": trace_id,
-            }
-        ]
+        missing: JsonObject = {
+            "type": "missing_result",
+            "session_id": session_id,
+            "utterance_index": index,
+            "reason": str(reason).lower(),
+            "created_at_ms": now_ms,
+        }
+        if trace_id:  # optional: omitted when there is none
+            missing["trace_id"] = trace_id
+        return [missing]
     out: JsonObject = {
         "type": "translation_result",
         "session_id": session_id,
