@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--probe-rate", type=float, default=None, help="gRPC Heartbeat calls/s (default 300)")
     a("--probe-seconds", type=float, default=None, help="heartbeat probe length (default 5)")
     a("--saturation-seconds", type=float, default=None, help="0 skips it (default 10)")
+    a("--saturation-window", type=int, default=None, help="outstanding per session (default 2)")
     a("-v", "--verbose", action="count", default=0)
     return p
 
@@ -58,6 +59,7 @@ def overrides(ns: argparse.Namespace) -> dict[str, object]:
         "probe_rate": ns.probe_rate,
         "probe_s": ns.probe_seconds,
         "saturation_s": ns.saturation_seconds,
+        "saturation_window": ns.saturation_window,
     }
 
 

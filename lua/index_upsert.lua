@@ -7,7 +7,7 @@ so repeated upserts of unchanged capabilities never cause re-pooling.
 
 KEYS[1]  index nodes hash      {index}:nodes      node_id -> entry JSON
 KEYS[2]  index version counter {index}:version
-KEYS[3]  index change stream   {index}:changes
+KEYS[3]  index change stream   {index}:changes   (entry id = "<version>-0")
 ARGV[1]  node id
 ARGV[2]  entry JSON ({"pairs": [[src, tgt], …], "ready": [type, …]}); "" removes the node
 ARGV[3]  approximate max length of the feed
@@ -29,5 +29,7 @@ else
   rcall("HSET", nodes, ARGV[1], ARGV[2])
 end
 local version = rcall("INCR", version_key)
-rcall("XADD", feed, "MAXLEN", "~", ARGV[3], "*", "v", version, "node", ARGV[1], "entry", ARGV[2])
+-- The entry id is the version itself, so "changes after v" is one XRANGE.
+rcall("XADD", feed, "MAXLEN", "~", ARGV[3], version .. "-0", "v", version, "node", ARGV[1],
+  "entry", ARGV[2])
 return {1, version}

@@ -52,13 +52,13 @@ def heartbeat_message(node_id: str, running: int = 0, *, ready: bool = True) -> 
         "timestamp": 1_700_000_000_000,
         "resource_usage": {"cpu_percent": 10.0, "mem_percent": 20.0, "running_jobs": running},
         "installed_services": node_caps.installed_services(),
-        "capability_by_type": [
-            {"type": kind, "ready": ready} for kind in node_caps.SERVICE_TYPES
-        ],
+        "capability_by_type": [{"type": kind, "ready": ready} for kind in node_caps.SERVICE_TYPES],
     }
 
 
-def utterance_message(session_id: str, index: int, audio: bytes, src: str = "zh", tgt: str = "en") -> Message:
+def utterance_message(
+    session_id: str, index: int, audio: bytes, src: str = "zh", tgt: str = "en"
+) -> Message:
     return {
         "type": "utterance",
         "session_id": session_id,
@@ -89,16 +89,18 @@ class Peer:
         else:
             await self.ws.send(message)
 
-    async def recv(self, timeout: float = 5.0) -> Message:
-        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+    async def recv(self, wait_s: float = 5.0) -> Message:
+        raw = await asyncio.wait_for(self.ws.recv(), wait_s)
         message: Message = orjson.loads(raw)
         self.seen.append(message)
         return message
 
-    async def expect(self, kind: str, timeout: float = 5.0, skip: Sequence[str] = ("ui_event",)) -> Message:
+    async def expect(
+        self, kind: str, wait_s: float = 5.0, skip: Sequence[str] = ("ui_event",)
+    ) -> Message:
         """The next message, which must be of `kind` (skipping the given kinds)."""
         while True:
-            message = await self.recv(timeout)
+            message = await self.recv(wait_s)
             if message["type"] in skip and kind not in skip:
                 continue
             assert message["type"] == kind, message
@@ -108,7 +110,9 @@ class Peer:
         await self.ws.close()
 
 
-async def registered_node(url: str, pairs: Sequence[tuple[str, str]] = (("zh", "en"),)) -> tuple[Peer, str]:
+async def registered_node(
+    url: str, pairs: Sequence[tuple[str, str]] = (("zh", "en"),)
+) -> tuple[Peer, str]:
     """A node that registered and sent its first heartbeat (so it is ready)."""
     peer = await Peer.open(url + "/ws/node")
     await peer.send(register_message(pairs))
@@ -120,7 +124,13 @@ async def registered_node(url: str, pairs: Sequence[tuple[str, str]] = (("zh", "
 async def open_session(url: str, src: str = "zh", tgt: str = "en") -> tuple[Peer, str]:
     peer = await Peer.open(url + "/ws/session")
     await peer.send(
-        {"type": "session_init", "client_version": "t/1", "platform": "web", "src_lang": src, "tgt_lang": tgt}
+        {
+            "type": "session_init",
+            "client_version": "t/1",
+            "platform": "web",
+            "src_lang": src,
+            "tgt_lang": tgt,
+        }
     )
     ack = await peer.expect("session_init_ack")
     return peer, ack["session_id"]

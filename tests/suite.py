@@ -42,7 +42,9 @@ class InProcessSuite:
         self.registry = await self._run(
             build_registry(
                 RegistrySettings(
-                    server=LOCAL, redis=self.redis, pool_address=pool_address,
+                    server=LOCAL,
+                    redis=self.redis,
+                    pool_address=pool_address,
                     **self.registry_overrides,
                 ),
                 clock=self.clock,
@@ -51,7 +53,9 @@ class InProcessSuite:
         self.dispatcher = await self._run(
             build_dispatcher(
                 DispatcherSettings(
-                    server=LOCAL, redis=self.redis, pool_address=pool_address,
+                    server=LOCAL,
+                    redis=self.redis,
+                    pool_address=pool_address,
                     **self.dispatcher_overrides,
                 ),
                 clock=self.clock,

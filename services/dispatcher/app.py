@@ -10,6 +10,7 @@ from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.dispatcher.domain import Dispatcher
+from services.dispatcher.index_replica import IndexReplica, ReplicatedCandidateFinder
 from services.dispatcher.pool_client import GrpcCandidateFinder
 from services.dispatcher.router import GatewayRouter
 from services.dispatcher.servicer import DispatcherServicer
@@ -31,11 +32,12 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     )
     pool_channel = insecure_channel(settings.pool_address)
     gateways = ChannelCache()
-    dispatcher = Dispatcher(
-        store, GrpcCandidateFinder(pool_channel), GatewayRouter(store, gateways), clock, settings
-    )
+    replica = IndexReplica(pool_channel)
+    finder = ReplicatedCandidateFinder(replica, GrpcCandidateFinder(pool_channel))
+    dispatcher = Dispatcher(store, finder, GatewayRouter(store, gateways), clock, settings)
     pb_grpc.add_DispatcherServiceServicer_to_server(DispatcherServicer(dispatcher), app.server)
     app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
+    app.run_in_background(replica.run)
     app.on_close(redis.aclose)
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(gateways.close)

@@ -6,9 +6,9 @@ from lingua.pool.v1 import pool_service_pb2 as pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
+from lingua_common.language_index import LanguageIndex
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.pool.domain import PoolDirectory
-from services.pool.index import LanguageIndex
 from services.pool.servicer import PoolServicer
 from services.pool.settings import PoolSettings
 from services.pool.store import RedisPoolStore

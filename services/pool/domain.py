@@ -1,7 +1,9 @@
 """Pool-index logic: keep the in-memory index equal to Redis, answer lookups from memory.
 
-Every replica applies the shared change feed, so an upsert through any replica is
-seen by all; a restarted replica rebuilds from the snapshot plus the feed after it.
+Memory changes only by following the shared change feed, in version order, so the
+index version is always a consistent prefix of the feed: every replica (and every
+watcher that resumes "after version v") sees exactly the same sequence. A write waits
+until the follower has applied it, so a caller reads its own writes.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from dataclasses import dataclass
 import orjson
 
 from lingua.common.v1 import node_pb2
-from services.pool.index import LanguageIndex, NodeEntry
-from services.pool.pairs import Pair, directed_pairs
+from lingua_common.language_index import LanguageIndex, NodeEntry, Pair
+from services.pool.pairs import directed_pairs
 from services.pool.store import FeedEntry, RedisPoolStore
 
 logger = logging.getLogger(__name__)
 
-WATCH_QUEUE_SIZE = 1024
+WATCH_QUEUE_SIZE = 4096
+APPLY_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class IndexChange:
 
 
 class ResyncRequired(Exception):
-    """A watcher fell behind the feed's retained history."""
+    """The feed no longer reaches back to the watcher's version."""
 
 
 def encode_entry(entry: NodeEntry) -> bytes:
@@ -55,15 +58,15 @@ class PoolDirectory:
         self.index = index
         self._feed_id = "0-0"
         self._watchers: set[asyncio.Queue[IndexChange | None]] = set()
-        self.loaded = asyncio.Event()
+        self._applied = asyncio.Condition()
 
     async def load(self) -> None:
         snapshot = await self._store.snapshot()
+        self.index.clear()
         for node_id, raw in snapshot.entries.items():
             self.index.apply(node_id, decode_entry(raw), snapshot.version)
-        self.index.version = max(self.index.version, snapshot.version)
+        self.index.version = snapshot.version
         self._feed_id = snapshot.feed_id
-        self.loaded.set()
         logger.info(
             "index loaded", extra={"nodes": len(snapshot.entries), "version": snapshot.version}
         )
@@ -74,14 +77,20 @@ class PoolDirectory:
         entry = NodeEntry(pairs=directed_pairs(caps), ready=frozenset(ready))
         changed, version = await self._store.put(node_id, encode_entry(entry))
         if changed:
-            self._apply(IndexChange(version, node_id, entry))
+            await self._wait_applied(version)
         return entry.pairs, version, changed
 
     async def remove_node(self, node_id: str) -> int:
         changed, version = await self._store.put(node_id, b"")
         if changed:
-            self._apply(IndexChange(version, node_id, None))
+            await self._wait_applied(version)
         return version
+
+    async def _wait_applied(self, version: int) -> None:
+        async with self._applied:
+            await asyncio.wait_for(
+                self._applied.wait_for(lambda: self.index.version >= version), APPLY_WAIT_S
+            )
 
     def find(
         self, pair: Pair, required: Iterable[str], exclude: Iterable[str], limit: int
@@ -89,24 +98,35 @@ class PoolDirectory:
         return self.index.candidates(pair, required, exclude, limit)
 
     async def follow_feed(self, block_ms: int = 1000) -> None:
-        """Apply changes made through other replicas (and replay our own, harmlessly)."""
+        """Apply every change (ours and other replicas') in feed order."""
         while True:
-            for item in await self._store.read_feed(self._feed_id, block_ms, 500):
+            batch = await self._store.read_feed(self._feed_id, block_ms, 500)
+            if not batch:
+                continue
+            for item in batch:
                 self._feed_id = item.feed_id
                 self._apply(_change(item))
+            async with self._applied:
+                self._applied.notify_all()
 
     def _apply(self, change: IndexChange) -> None:
-        if not self.index.apply(change.node_id, change.entry, change.version):
-            return
+        self.index.apply(change.node_id, change.entry, change.version)
+        self.index.version = max(self.index.version, change.version)
         for queue in list(self._watchers):
             try:
                 queue.put_nowait(change)
             except asyncio.QueueFull:
-                # A watcher that cannot keep up is told to resync rather than fed stale data.
+                # A watcher that cannot keep up gets a fresh snapshot, never a gap.
                 self._watchers.discard(queue)
                 while not queue.empty():
                     queue.get_nowait()
                 queue.put_nowait(None)
+
+    def snapshot(self) -> tuple[int, list[IndexChange]]:
+        version = self.index.version
+        return version, [
+            IndexChange(version, node_id, entry) for node_id, entry in self.index.entries()
+        ]
 
     def watch(self) -> asyncio.Queue[IndexChange | None]:
         queue: asyncio.Queue[IndexChange | None] = asyncio.Queue(WATCH_QUEUE_SIZE)
@@ -117,19 +137,24 @@ class PoolDirectory:
         self._watchers.discard(queue)
 
     async def history_after(self, after_version: int) -> list[IndexChange]:
-        """Changes with a version above `after_version` still kept in the feed."""
+        """Changes after `after_version` up to the applied version, if the feed still
+        reaches back that far; otherwise the watcher needs a snapshot."""
+        current = self.index.version
+        if after_version > current:
+            raise ResyncRequired  # the watcher saw another (e.g. a flushed) index
+        if after_version == current:
+            return []
+        oldest = await self._store.oldest_version()
+        if oldest is None or oldest > after_version + 1:
+            raise ResyncRequired
         changes: list[IndexChange] = []
-        cursor = "0-0"
-        first = True
-        while True:
-            batch = await self._store.feed_range(cursor, 1000)
+        cursor = after_version
+        while cursor < current:
+            batch = await self._store.feed_after(cursor, 1000)
             if not batch:
                 break
-            if first and batch[0].version > after_version + 1 and after_version > 0:
-                raise ResyncRequired
-            first = False
-            changes.extend(_change(i) for i in batch if i.version > after_version)
-            cursor = batch[-1].feed_id
+            changes.extend(_change(i) for i in batch if i.version <= current)
+            cursor = batch[-1].version
         return changes
 
 

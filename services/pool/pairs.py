@@ -8,8 +8,7 @@ node sends NMT rules, a pair must also be allowed by one of them and not blocked
 from __future__ import annotations
 
 from lingua.common.v1 import node_pb2
-
-Pair = tuple[str, str]
+from lingua_common.language_index import Pair
 
 
 def directed_pairs(caps: node_pb2.LanguageCapabilities) -> frozenset[Pair]:

@@ -10,8 +10,9 @@ from lingua.common.v1 import node_pb2
 from lingua.pool.v1 import pool_service_pb2 as pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import Context
+from lingua_common.language_index import Pair
 from services.pool.domain import IndexChange, PoolDirectory, ResyncRequired
-from services.pool.pairs import Pair, parse_pool_id, pool_id
+from services.pool.pairs import parse_pool_id, pool_id
 
 DEFAULT_CANDIDATES = 8
 MAX_CANDIDATES = 64
@@ -99,29 +100,37 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
     async def WatchIndex(
         self, request: pb.WatchIndexRequest, context: Context
     ) -> AsyncIterator[pb.WatchIndexResponse]:
+        # Subscribe before reading history, so nothing falls between the two.
         queue = self._directory.watch()
         try:
             sent = request.after_version
             try:
-                history = await self._directory.history_after(request.after_version)
+                replay = await self._directory.history_after(request.after_version)
             except ResyncRequired:
-                yield pb.WatchIndexResponse(
-                    index_version=self._directory.index.version, resync_required=True
-                )
-                return
-            for change in history:
-                sent = max(sent, change.version)
-                yield _change_pb(change)
+                replay = None
+            if replay is None:
+                sent, entries = self._directory.snapshot()
+                yield pb.WatchIndexResponse(index_version=sent, reset=True)
+                for change in entries:
+                    yield _change_pb(change)
+            else:
+                for change in replay:
+                    sent = max(sent, change.version)
+                    yield _change_pb(change)
+            yield pb.WatchIndexResponse(index_version=sent, synced=True)
             while True:
-                next_change = await queue.get()
-                if next_change is None:
-                    yield pb.WatchIndexResponse(
-                        index_version=self._directory.index.version, resync_required=True
-                    )
-                    return
-                if next_change.version > sent:
-                    sent = next_change.version
-                    yield _change_pb(next_change)
+                live = await queue.get()
+                if live is None:
+                    # Fell behind: start over from a snapshot on a fresh subscription.
+                    queue = self._directory.watch()
+                    sent, entries = self._directory.snapshot()
+                    yield pb.WatchIndexResponse(index_version=sent, reset=True)
+                    for change in entries:
+                        yield _change_pb(change)
+                    yield pb.WatchIndexResponse(index_version=sent, synced=True)
+                elif live.version > sent:
+                    sent = live.version
+                    yield _change_pb(live)
         finally:
             self._directory.unwatch(queue)
 

@@ -44,16 +44,12 @@ class RedisPoolStore:
         return int(changed) == 1, int(version)
 
     async def snapshot(self) -> Snapshot:
-        k = self._keys
-        # Read the feed position first: anything after it is replayed on top.
-        last = await self._r.xrevrange(k.index_changes(), count=1)
-        feed_id = last[0][0].decode() if last else "0-0"
-        version = int(await self._r.get(k.index_version()) or 0)
-        raw = await self._r.hgetall(k.index_nodes())
+        reply = await self._lua.run("index_snapshot", self._index_keys(), [])
+        flat = reply[2:]
         return Snapshot(
-            feed_id=feed_id,
-            version=version,
-            entries={node.decode(): value for node, value in raw.items()},
+            feed_id=_text(reply[1]),
+            version=int(reply[0]),
+            entries={_text(flat[i]): bytes(flat[i + 1]) for i in range(0, len(flat), 2)},
         )
 
     async def read_feed(self, after_id: str, block_ms: int, count: int) -> list[FeedEntry]:
@@ -62,10 +58,18 @@ class RedisPoolStore:
         )
         return [_entry(i, f) for _s, entries in reply or [] for i, f in entries]
 
-    async def feed_range(self, after_id: str, count: int) -> list[FeedEntry]:
-        start = "-" if after_id == "0-0" else f"({after_id}"
-        entries = await self._r.xrange(self._keys.index_changes(), min=start, count=count)
+    async def feed_after(self, version: int, count: int) -> list[FeedEntry]:
+        """Feed entries with a version above `version` (entry ids are "<version>-0")."""
+        entries = await self._r.xrange(self._keys.index_changes(), min=f"({version}-0", count=count)
         return [_entry(i, f) for i, f in entries]
+
+    async def oldest_version(self) -> int | None:
+        first = await self._r.xrange(self._keys.index_changes(), count=1)
+        return _entry(*first[0]).version if first else None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _entry(feed_id: bytes, fields: dict[bytes, bytes]) -> FeedEntry:

@@ -42,8 +42,14 @@ async def test_every_utterance_gets_its_own_result_in_order_across_replicas(stac
 
 async def test_streamed_audio_chunks_are_cut_into_jobs_and_answered(stack: Stack) -> None:
     config = fleet_config(
-        stack, mode="stream", clients=2, utterances=5, packets_per_utterance=12,
-        chunk_packets=4, chunk_interval_s=0.02, run_id="stream",
+        stack,
+        mode="stream",
+        clients=2,
+        utterances=5,
+        packets_per_utterance=12,
+        chunk_packets=4,
+        chunk_interval_s=0.02,
+        run_id="stream",
     )
     async with Fleet(config) as fleet:
         await fleet.start()
@@ -57,7 +63,7 @@ async def test_a_pair_nobody_serves_gets_no_available_node(stack: Stack) -> None
     node, _ = await registered_node(stack.gateway_urls[0], pairs=[("zh", "en")])
     client, session_id = await open_session(stack.gateway_urls[1], "ja", "ko")
     await client.send(utterance_message(session_id, 0, b"konnichiwa", "ja", "ko"))
-    error = await client.expect("error", timeout=10)
+    error = await client.expect("error", wait_s=10)
     assert error["code"] == "NO_AVAILABLE_NODE"
     assert error["details"]["utterance_index"] == 0
     await client.close()

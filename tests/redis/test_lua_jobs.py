@@ -25,7 +25,12 @@ async def assign(lua: LuaScripts, keys: Keys, job: str, node: str, attempt: int)
 
 
 async def finish(
-    lua: LuaScripts, keys: Keys, job: str, *, state: str = "completed", node: str = "n1",
+    lua: LuaScripts,
+    keys: Keys,
+    job: str,
+    *,
+    state: str = "completed",
+    node: str = "n1",
     attempt: int = 1,
 ) -> list[object]:
     result: list[object] = await lua.run(
@@ -36,9 +41,7 @@ async def finish(
     return result
 
 
-async def test_concurrent_creators_of_one_request_get_one_job(
-    lua: LuaScripts, keys: Keys
-) -> None:
+async def test_concurrent_creators_of_one_request_get_one_job(lua: LuaScripts, keys: Keys) -> None:
     results = await asyncio.gather(*(create(lua, keys, "j1") for _ in range(20)))
     created = [r for r in results if r[0] == 1]
     assert len(created) == 1
@@ -61,7 +64,11 @@ async def test_assign_accepts_only_the_next_attempt(
     assert await assign(lua, keys, "j1", "n2", 1) == 0  # an older copy cannot overwrite
     assert await assign(lua, keys, "j1", "n2", 2) == 1
     record = await redis_client.hgetall(keys.job("j1"))
-    assert (record[b"node_id"], record[b"attempt"], record[b"state"]) == (b"n2", b"2", b"dispatched")
+    assert (record[b"node_id"], record[b"attempt"], record[b"state"]) == (
+        b"n2",
+        b"2",
+        b"dispatched",
+    )
 
 
 async def test_finish_is_fenced_by_node_and_attempt_and_happens_once(
@@ -72,7 +79,14 @@ async def test_finish_is_fenced_by_node_and_attempt_and_happens_once(
     await assign(lua, keys, "j1", "n2", 2)
     assert await finish(lua, keys, "j1", node="n1", attempt=1) == [0, b"stale"]
     assert await finish(lua, keys, "j1", node="n2", attempt=2) == [
-        1, b"s1", b"3", b"trace1", b"n2", 2, b"gw-a", str(NOW).encode()
+        1,
+        b"s1",
+        b"3",
+        b"trace1",
+        b"n2",
+        2,
+        b"gw-a",
+        str(NOW).encode(),
     ]
     assert await finish(lua, keys, "j1", node="n2", attempt=2) == [0, b"completed"]
     record = await redis_client.hgetall(keys.job("j1"))
@@ -103,11 +117,21 @@ async def test_session_open_resets_preferred_pool_on_pair_change_and_close_relea
 ) -> None:
     session_keys = [keys.session("s1"), keys.session_owner("s1")]
     channel = keys.session_channel()
-    assert await lua.run("session_open", session_keys, [NOW, "zh", "en", "gw-a", 30_000, TTL, "", channel]) == 1
+    assert (
+        await lua.run(
+            "session_open", session_keys, [NOW, "zh", "en", "gw-a", 30_000, TTL, "", channel]
+        )
+        == 1
+    )
     await redis_client.hset(keys.session("s1"), "preferred_pool", "zh:en")
     await lua.run("session_open", session_keys, [NOW, "zh", "en", "gw-a", 30_000, TTL, "", channel])
     assert await redis_client.hget(keys.session("s1"), "preferred_pool") == b"zh:en"
-    assert await lua.run("session_open", session_keys, [NOW, "zh", "de", "gw-a", 30_000, TTL, "", channel]) == 3
+    assert (
+        await lua.run(
+            "session_open", session_keys, [NOW, "zh", "de", "gw-a", 30_000, TTL, "", channel]
+        )
+        == 3
+    )
     assert await redis_client.hget(keys.session("s1"), "preferred_pool") is None
     assert await redis_client.get(keys.session_owner("s1")) == b"gw-a"
     close = [NOW, "gw-b", 60_000, channel]

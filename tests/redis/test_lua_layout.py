@@ -24,10 +24,14 @@ def test_header_documents_keys_argv_and_return(path: Path) -> None:
     assert header.startswith("--[[")
     used_keys = set(re.findall(r"KEYS\[(\d+)\]", text.split("]]", 1)[1]))
     documented_keys = set(re.findall(r"^KEYS\[(\d+)\]", header, re.M))
-    assert used_keys <= documented_keys, f"{path.name}: undocumented KEYS {used_keys - documented_keys}"
+    assert used_keys <= documented_keys, (
+        f"{path.name}: undocumented KEYS {used_keys - documented_keys}"
+    )
     used_argv = set(re.findall(r"ARGV\[(\d+)\]", text.split("]]", 1)[1]))
     documented_argv = set(re.findall(r"^ARGV\[(\d+)\]", header, re.M))
-    assert used_argv <= documented_argv, f"{path.name}: undocumented ARGV {used_argv - documented_argv}"
+    assert used_argv <= documented_argv, (
+        f"{path.name}: undocumented ARGV {used_argv - documented_argv}"
+    )
     assert "Returns" in header
 
 

@@ -25,14 +25,31 @@ async def claim(
 
 
 async def beat(
-    lua: LuaScripts, keys: Keys, node: str, epoch: int, *, now: int = NOW, healthy: bool = True,
-    lang: bytes = b"", ready: str = "asr,nmt",
+    lua: LuaScripts,
+    keys: Keys,
+    node: str,
+    epoch: int,
+    *,
+    now: int = NOW,
+    healthy: bool = True,
+    lang: bytes = b"",
+    ready: str = "asr,nmt",
 ) -> list[object]:
     result: list[object] = await lua.run(
         "node_heartbeat",
         [keys.node(node), keys.node_owner(node)],
-        [epoch, now, b"usage", "1" if healthy else "0", "" if healthy else "sick", 1, lang,
-         OWNER_TTL, RECORD_TTL, ready],
+        [
+            epoch,
+            now,
+            b"usage",
+            "1" if healthy else "0",
+            "" if healthy else "sick",
+            1,
+            lang,
+            OWNER_TTL,
+            RECORD_TTL,
+            ready,
+        ],
     )
     return result
 
@@ -63,9 +80,7 @@ async def test_claim_issues_increasing_epochs_and_owner(
     assert 0 < await redis_client.pttl(keys.node("n1")) <= RECORD_TTL
 
 
-async def test_claim_refuses_live_holder_with_other_credential(
-    lua: LuaScripts, keys: Keys
-) -> None:
+async def test_claim_refuses_live_holder_with_other_credential(lua: LuaScripts, keys: Keys) -> None:
     assert (await claim(lua, keys, "n1", cred="alice"))[0] == 1
     assert await claim(lua, keys, "n1", cred="mallory", now=NOW + 1000) == [-1, b"NODE_ID_CONFLICT"]
     # The rightful holder may always take over; a silent holder's id is free again.
@@ -83,7 +98,12 @@ async def test_heartbeat_promotes_to_ready_and_flags_capability_changes(
     changed = await beat(lua, keys, "n1", 1, lang=b"lang2")
     assert changed == [b"ready", b"ready", 1, b"lang2"]
     assert (await beat(lua, keys, "n1", 1, ready="asr"))[2] == 1
-    assert await beat(lua, keys, "n1", 1, healthy=False, ready="asr") == [b"degraded", b"ready", 0, b""]
+    assert await beat(lua, keys, "n1", 1, healthy=False, ready="asr") == [
+        b"degraded",
+        b"ready",
+        0,
+        b"",
+    ]
     assert (await beat(lua, keys, "n1", 1, ready="asr"))[:2] == [b"ready", b"degraded"]
 
 
@@ -118,8 +138,12 @@ async def test_sweep_fence_spares_a_node_heard_from_since(lua: LuaScripts, keys:
     await beat(lua, keys, "n1", 1, now=NOW + 10_000)
     offline_keys = [keys.node("n1"), keys.node_owner("n1")]
     # The sweeper read it as stale before NOW + 5000, but it beat at NOW + 10000.
-    assert await lua.run("node_offline", offline_keys, [0, NOW + 20_000, "timeout", NOW + 5_000]) == [0, 1]
-    assert await lua.run("node_offline", offline_keys, [0, NOW + 60_000, "timeout", NOW + 15_000]) == [1, 1]
+    assert await lua.run(
+        "node_offline", offline_keys, [0, NOW + 20_000, "timeout", NOW + 5_000]
+    ) == [0, 1]
+    assert await lua.run(
+        "node_offline", offline_keys, [0, NOW + 60_000, "timeout", NOW + 15_000]
+    ) == [1, 1]
 
 
 async def test_reserve_respects_max_and_status_and_release_is_exactly_once(

@@ -22,7 +22,7 @@ BAD_FRAMES = [
 async def test_each_bad_frame_gets_invalid_message_and_the_session_keeps_working(
     suite: InProcessSuite,
 ) -> None:
-    node, node_id = await registered_node(suite.ws_url(0))
+    node, _ = await registered_node(suite.ws_url(0))
     await asyncio.sleep(0.1)
     client, session_id = await open_session(suite.ws_url(0))
     for frame, hint in BAD_FRAMES:
@@ -62,12 +62,10 @@ async def test_messages_before_session_init_are_refused(suite: InProcessSuite) -
 
 
 async def test_an_oversized_frame_closes_with_1009(suite: InProcessSuite) -> None:
-    client, session_id = await open_session(suite.ws_url())
-    limit = suite.gateway_apps[0]
-    del limit
+    client, _ = await open_session(suite.ws_url())
     await client.send("x" * (1024 * 1024 + 1))
     with pytest.raises(ConnectionClosed) as closed:
-        await client.recv(timeout=5)
+        await client.recv(wait_s=5)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
 

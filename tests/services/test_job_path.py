@@ -12,7 +12,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from lingua_common.keys import Keys
 from lingua_common.redis_client import connect
-from tests.peers import Peer, open_session, registered_node, utterance_message
+from tests.peers import open_session, registered_node, utterance_message
 from tests.suite import InProcessSuite, grpc_address
 
 
@@ -125,7 +125,7 @@ async def test_the_same_utterance_sent_twice_is_dispatched_once(suite: InProcess
     await node.send(result_for(assign, node_id, "x"))
     assert (await client.expect("translation_result"))["utterance_index"] == 5
     try:
-        extra = await node.recv(timeout=0.3)
+        extra = await node.recv(wait_s=0.3)
     except TimeoutError:
         extra = None
     assert extra is None
@@ -139,8 +139,13 @@ async def test_concurrent_create_job_calls_for_one_request_dispatch_once(
     node, node_id = await registered_node(suite.ws_url(0))
     await asyncio.sleep(0.1)
     spec = job_pb2.JobSpec(
-        session_id="api-session", utterance_index=1, src_lang="zh", tgt_lang="en",
-        audio=b"pcm", audio_format="pcm16", sample_rate=16000,
+        session_id="api-session",
+        utterance_index=1,
+        src_lang="zh",
+        tgt_lang="en",
+        audio=b"pcm",
+        audio_format="pcm16",
+        sample_rate=16000,
         pipeline=job_pb2.Pipeline(use_asr=True, use_nmt=True),
     )
     async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
@@ -152,7 +157,7 @@ async def test_concurrent_create_job_calls_for_one_request_dispatch_once(
     assert len({r.job.job_id for r in replies}) == 1
     await node.expect("job_assign")
     try:
-        extra = await node.recv(timeout=0.3)
+        extra = await node.recv(wait_s=0.3)
     except TimeoutError:
         extra = None
     assert extra is None
@@ -170,7 +175,9 @@ async def test_get_job_and_cancel_from_the_api(suite: InProcessSuite) -> None:
         stub = pb_grpc.DispatcherServiceStub(channel)
         job = (await stub.GetJob(pb.GetJobRequest(job_id=assign["job_id"]))).job
         assert (job.state, job.node_id) == (job_pb2.JOB_STATE_DISPATCHED, node_id)
-        cancelled = (await stub.CancelJob(pb.CancelJobRequest(job_id=assign["job_id"], reason="test"))).job
+        cancelled = (
+            await stub.CancelJob(pb.CancelJobRequest(job_id=assign["job_id"], reason="test"))
+        ).job
         assert cancelled.state == job_pb2.JOB_STATE_CANCELLED
         try:
             await stub.GetJob(pb.GetJobRequest(job_id="j-missing"))

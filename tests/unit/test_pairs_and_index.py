@@ -1,5 +1,5 @@
 """Directed language pairs (services/pool/pairs.py) and the in-memory LanguageIndex
-(services/pool/index.py): FAILURE #5 (directed pools) and #6 (stale cache)."""
+(lingua_common/language_index.py): FAILURE #5 (directed pools) and #6 (stale cache)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 from collections import Counter
 
 from lingua.common.v1 import node_pb2
-from services.pool.index import LanguageIndex, NodeEntry
+from lingua_common.language_index import LanguageIndex, NodeEntry
 from services.pool.pairs import directed_pairs, parse_pool_id, pool_id
 
 LP = node_pb2.LanguagePair
@@ -17,7 +17,10 @@ def caps(
     asr: list[str], semantic: list[str], tts: tuple[str, ...] = (), nmt: tuple = ()
 ) -> node_pb2.LanguageCapabilities:
     return node_pb2.LanguageCapabilities(
-        asr_languages=asr, semantic_languages=semantic, tts_languages=list(tts), nmt_capabilities=nmt
+        asr_languages=asr,
+        semantic_languages=semantic,
+        tts_languages=list(tts),
+        nmt_capabilities=nmt,
     )
 
 
@@ -78,9 +81,7 @@ def test_nmt_specific_pairs_allows_only_the_listed_directions():
 
 
 def test_nmt_blocked_pairs_remove_a_direction_the_rule_allows():
-    rule = nmt(
-        node_pb2.NMT_RULE_ANY_TO_ANY, ["zh", "en"], blocked_pairs=[LP(src="en", tgt="zh")]
-    )
+    rule = nmt(node_pb2.NMT_RULE_ANY_TO_ANY, ["zh", "en"], blocked_pairs=[LP(src="en", tgt="zh")])
     assert directed_pairs(caps(["zh", "en"], ["zh", "en"], nmt=(rule,))) == {("zh", "en")}
 
 
@@ -214,3 +215,12 @@ def test_candidates_sample_a_large_pool_uniformly_enough():
 
 def test_candidates_of_an_unknown_pair_are_empty():
     assert LanguageIndex(random.Random(1)).candidates(("xx", "yy")) == []
+
+
+def test_a_large_pool_with_few_eligible_members_still_yields_them_all() -> None:
+    index = LanguageIndex(random.Random(7))
+    for i in range(400):
+        ready = frozenset({"asr", "nmt"}) if i % 100 == 0 else frozenset({"asr"})
+        index.apply(f"n{i}", NodeEntry(pairs=frozenset({("zh", "en")}), ready=ready), i + 1)
+    found = index.candidates(("zh", "en"), required=("asr", "nmt"), limit=8)
+    assert sorted(found) == ["n0", "n100", "n200", "n300"]

@@ -78,7 +78,9 @@ def test_less_utilised_nodes_are_preferred_first_statistically():
     loads = [node(f"idle{i}") for i in range(10)] + [node(f"busy{i}", running=3) for i in range(10)]
     rng = random.Random(12345)
     rounds = 4000
-    first = Counter(power_of_two_order(loads, rng)[0].node_id.rstrip("0123456789") for _ in range(rounds))
+    first = Counter(
+        power_of_two_order(loads, rng)[0].node_id.rstrip("0123456789") for _ in range(rounds)
+    )
     share = first["idle"] / rounds
     assert 0.72 < share < 0.80
 

@@ -23,29 +23,46 @@ from tools.launcher.stack import Stack, StackConfig
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="lingua-up", description=__doc__)
-    parser.add_argument("--ws-port", type=int, default=5010,
-                        help="WebSocket port of the first gateway (0: any free port)")
+    parser.add_argument(
+        "--ws-port",
+        type=int,
+        default=5010,
+        help="WebSocket port of the first gateway (0: any free port)",
+    )
     parser.add_argument("--gateways", type=int, default=2, help="gateway replicas")
     parser.add_argument("--redis-url", help="use this Redis instead of a private one")
-    parser.add_argument("--cluster", action="store_true",
-                        help="start a private 3-master Redis Cluster instead of one server")
-    parser.add_argument("--run-dir", type=Path, default=REPO_ROOT / "run",
-                        help="where service logs and ready files go")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="start a private 3-master Redis Cluster instead of one server",
+    )
+    parser.add_argument(
+        "--run-dir",
+        type=Path,
+        default=REPO_ROOT / "run",
+        help="where service logs and ready files go",
+    )
     parser.add_argument("--log-format", choices=("json", "text"), default="json")
-    parser.add_argument("--demo", action="store_true",
-                        help="also run a simulated fleet whose clients print results live")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also run a simulated fleet whose clients print results live",
+    )
     parser.add_argument("--nodes", type=int, default=6, help="simulated nodes (with --demo)")
     parser.add_argument("--clients", type=int, default=3, help="simulated clients (with --demo)")
-    parser.add_argument("--interval", type=float, default=2.0,
-                        help="seconds between one demo client's utterances")
+    parser.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between one demo client's utterances"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.ws_port and not port_is_free(args.ws_port):
-        sys.exit(f"lingua: port {args.ws_port} is in use; choose another with "
-                 f"`make up WS_PORT=<port>` (or --ws-port)")
+        sys.exit(
+            f"lingua: port {args.ws_port} is in use; choose another with "
+            f"`make up WS_PORT=<port>` (or --ws-port)"
+        )
     config = StackConfig(
         redis_url=args.redis_url,
         redis_cluster=args.cluster,
@@ -100,12 +117,17 @@ async def _demo(stack: Stack, args: argparse.Namespace) -> None:
 
     def show(answer: Answer) -> None:
         if answer.kind == "result":
-            print(f"  [{answer.client} #{answer.utterance_index} → {answer.tgt_lang}] "
-                  f"{answer.text_translated}  ({(answer.latency_s or 0) * 1000:.1f} ms)",
-                  flush=True)
+            print(
+                f"  [{answer.client} #{answer.utterance_index} → {answer.tgt_lang}] "
+                f"{answer.text_translated}  ({(answer.latency_s or 0) * 1000:.1f} ms)",
+                flush=True,
+            )
         else:
-            print(f"  [{answer.client} #{answer.utterance_index}] {answer.kind} "
-                  f"{answer.error_code or ''}", flush=True)
+            print(
+                f"  [{answer.client} #{answer.utterance_index}] {answer.kind} "
+                f"{answer.error_code or ''}",
+                flush=True,
+            )
 
     config = FleetConfig(
         urls=tuple(stack.gateway_urls),

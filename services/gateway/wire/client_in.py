@@ -8,6 +8,7 @@ import orjson
 
 from lingua.common.v1 import job_pb2
 from services.gateway.wire.fields import (
+    UINT32_MAX,
     JsonObject,
     WireError,
     base64_bytes,
@@ -77,7 +78,7 @@ def _job_options(msg: JsonObject, spec: job_pb2.JobSpec) -> None:
     streaming = boolean(msg, "enable_streaming_asr", required=False)
     if streaming is not None:
         spec.enable_streaming_asr = streaming
-    interval = uint(msg, "partial_update_interval_ms", required=False)
+    interval = uint(msg, "partial_update_interval_ms", required=False, maximum=UINT32_MAX)
     if interval is not None:
         spec.partial_update_interval_ms = interval
 
@@ -123,7 +124,7 @@ def parse_utterance(
     spec.tgt_lang = req_string(msg, "tgt_lang")
     spec.audio = base64_bytes(msg, "audio", max_bytes=max_audio_bytes)
     spec.audio_format = req_string(msg, "audio_format")
-    spec.sample_rate = req_uint(msg, "sample_rate")
+    spec.sample_rate = req_uint(msg, "sample_rate", maximum=UINT32_MAX)
     if not spec.src_lang or not spec.tgt_lang:
         raise WireError("fields 'src_lang' and 'tgt_lang' must not be empty")
     _job_options(msg, spec)

@@ -13,6 +13,10 @@ from typing import Any
 JsonObject = dict[str, Any]
 
 UINT64_MAX = 2**64 - 1
+# Fields stored in uint32 / int64 proto fields: larger values are refused here, with the
+# field's name, instead of failing later inside protobuf.
+UINT32_MAX = 2**32 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class WireError(ValueError):
@@ -60,17 +64,24 @@ def req_bool(msg: JsonObject, name: str, path: str = "") -> bool:
     return value
 
 
-def uint(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> int | None:
+def uint(
+    msg: JsonObject,
+    name: str,
+    path: str = "",
+    *,
+    required: bool = True,
+    maximum: int = UINT64_MAX,
+) -> int | None:
     value = _get(msg, name, path, required)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT64_MAX:
-        raise WireError(f"field '{_where(path, name)}' must be an unsigned integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise WireError(f"field '{_where(path, name)}' must be an unsigned integer <= {maximum}")
     return value
 
 
-def req_uint(msg: JsonObject, name: str, path: str = "") -> int:
-    value = uint(msg, name, path)
+def req_uint(msg: JsonObject, name: str, path: str = "", *, maximum: int = UINT64_MAX) -> int:
+    value = uint(msg, name, path, maximum=maximum)
     assert value is not None
     return value
 
@@ -79,7 +90,7 @@ def integer(msg: JsonObject, name: str, path: str = "", *, required: bool = True
     value = _get(msg, name, path, required)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > UINT64_MAX:
+    if isinstance(value, bool) or not isinstance(value, int) or not INT64_MIN <= value <= INT64_MAX:
         raise WireError(f"field '{_where(path, name)}' must be an integer")
     return value
 

@@ -8,6 +8,8 @@ import orjson
 
 from lingua.common.v1 import job_pb2, node_pb2
 from services.gateway.wire.fields import (
+    UINT32_MAX,
+    UINT64_MAX,
     JsonObject,
     base64_bytes,
     boolean,
@@ -126,7 +128,7 @@ def parse_node_heartbeat(msg: JsonObject) -> NodeHeartbeat:
     usage = node_pb2.ResourceUsage(
         cpu_percent=_req_number(usage_msg, "cpu_percent", "resource_usage"),
         mem_percent=_req_number(usage_msg, "mem_percent", "resource_usage"),
-        running_jobs=req_uint(usage_msg, "running_jobs", "resource_usage"),
+        running_jobs=req_uint(usage_msg, "running_jobs", "resource_usage", maximum=UINT32_MAX),
     )
     gpu = number(usage_msg, "gpu_percent", "resource_usage", required=False)
     if gpu is not None:
@@ -148,7 +150,7 @@ def parse_node_heartbeat(msg: JsonObject) -> NodeHeartbeat:
 def parse_job_progress(msg: JsonObject) -> JobProgress:
     return JobProgress(
         job_id=req_string(msg, "job_id"),
-        attempt_id=req_uint(msg, "attempt_id"),
+        attempt_id=req_uint(msg, "attempt_id", maximum=UINT32_MAX),
         node_id=req_string(msg, "node_id"),
         session_id=req_string(msg, "session_id"),
         trace_id=req_string(msg, "trace_id"),
@@ -177,8 +179,12 @@ def parse_job_result(msg: JsonObject) -> NodeJobResult:
         value = string(msg, name, required=False)
         if value is not None:
             setattr(result, name, value)
-    for name in ("processing_time_ms", "part_index", "rerun_count"):
-        count = uint(msg, name, required=False)
+    for name, maximum in (
+        ("processing_time_ms", UINT64_MAX),
+        ("part_index", UINT32_MAX),
+        ("rerun_count", UINT32_MAX),
+    ):
+        count = uint(msg, name, required=False, maximum=maximum)
         if count is not None:
             setattr(result, name, count)
     completed_at = integer(msg, "node_completed_at_ms", required=False)
@@ -203,14 +209,14 @@ def parse_job_result(msg: JsonObject) -> NodeJobResult:
     if segments is not None:
         result.segments_meta.CopyFrom(
             job_pb2.SegmentsMeta(
-                count=req_uint(segments, "count", "segments_meta"),
+                count=req_uint(segments, "count", "segments_meta", maximum=UINT32_MAX),
                 max_gap=_req_number(segments, "max_gap", "segments_meta"),
                 avg_duration=_req_number(segments, "avg_duration", "segments_meta"),
             )
         )
     return NodeJobResult(
         job_id=req_string(msg, "job_id"),
-        attempt_id=req_uint(msg, "attempt_id"),
+        attempt_id=req_uint(msg, "attempt_id", maximum=UINT32_MAX),
         node_id=req_string(msg, "node_id"),
         session_id=req_string(msg, "session_id"),
         utterance_index=req_uint(msg, "utterance_index"),
@@ -231,12 +237,12 @@ def _req_number(msg: JsonObject, name: str, path: str) -> float:
 
 def _hardware(msg: JsonObject) -> node_pb2.Hardware:
     return node_pb2.Hardware(
-        cpu_cores=req_uint(msg, "cpu_cores", "hardware"),
-        memory_gb=req_uint(msg, "memory_gb", "hardware"),
+        cpu_cores=req_uint(msg, "cpu_cores", "hardware", maximum=UINT32_MAX),
+        memory_gb=req_uint(msg, "memory_gb", "hardware", maximum=UINT32_MAX),
         gpus=[
             node_pb2.Gpu(
                 name=req_string(g, "name", f"hardware.gpus[{i}]"),
-                memory_gb=req_uint(g, "memory_gb", f"hardware.gpus[{i}]"),
+                memory_gb=req_uint(g, "memory_gb", f"hardware.gpus[{i}]", maximum=UINT32_MAX),
             )
             for i, g in enumerate(object_list(msg, "gpus", "hardware"))
         ],
@@ -271,7 +277,7 @@ def _service(msg: JsonObject, path: str) -> node_pb2.InstalledService:
         if value is not None:
             setattr(service, name, value)
     for name in ("mem_mb", "warmup_ms"):
-        count = uint(msg, name, path, required=False)
+        count = uint(msg, name, path, required=False, maximum=UINT32_MAX)
         if count is not None:
             setattr(service, name, count)
     return service

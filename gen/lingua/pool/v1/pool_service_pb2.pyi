@@ -114,15 +114,17 @@ class WatchIndexRequest(_message.Message):
     def __init__(self, after_version: _Optional[int] = ...) -> None: ...
 
 class WatchIndexResponse(_message.Message):
-    __slots__ = ("index_version", "node_id", "pairs", "ready_service_types", "resync_required")
+    __slots__ = ("index_version", "node_id", "pairs", "ready_service_types", "reset", "synced")
     INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     READY_SERVICE_TYPES_FIELD_NUMBER: _ClassVar[int]
-    RESYNC_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
+    SYNCED_FIELD_NUMBER: _ClassVar[int]
     index_version: int
     node_id: str
     pairs: _containers.RepeatedCompositeFieldContainer[_node_pb2.LanguagePair]
     ready_service_types: _containers.RepeatedScalarFieldContainer[str]
-    resync_required: bool
-    def __init__(self, index_version: _Optional[int] = ..., node_id: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[_node_pb2.LanguagePair, _Mapping]]] = ..., ready_service_types: _Optional[_Iterable[str]] = ..., resync_required: _Optional[bool] = ...) -> None: ...
+    reset: bool
+    synced: bool
+    def __init__(self, index_version: _Optional[int] = ..., node_id: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[_node_pb2.LanguagePair, _Mapping]]] = ..., ready_service_types: _Optional[_Iterable[str]] = ..., reset: _Optional[bool] = ..., synced: _Optional[bool] = ...) -> None: ...

@@ -1,4 +1,8 @@
-"""The language index held in memory: pair -> members, answered without I/O."""
+"""The language index held in memory: directed pair -> members, answered without I/O.
+
+The pool-index service owns it; other services (the dispatcher) keep a replica of it,
+fed by the pool's change feed.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.pool.pairs import Pair
+Pair = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,15 @@ class LanguageIndex:
                 self._pools.setdefault(pair, _Members()).add(node_id)
         return True
 
+    def clear(self) -> None:
+        self._nodes.clear()
+        self._node_versions.clear()
+        self._pools.clear()
+        self.version = 0
+
+    def entries(self) -> list[tuple[str, NodeEntry]]:
+        return list(self._nodes.items())
+
     def entry(self, node_id: str) -> NodeEntry | None:
         return self._nodes.get(node_id)
 
@@ -98,10 +111,18 @@ class LanguageIndex:
             pool = [n for n in items if eligible(n)]
             self._rng.shuffle(pool)
             return pool[:limit]
-        # Large pool: random probes instead of a full scan.
+        # Large pool: random probes instead of a full scan...
         picked: dict[str, None] = {}
         for _ in range(limit * 8):
             node_id = items[self._rng.randrange(len(items))]
+            if node_id not in picked and eligible(node_id):
+                picked[node_id] = None
+                if len(picked) == limit:
+                    return list(picked)
+        # ...unless most members are filtered out: then one pass from a random offset.
+        start = self._rng.randrange(len(items))
+        for offset in range(len(items)):
+            node_id = items[(start + offset) % len(items)]
             if node_id not in picked and eligible(node_id):
                 picked[node_id] = None
                 if len(picked) == limit:

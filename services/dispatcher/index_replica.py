@@ -1,0 +1,82 @@
+"""The dispatcher's local copy of the language index, fed by PoolService.WatchIndex.
+
+Selection reads it without a network hop. After a lost stream it resumes by version
+(the pool replays what it missed, or sends a fresh snapshot), and while it is not in
+sync, or when it finds nobody, the pool service itself is asked: a stale copy can cost
+a hop, never a false "no node" (the original's stale cache did exactly that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from lingua.pool.v1 import pool_service_pb2 as pool_pb
+from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
+from lingua_common.language_index import LanguageIndex, NodeEntry
+from services.dispatcher.pool_client import GrpcCandidateFinder
+
+logger = logging.getLogger(__name__)
+
+RETRY_INITIAL_S = 0.1
+RETRY_MAX_S = 2.0
+
+
+class IndexReplica:
+    def __init__(self, channel: grpc.aio.Channel, index: LanguageIndex | None = None) -> None:
+        self._stub = pool_grpc.PoolServiceStub(channel)
+        self.index = index or LanguageIndex()
+        self.synced = False
+
+    async def run(self) -> None:
+        delay = RETRY_INITIAL_S
+        while True:
+            try:
+                stream = self._stub.WatchIndex(
+                    pool_pb.WatchIndexRequest(after_version=self.index.version)
+                )
+                async for message in stream:
+                    self._apply(message)
+                    if self.synced:
+                        delay = RETRY_INITIAL_S
+            except grpc.aio.AioRpcError as error:
+                logger.warning("index feed lost; resyncing", extra={"code": str(error.code())})
+            self.synced = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _apply(self, message: pool_pb.WatchIndexResponse) -> None:
+        if message.reset:
+            self.synced = False
+            self.index.clear()
+            return
+        if message.synced:
+            self.index.version = max(self.index.version, message.index_version)
+            self.synced = True
+            return
+        entry = None
+        if message.pairs:
+            entry = NodeEntry(
+                pairs=frozenset((p.src, p.tgt) for p in message.pairs),
+                ready=frozenset(message.ready_service_types),
+            )
+        self.index.apply(message.node_id, entry, message.index_version)
+
+
+class ReplicatedCandidateFinder:
+    """Candidates from the local replica; the pool service when the replica cannot say."""
+
+    def __init__(self, replica: IndexReplica, authority: GrpcCandidateFinder) -> None:
+        self._replica = replica
+        self._authority = authority
+
+    async def find(
+        self, src: str, tgt: str, required: list[str], exclude: list[str], limit: int
+    ) -> list[str]:
+        if self._replica.synced:
+            found = self._replica.index.candidates((src, tgt), required, exclude, limit)
+            if found:
+                return found
+        return await self._authority.find(src, tgt, required, exclude, limit)
