@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from bench import catalog
 from bench.options import DEFAULT_OUT_DIR, build_options
-from bench.runner import RunOutcome, run_scenario
+from bench.runner import BenchError, RunOutcome, run_scenario
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def overrides(ns: argparse.Namespace) -> dict[str, object]:
 
 async def _main(name: str, quick: bool, values: dict[str, object]) -> RunOutcome:
     # Ctrl-C cancels this task (asyncio.Runner); SIGTERM does the same, so the stack stops.
+    gc.freeze()  # the harness's own GC pauses would land in the latencies; keep them short
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -100,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("bench: interrupted; everything started was stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BenchError as exc:
+        log.debug("scenario failed", exc_info=True)
+        print(f"bench: {ns.scenario} failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(outcome.table)
     print(f"results: {outcome.json_path}")
     print(f"service logs: {outcome.result.data.get('run_dir', '-')}")

@@ -74,7 +74,10 @@ class HeartbeatProbe:
         try:
             stub = registry_grpc.RegistryServiceStub(channel)
             await self._register_all(stub)
-            return await self._beat_all(stub)
+            report = await self._beat_all(stub)
+            await self._deregister_all(stub)
+            report.errors = dict(self._errors)
+            return report
         finally:
             await channel.close(None)
 
@@ -91,6 +94,17 @@ class HeartbeatProbe:
             self._register_latencies.append(time.perf_counter() - started)
             self._nodes.append((reply.node_id, reply.epoch))
         log.info("heartbeat probe registered %d nodes", len(self._nodes))
+
+    async def _deregister_all(self, stub: registry_grpc.RegistryServiceStub) -> None:
+        """Leave no probe node behind for the registry's sweep (failures only counted)."""
+        for node_id, epoch in self._nodes:
+            request = registry_pb.DeregisterNodeRequest(
+                node_id=node_id, epoch=epoch, reason="bench probe done"
+            )
+            try:
+                await stub.DeregisterNode(request, timeout=CALL_TIMEOUT_S)
+            except grpc.aio.AioRpcError as error:
+                self._errors[f"deregister:{error.code().name}"] += 1
 
     async def _beat_all(self, stub: registry_grpc.RegistryServiceStub) -> ProbeReport:
         cfg = self.config

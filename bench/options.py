@@ -25,8 +25,11 @@ class BenchOptions:
     probe_rate: float = 300.0  # Heartbeat calls/s
     probe_s: float = 5.0
     probe_delay_s: float = 3.0  # into the client phase, so the probe runs under load
+    # Before saturation: the load fleet's nodes leave; a node whose DeregisterNode
+    # failed stays READY until the registry's sweep (3 heartbeat intervals), so wait.
+    settle_s: float = 7.0
     saturation_s: float = 10.0  # 0 skips the saturation measure
-    saturation_window: int = 8  # utterances awaiting an answer per session
+    saturation_window: int = 1  # utterances awaiting an answer per session
     saturation_processing_ms: float = 5.0
     saturation_max_in_flight: int = 16
     answer_timeout_s: float = 20.0
@@ -47,8 +50,9 @@ QUICK: dict[str, Any] = {
     "probe_rate": 50.0,
     "probe_s": 1.0,
     "probe_delay_s": 0.2,
+    "settle_s": 0.5,
     "saturation_s": 2.0,
-    "saturation_window": 4,
+    "saturation_window": 2,
     "answer_timeout_s": 10.0,
 }
 
@@ -80,7 +84,8 @@ def validate(o: BenchOptions) -> None:
     bad = [name for name, value in positive.items() if value <= 0]
     if bad:
         raise ValueError(f"must be > 0: {', '.join(bad)}")
-    if min(o.processing_ms, o.probe_s, o.saturation_s, o.node_ramp_s, o.probe_delay_s) < 0:
+    durations = (o.processing_ms, o.probe_s, o.saturation_s, o.node_ramp_s, o.probe_delay_s)
+    if min(*durations, o.settle_s) < 0:
         raise ValueError("durations must be >= 0")
     if o.probe_nodes < 1 or o.saturation_window < 1 or o.saturation_max_in_flight < 1:
         raise ValueError("probe nodes, saturation window and max in flight must be >= 1")

@@ -19,7 +19,11 @@ from bench.table import render
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunOutcome", "run_scenario", "scenarios"]
+__all__ = ["BenchError", "RunOutcome", "run_scenario", "scenarios"]
+
+
+class BenchError(RuntimeError):
+    """The scenario could not finish (the stack was stopped all the same)."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,15 @@ async def run_scenario(name: str, opts: BenchOptions) -> RunOutcome:
     ctx = catalog.RunContext(name, stamp, opts.out_dir / f"{name}-{stamp}-logs")
     machine = machine_facts(started_at)
     clock = time.perf_counter()
-    result = await entry.run(opts, ctx)
+    try:
+        result = await entry.run(opts, ctx)
+    except Exception as exc:
+        raise BenchError(f"{type(exc).__name__}: {exc}\nservice logs: {ctx.run_dir}") from exc
     wall_s = time.perf_counter() - clock
     title = (
         f"bench {name}{' (quick)' if opts.quick else ''}  {machine['timestamp_utc']}  "
         f"commit {machine['git_commit'] or '?'}  nproc {machine['nproc']}  "
-        f"python {machine['python']}  wall {wall_s:.0f} s  "
+        f"python {machine['python']}  load {_load(machine)}  wall {wall_s:.0f} s  "
         f"{'OK' if result.ok else 'FAILED'}"
     )
     document: dict[str, Any] = {
@@ -60,3 +67,8 @@ async def run_scenario(name: str, opts: BenchOptions) -> RunOutcome:
     path = opts.out_dir / f"{name}-{stamp}.json"
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return RunOutcome(result, render(title, result.rows, result.notes), path)
+
+
+def _load(machine: dict[str, Any]) -> str:
+    load = machine.get("load_average_at_start")
+    return f"{load[0]:.2f}" if load else "?"

@@ -2,7 +2,7 @@
 
 Every session keeps a few utterances awaiting answers and sends the next one the moment
 an answer arrives, for a bounded time; then it drains (bounded). Completed jobs/s is
-answers over the wall time from the start to the last answer.
+correct answers over the wall time from the start to the last answer.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class SaturationReport:
 
     @property
     def jobs_per_s(self) -> float:
-        return self.fleet.answered / self.wall_s if self.wall_s > 0 else 0.0
+        """Correct translations only: a fast error answer is no completed job."""
+        return self.fleet.correct / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
     def latency(self) -> dict[str, LatencySummary]:

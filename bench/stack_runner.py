@@ -92,3 +92,13 @@ def _lines(path: Path) -> Iterator[str]:
                     yield line
     except OSError:
         return
+
+
+def error_counts(digest: dict[str, Any]) -> dict[str, int]:
+    """ERROR (and worse, and unstructured) log lines per service, where there are any."""
+    bad = ("ERROR", "CRITICAL", "UNSTRUCTURED")
+    counts = {
+        name: sum(int(entry["levels"].get(level, 0)) for level in bad)
+        for name, entry in digest.items()
+    }
+    return {name: count for name, count in counts.items() if count}

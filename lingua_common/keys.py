@@ -26,6 +26,10 @@ class Keys:
         """String with TTL: 'gateway_id epoch' of the replica holding the node's socket."""
         return f"{self.prefix}:{{node:{node_id}}}:owner"
 
+    def node_history(self, node_id: str) -> str:
+        """List, newest first: the node's status transitions with time and reason."""
+        return f"{self.prefix}:{{node:{node_id}}}:history"
+
     def nodes_all(self) -> str:
         """Set of every known node id."""
         return f"{self.prefix}:nodes:all"
@@ -33,6 +37,10 @@ class Keys:
     def nodes_last_seen(self) -> str:
         """Sorted set node_id -> last heartbeat (server receive time, ms)."""
         return f"{self.prefix}:nodes:last_seen"
+
+    def sweep_lock(self) -> str:
+        """String with a short TTL: one registry replica sweeps per interval."""
+        return f"{self.prefix}:nodes:sweep_lock"
 
     def node_events(self) -> str:
         """Stream of node lifecycle events (registered, status changes, offline)."""
@@ -42,6 +50,10 @@ class Keys:
     def index_nodes(self) -> str:
         """Hash node_id -> the node's indexed pairs and ready service types (JSON)."""
         return f"{self.prefix}:{{index}}:nodes"
+
+    def index_seqs(self) -> str:
+        """Hash node_id -> the registry's index_seq last applied (refuses older updates)."""
+        return f"{self.prefix}:{{index}}:seqs"
 
     def index_version(self) -> str:
         """Counter: version of the language index; bumped on every change."""

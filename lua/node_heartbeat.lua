@@ -4,29 +4,37 @@ node_heartbeat: record one heartbeat of the node's current epoch and step its st
 A beat from a superseded epoch, or for a node already marked offline, changes
 nothing: a late heartbeat can never revive or overwrite a newer registration.
 
+Status machine: registering -> ready after enough healthy beats; ready <-> degraded
+as health comes and goes; draining stays draining (running jobs finish). Health is
+the caller's verdict (services ready, GPU and memory under thresholds) plus what only
+the record knows: the GPU vanished since it was last reported, or the node failed
+too many jobs in a row (cleared after a cooldown).
+
 KEYS[1]  node record hash      {node:ID}:rec
 KEYS[2]  node owner string     {node:ID}:owner
+KEYS[3]  node history list     {node:ID}:history
 ARGV[1]  epoch the beat was sent under
 ARGV[2]  now (ms, server receive time)
 ARGV[3]  resource usage (serialized ResourceUsage)
-ARGV[4]  healthy: "1" when the node is fit for jobs, else "0"
-ARGV[5]  unhealthy reason ("" when healthy)
+ARGV[4]  unhealthy reason from the caller ("" when healthy)
+ARGV[5]  GPU metrics present in this beat: "1" or "0"
 ARGV[6]  healthy beats needed to leave "registering"
 ARGV[7]  language capabilities (serialized; "" keeps the stored ones)
-ARGV[8]  owner TTL (ms)
-ARGV[9]  record TTL (ms)
-ARGV[10] ready service types (sorted, comma-joined)
+ARGV[8]  ready service types (sorted, comma-joined)
+ARGV[9]  owner TTL (ms)
+ARGV[10] record TTL (ms)
+ARGV[11] failures in a row that degrade a node
+ARGV[12] failure cooldown (ms)
+ARGV[13] history length kept
 
-The pool index needs the node's language capabilities and ready service types; the
-script tells when either changed (compared by hash) and returns them then.
-
-Returns {status, previous_status, caps_changed (0/1), language capabilities or ""},
-or {"stale"} for an old epoch,
-or {"offline"} when the node must register again.
+Returns {status, previous_status, index_seq or 0 (0: the index is unaffected),
+language capabilities or "", reason}, or {"stale"} for an old epoch, or {"offline"}
+when the node must register again.
 ]]
 local rcall = redis.call
-local rec, owner = KEYS[1], KEYS[2]
-local cur = rcall("HMGET", rec, "epoch", "status", "healthy_beats", "caps_sig", "gateway", "lang")
+local rec, owner, history = KEYS[1], KEYS[2], KEYS[3]
+local cur = rcall("HMGET", rec, "epoch", "status", "healthy_beats", "caps_sig", "gateway",
+  "lang", "fail_streak", "last_fail_ms", "gpu_seen")
 if cur[1] == false or cur[1] ~= ARGV[1] then
   return {"stale"}
 end
@@ -34,34 +42,53 @@ local status = cur[2]
 if status == "offline" then
   return {"offline"}
 end
-local now = ARGV[2]
-local healthy = ARGV[4] == "1"
+local now = tonumber(ARGV[2])
+
+local reason = ARGV[4]
+if ARGV[5] == "1" then
+  rcall("HSET", rec, "gpu_seen", 1)
+elseif cur[9] == "1" and reason == "" then
+  reason = "GPU missing"
+end
+local streak = tonumber(cur[7] or "0")
+if streak >= tonumber(ARGV[11]) then
+  if now - tonumber(cur[8] or "0") < tonumber(ARGV[12]) then
+    if reason == "" then reason = "repeated job failures" end
+  else
+    rcall("HSET", rec, "fail_streak", 0)
+  end
+end
+local healthy = reason == ""
 local beats = tonumber(cur[3] or "0")
 if healthy then beats = beats + 1 else beats = 0 end
 
-local next_status = status
-local reason = nil
+local next_status, why = status, nil
 if status == "registering" then
-  if healthy and beats >= tonumber(ARGV[6]) then next_status, reason = "ready", "healthy" end
+  if healthy and beats >= tonumber(ARGV[6]) then next_status, why = "ready", "healthy" end
 elseif status == "ready" then
-  if not healthy then next_status, reason = "degraded", ARGV[5] end
+  if not healthy then next_status, why = "degraded", reason end
 elseif status == "degraded" then
-  if healthy then next_status, reason = "ready", "recovered" end
+  if healthy then next_status, why = "ready", "recovered" end
 end
 
 rcall("HSET", rec, "usage", ARGV[3], "last_seen_ms", now, "healthy_beats", beats)
 if next_status ~= status then
-  rcall("HSET", rec, "status", next_status, "status_reason", reason, "status_at_ms", now)
+  rcall("HSET", rec, "status", next_status, "status_reason", why, "status_at_ms", now)
+  rcall("LPUSH", history, now .. " " .. next_status .. " " .. why)
+  rcall("LTRIM", history, 0, tonumber(ARGV[13]) - 1)
 end
+
 local lang = cur[6] or ""
 if ARGV[7] ~= "" then lang = ARGV[7] end
-local sig = redis.sha1hex(lang .. "|" .. ARGV[10])
-local caps_changed = 0
+local sig = redis.sha1hex(lang .. "|" .. ARGV[8])
+local index_seq = 0
 if cur[4] ~= sig then
-  rcall("HSET", rec, "caps_sig", sig, "lang", lang, "ready_types", ARGV[10])
-  caps_changed = 1
+  rcall("HSET", rec, "caps_sig", sig, "lang", lang, "ready_types", ARGV[8])
+  index_seq = rcall("HINCRBY", rec, "index_seq", 1)
+else
+  lang = ""
 end
-rcall("PEXPIRE", rec, ARGV[9])
-rcall("SET", owner, cur[5] .. " " .. ARGV[1], "PX", ARGV[8])
-if caps_changed == 0 then lang = "" end
-return {next_status, status, caps_changed, lang}
+rcall("PEXPIRE", rec, ARGV[10])
+rcall("PEXPIRE", history, ARGV[10])
+rcall("SET", owner, cur[5] .. " " .. ARGV[1], "PX", ARGV[9])
+return {next_status, status, index_seq, lang, reason}

@@ -33,7 +33,10 @@ class InProcessSuite:
     clock: Clock = field(default_factory=SystemClock)
     registry_overrides: dict[str, Any] = field(default_factory=dict)
     dispatcher_overrides: dict[str, Any] = field(default_factory=dict)
-    gateway_overrides: dict[str, Any] = field(default_factory=dict)
+    # A short offline grace keeps teardowns quick; tests of the grace set their own.
+    gateway_overrides: dict[str, Any] = field(
+        default_factory=lambda: {"node_offline_grace_ms": 100}
+    )
     apps: list[ServiceApp] = field(default_factory=list)
 
     async def start(self) -> InProcessSuite:

@@ -97,10 +97,11 @@ async def run_spine(opts: BenchOptions, ctx: RunContext) -> ScenarioResult:
     async with running_stack(config, exit_codes) as stack:
         load, probe = await load_phase(opts, stack)
         if opts.saturation_s > 0:
+            await asyncio.sleep(opts.settle_s)
             urls = tuple(stack.gateway_urls)
             saturation = await run_saturation(saturation_config(opts, urls))
     logs = log_digest(stack)  # after the stop, so shutdown trouble shows too
-    result = build_result(opts, load, probe, saturation)
+    result = build_result(opts, load, probe, saturation, logs)
     data: dict[str, Any] = {
         "service_exit_codes": exit_codes,
         "service_logs": logs,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.heartbeat_probe import ProbeReport
 from bench.options import BenchOptions
 from bench.results import ScenarioResult, ms, p50_p99
 from bench.saturation import SaturationReport
+from bench.stack_runner import error_counts
 from tools.fleet import metrics
 from tools.fleet.report import FleetReport
 
@@ -102,7 +105,7 @@ def _saturation_rows(result: ScenarioResult, opts: BenchOptions, sat: Saturation
         f"outstanding, {opts.saturation_processing_ms:g} ms processing, "
         f"{opts.saturation_s:g} s"
     )
-    result.add("completed jobs/s at saturation", f"{sat.jobs_per_s:.1f}", CELERY_REFERENCE)
+    result.add("correct jobs/s at saturation", f"{sat.jobs_per_s:.1f}", CELERY_REFERENCE)
     result.add("end-to-end p50 / p99 at saturation", p50_p99(sat.latency[metrics.END_TO_END]))
     result.add(
         "utterance -> job_assign p50 / p99 at sat.",
@@ -116,17 +119,26 @@ def _saturation_rows(result: ScenarioResult, opts: BenchOptions, sat: Saturation
     )
 
 
+def _service_rows(result: ScenarioResult, logs: dict[str, Any]) -> None:
+    errors = error_counts(logs)
+    result.add_section("services (logs at WARNING; details in the JSON)")
+    text = ", ".join(f"{name} {count}" for name, count in errors.items()) or "none"
+    result.add("ERROR lines logged", text, "none", not errors)
+
+
 def build_result(
     opts: BenchOptions,
     load: FleetReport,
     probe: ProbeReport,
     saturation: SaturationReport | None,
+    logs: dict[str, Any],
 ) -> ScenarioResult:
     result = ScenarioResult()
     _load_rows(result, opts, load)
     _probe_rows(result, opts, probe)
     if saturation is not None:
         _saturation_rows(result, opts, saturation)
+    _service_rows(result, logs)
     result.ok = fully_correct(load) and (saturation is None or fully_correct(saturation.fleet))
     load_data = load.as_dict()
     load_data.pop("client_reports", None)

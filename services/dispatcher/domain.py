@@ -18,7 +18,7 @@ from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import job_id_for, new_trace_id
-from services.dispatcher.model import JobRecord, JobState
+from services.dispatcher.model import JobRecord, JobState, NodeLoad
 from services.dispatcher.router import GatewayRouter, assignment_request
 from services.dispatcher.selection import power_of_two_order
 from services.dispatcher.settings import DispatcherSettings
@@ -90,18 +90,26 @@ class Dispatcher:
             raise DomainError("INVALID_MESSAGE", "audio is empty", grpc.StatusCode.INVALID_ARGUMENT)
         request_id = request_id or default_request_id(spec)
         job_id = job_id_for(request_id)
-        created = await self._store.create(
-            job_id,
-            now_ms=self._clock.now_ms(),
-            request_id=request_id,
-            spec=spec.SerializeToString(),
-            trace_id=new_trace_id(),
-            session_id=spec.session_id,
-            utterance_index=spec.utterance_index,
-            src_lang=spec.src_lang,
-            tgt_lang=spec.tgt_lang,
-            tenant_id=spec.tenant_id,
-            reply_to=reply_to,
+        required = required_service_types(spec.pipeline)
+        candidates = await self._finder.find(
+            spec.src_lang, spec.tgt_lang, required, [], self._settings.candidate_sample
+        )
+        # The loads are read while the job is created: one round trip instead of two.
+        created, loads = await asyncio.gather(
+            self._store.create(
+                job_id,
+                now_ms=self._clock.now_ms(),
+                request_id=request_id,
+                spec=spec.SerializeToString(),
+                trace_id=new_trace_id(),
+                session_id=spec.session_id,
+                utterance_index=spec.utterance_index,
+                src_lang=spec.src_lang,
+                tgt_lang=spec.tgt_lang,
+                tenant_id=spec.tenant_id,
+                reply_to=reply_to,
+            ),
+            self._store.node_loads(candidates),
         )
         if not created.created:
             # The same request again: report the job as it stands, never dispatch twice.
@@ -116,7 +124,7 @@ class Dispatcher:
                 error_message=record.error_message if record else "",
                 created=False,
             )
-        placement = await self._place(job_id, created.trace_id, spec, attempt=1)
+        placement = await self._place(job_id, created.trace_id, spec, 1, required, loads)
         logger.info(
             "job created",
             extra={
@@ -131,18 +139,16 @@ class Dispatcher:
         return placement
 
     async def _place(
-        self, job_id: str, trace_id: str, spec: job_pb2.JobSpec, attempt: int
+        self,
+        job_id: str,
+        trace_id: str,
+        spec: job_pb2.JobSpec,
+        attempt: int,
+        required: list[str],
+        loads: list[NodeLoad],
     ) -> Placement:
-        required = required_service_types(spec.pipeline)
-        excluded: list[str] = []
+        excluded = [load.node_id for load in loads]
         for _ in range(self._settings.selection_rounds):
-            candidates = await self._finder.find(
-                spec.src_lang, spec.tgt_lang, required, excluded, self._settings.candidate_sample
-            )
-            if not candidates:
-                break
-            loads = await self._store.node_loads(candidates)
-            excluded.extend(candidates)
             for load in power_of_two_order(loads, self._rng):
                 now = self._clock.now_ms()
                 if not await self._store.reserve(load.node_id, job_id, attempt, now):
@@ -162,6 +168,14 @@ class Dispatcher:
                 # The owner gateway is gone or lost the socket: not a job failure, next node.
                 await self._store.release(load.node_id, job_id, attempt)
                 attempt += 1
+            # Everyone sampled was busy or gone: sample others.
+            candidates = await self._finder.find(
+                spec.src_lang, spec.tgt_lang, required, excluded, self._settings.candidate_sample
+            )
+            if not candidates:
+                break
+            excluded.extend(candidates)
+            loads = await self._store.node_loads(candidates)
         message = f"no node available for {spec.src_lang}->{spec.tgt_lang}"
         await self._store.finish(
             job_id,
@@ -213,7 +227,13 @@ class Dispatcher:
         # The client waits on delivery, the slot only on bookkeeping: do both at once.
         await asyncio.gather(
             self._deliver(finished.reply_to, outcome),
-            self._store.release(node_id, job_id, attempt),
+            self._store.release(
+                node_id,
+                job_id,
+                attempt,
+                outcome="ok" if result.success else "fail",
+                now_ms=self._clock.now_ms(),
+            ),
         )
         return True, final
 

@@ -138,14 +138,22 @@ class RedisJobStore:
         )
         return int(result[0]) == 1
 
-    async def release(self, node_id: str, job_id: str, attempt: int) -> bool:
+    async def release(
+        self, node_id: str, job_id: str, attempt: int, *, outcome: str = "none", now_ms: int = 0
+    ) -> bool:
+        """Give the attempt's slot back; outcome "ok"/"fail" keeps the failure streak."""
+        k = self._keys
         result = await self._lua.run(
-            "slot_release", [self._keys.node_inflight(node_id)], [job_id, attempt]
+            "slot_release",
+            [k.node_inflight(node_id), k.node(node_id), k.node_history(node_id)],
+            [job_id, attempt, outcome, now_ms],
         )
         return int(result[0]) == 1
 
     async def node_loads(self, node_ids: list[str]) -> list[NodeLoad]:
         """Status, running count and owner of several nodes in one round trip."""
+        if not node_ids:
+            return []
         k = self._keys
         pipe = self._r.pipeline(transaction=False)
         for node_id in node_ids:

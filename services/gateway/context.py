@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
@@ -28,6 +30,13 @@ class GatewayContext:
     # Sessions with a pending cut or unanswered utterances: the ticker visits only these.
     active_sessions: set[SessionLink] = field(default_factory=set)
     draining: bool = False
+    # Work that outlives a connection (e.g. a node's offline after its grace).
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     @property
     def gateway_id(self) -> str:

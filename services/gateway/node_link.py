@@ -77,6 +77,12 @@ class NodeLink:
                     partial.is_final,
                 )
             )
+        elif kind == "node_control":
+            # The node's own request, e.g. {"command": "drain"} before it shuts down.
+            command, reason = node_in.parse_node_control(msg)
+            if command != "drain":
+                raise WireError(f"node_control command {command!r} is not supported from nodes")
+            self._spawn(self._drain(reason or "requested by the node"))
         elif kind == "node_error":
             node_id, code, message = node_in.parse_node_error(msg)
             logger.warning("node error", extra={"node_id": node_id, "code": code, "msg": message})
@@ -123,14 +129,22 @@ class NodeLink:
             out.node_register_ack(self.node_id, "registered", STATUS_NAMES.get(reply.status))
         )
 
-    def superseded(self) -> None:
-        """A newer registration of this node id arrived on this replica: close the old one."""
+    def superseded(self, reason: str = "superseded by a newer connection") -> None:
+        """A newer registration of this node id exists: close this (older) socket."""
         if self.ctx.nodes.get(self.node_id) is self:
             del self.ctx.nodes[self.node_id]
+        # Forget the id: closing this socket must not take the newer registration offline.
         self.node_id = ""
-        self._close_task = asyncio.create_task(
-            self.ws.close(CLOSE_SUPERSEDED, "superseded by a newer connection")
-        )
+        self._close_task = asyncio.create_task(self.ws.close(CLOSE_SUPERSEDED, reason))
+
+    async def _drain(self, reason: str) -> None:
+        try:
+            await self.ctx.registry.DrainNode(
+                registry_pb.DrainNodeRequest(node_id=self.node_id, reason=reason),
+                timeout=self.ctx.rpc_timeout_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            self.outbox.send(out.error(wire_code_of(error), error.details() or "drain failed"))
 
     async def _heartbeat(self, beat: node_in.NodeHeartbeat) -> None:
         request = registry_pb.HeartbeatRequest(
@@ -196,16 +210,17 @@ class NodeLink:
             )
 
     async def closed(self) -> None:
-        """The socket is gone: the node goes offline unless it came back meanwhile."""
+        """The socket is gone: the node goes offline unless it comes back in time."""
         await self.outbox.close()
         node_id, epoch = self.node_id, self.epoch
         if not node_id:
             return
         if self.ctx.nodes.get(node_id) is self:
             del self.ctx.nodes[node_id]
-        grace = self.ctx.settings.node_offline_grace_ms / 1000
-        if grace > 0:
-            await asyncio.sleep(grace)
+        self.ctx.spawn(self._offline_after_grace(node_id, epoch))
+
+    async def _offline_after_grace(self, node_id: str, epoch: int) -> None:
+        await asyncio.sleep(self.ctx.settings.node_offline_grace_ms / 1000)
         try:
             # Fenced by epoch: if the node re-registered meanwhile, this changes nothing.
             await self.ctx.registry.DeregisterNode(

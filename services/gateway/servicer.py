@@ -34,6 +34,15 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         # Delivered means written to the open socket, not merely queued.
         return pb.DeliverToNodeResponse(delivered=await link.outbox.send_and_wait(message))
 
+    async def DisconnectNode(
+        self, request: pb.DisconnectNodeRequest, context: Context
+    ) -> pb.DisconnectNodeResponse:
+        link = self._ctx.nodes.get(request.node_id)
+        if link is None or (request.epoch and link.epoch != request.epoch):
+            return pb.DisconnectNodeResponse(disconnected=False)
+        link.superseded(request.reason or "superseded")
+        return pb.DisconnectNodeResponse(disconnected=True)
+
     async def DeliverToSession(
         self, request: pb.DeliverToSessionRequest, context: Context
     ) -> pb.DeliverToSessionResponse:

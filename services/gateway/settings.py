@@ -36,7 +36,8 @@ class GatewaySettings:
     owner_refresh_ms: int = 5_000
     session_ttl_ms: int = 6 * 3600 * 1000
     answer_timeout_ms: int = 60_000
-    node_offline_grace_ms: int = 0
+    # A node whose socket closed is offline unless it is back (new epoch) within this.
+    node_offline_grace_ms: int = 1_000
     tick_ms: int = 50
     drain_timeout_ms: int = 5_000
     rpc_timeout_ms: int = 5_000

@@ -127,3 +127,6 @@ class WebSocketEndpoints:
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
+        # Offline reports of the nodes that left (bounded by the remaining drain time).
+        if self._ctx.background:
+            await asyncio.wait(list(self._ctx.background), timeout=max(0.1, deadline - loop.time()))

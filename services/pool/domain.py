@@ -72,19 +72,25 @@ class PoolDirectory:
         )
 
     async def upsert_node(
-        self, node_id: str, caps: node_pb2.LanguageCapabilities, ready: Iterable[str]
-    ) -> tuple[frozenset[Pair], int, bool]:
+        self,
+        node_id: str,
+        caps: node_pb2.LanguageCapabilities,
+        ready: Iterable[str],
+        index_seq: int,
+    ) -> tuple[frozenset[Pair], int, bool, bool]:
+        """Returns (pairs, index version, changed, accepted)."""
         entry = NodeEntry(pairs=directed_pairs(caps), ready=frozenset(ready))
-        changed, version = await self._store.put(node_id, encode_entry(entry))
+        changed, version, accepted = await self._store.put(node_id, encode_entry(entry), index_seq)
         if changed:
             await self._wait_applied(version)
-        return entry.pairs, version, changed
+        return entry.pairs, version, changed, accepted
 
-    async def remove_node(self, node_id: str) -> int:
-        changed, version = await self._store.put(node_id, b"")
+    async def remove_node(self, node_id: str, index_seq: int) -> tuple[int, bool]:
+        """Returns (index version, accepted)."""
+        changed, version, accepted = await self._store.put(node_id, b"", index_seq)
         if changed:
             await self._wait_applied(version)
-        return version
+        return version, accepted
 
     async def _wait_applied(self, version: int) -> None:
         async with self._applied:

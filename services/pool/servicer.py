@@ -42,16 +42,21 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
     ) -> pb.UpsertNodeResponse:
         if not request.node_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "node_id is required")
-        pairs, version, changed = await self._directory.upsert_node(
-            request.node_id, request.language_capabilities, request.ready_service_types
+        pairs, version, changed, accepted = await self._directory.upsert_node(
+            request.node_id,
+            request.language_capabilities,
+            request.ready_service_types,
+            request.index_seq,
         )
-        return pb.UpsertNodeResponse(pairs=_pairs_pb(pairs), index_version=version, changed=changed)
+        return pb.UpsertNodeResponse(
+            pairs=_pairs_pb(pairs), index_version=version, changed=changed, stale=not accepted
+        )
 
     async def RemoveNode(
         self, request: pb.RemoveNodeRequest, context: Context
     ) -> pb.RemoveNodeResponse:
-        version = await self._directory.remove_node(request.node_id)
-        return pb.RemoveNodeResponse(index_version=version)
+        version, accepted = await self._directory.remove_node(request.node_id, request.index_seq)
+        return pb.RemoveNodeResponse(index_version=version, stale=not accepted)
 
     async def FindCandidates(
         self, request: pb.FindCandidatesRequest, context: Context

@@ -36,12 +36,16 @@ class RedisPoolStore:
         k = self._keys
         return [k.index_nodes(), k.index_version(), k.index_changes()]
 
-    async def put(self, node_id: str, entry: bytes) -> tuple[bool, int]:
-        """Store a node's entry (b"" removes it). Returns (changed, index version)."""
-        changed, version = await self._lua.run(
-            "index_upsert", self._index_keys(), [node_id, entry, self._feed_maxlen]
+    async def put(self, node_id: str, entry: bytes, index_seq: int) -> tuple[bool, int, bool]:
+        """Store a node's entry (b"" removes it) unless a newer update was applied.
+
+        Returns (changed, index version, accepted)."""
+        changed, version, accepted = await self._lua.run(
+            "index_upsert",
+            [*self._index_keys(), self._keys.index_seqs()],
+            [node_id, entry, self._feed_maxlen, index_seq],
         )
-        return int(changed) == 1, int(version)
+        return int(changed) == 1, int(version), int(accepted) == 1
 
     async def snapshot(self) -> Snapshot:
         reply = await self._lua.run("index_snapshot", self._index_keys(), [])

@@ -1,13 +1,16 @@
 """Registry logic: registration with epochs, heartbeats and the status machine, offline.
 
-Plain code over a RegistryStore and a PoolIndexer; the servicer only maps protos.
+Plain code over a RedisRegistryStore, an IndexSync (pool index, off the request path)
+and a GatewayNotifier; the servicer only maps protos.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 import grpc
 
@@ -15,28 +18,21 @@ from lingua.common.v1 import node_pb2
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import new_id
+from services.registry.gateways import GatewayNotifier
+from services.registry.index_sync import IndexSync, IndexUpdate
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
 from services.registry.settings import HealthPolicy, RegistrySettings
 from services.registry.store import (
     NodeIdConflictError,
     NodeOfflineError,
-    RegistryStore,
+    RedisRegistryStore,
     StaleEpochError,
 )
 
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SCHEMA_VERSION = "2.0"
-
-
-class PoolIndexer(Protocol):
-    """The pool-index service as the registry uses it."""
-
-    async def upsert(
-        self, node_id: str, language_caps: node_pb2.LanguageCapabilities, ready_types: list[str]
-    ) -> None: ...
-
-    async def remove(self, node_id: str) -> None: ...
+RECONCILE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -59,6 +55,8 @@ def assess_health(
         return "services not ready: " + ",".join(missing)
     if usage.HasField("gpu_mem_percent") and usage.gpu_mem_percent > policy.max_gpu_mem_percent:
         return f"gpu memory {usage.gpu_mem_percent:.0f}% over threshold"
+    if usage.HasField("gpu_percent") and usage.gpu_percent > policy.max_gpu_percent:
+        return f"gpu {usage.gpu_percent:.0f}% over threshold"
     if usage.mem_percent > policy.max_mem_percent:
         return f"memory {usage.mem_percent:.0f}% over threshold"
     return ""
@@ -67,15 +65,20 @@ def assess_health(
 class Registry:
     def __init__(
         self,
-        store: RegistryStore,
-        pool: PoolIndexer,
+        store: RedisRegistryStore,
+        index: IndexSync,
+        gateways: GatewayNotifier,
         clock: Clock,
         settings: RegistrySettings,
+        replica_id: str,
     ) -> None:
         self._store = store
-        self._pool = pool
+        self._index = index
+        self._gateways = gateways
         self._clock = clock
         self._settings = settings
+        self._replica_id = replica_id
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def register(
         self,
@@ -114,8 +117,23 @@ class Registry:
                 f"node id {node_id} is held by a live node with another credential",
                 grpc.StatusCode.ALREADY_EXISTS,
             ) from None
-        await self._pool.upsert(node_id, language_caps, list(ready_types))
-        await self._emit("registered", node_id, claim.epoch, NodeStatus.REGISTERING, "", now)
+        await self._store.record_registration(
+            node_id,
+            now,
+            _event("registered", node_id, claim.epoch, NodeStatus.REGISTERING, "", now),
+        )
+        self._index.submit(IndexUpdate(node_id, claim.index_seq, language_caps, ready_types))
+        if claim.previous_gateway and claim.previous_status not in ("", NodeStatus.OFFLINE):
+            # The previous connection of this id may sit on another replica: close it now,
+            # not at its next heartbeat.
+            self._spawn(
+                self._gateways.disconnect(
+                    claim.previous_gateway,
+                    node_id,
+                    claim.epoch - 1,
+                    "superseded by a newer registration",
+                )
+            )
         logger.info(
             "node registered",
             extra={"node_id": node_id, "epoch": claim.epoch, "gateway_id": gateway_id},
@@ -131,7 +149,6 @@ class Registry:
         language_caps: node_pb2.LanguageCapabilities | None,
     ) -> NodeStatus:
         ready_types = ready_types_of(capability_by_type)
-        reason = assess_health(self._settings.health, ready_types, usage)
         now = self._clock.now_ms()
         try:
             outcome = await self._store.heartbeat(
@@ -139,8 +156,8 @@ class Registry:
                 epoch,
                 now_ms=now,
                 usage=usage.SerializeToString(),
-                healthy=not reason,
-                unhealthy_reason=reason,
+                unhealthy_reason=assess_health(self._settings.health, ready_types, usage),
+                gpu_reported=usage.HasField("gpu_percent") or usage.HasField("gpu_mem_percent"),
                 language_caps=(
                     language_caps.SerializeToString(deterministic=True)
                     if language_caps is not None
@@ -160,11 +177,13 @@ class Registry:
                 f"node {node_id} is offline; register again",
                 grpc.StatusCode.FAILED_PRECONDITION,
             ) from None
-        if outcome.changed_language_caps is not None:
-            caps = node_pb2.LanguageCapabilities.FromString(outcome.changed_language_caps)
-            await self._pool.upsert(node_id, caps, list(outcome.ready_types))
+        if outcome.index_seq:
+            caps = node_pb2.LanguageCapabilities.FromString(outcome.language_caps)
+            self._index.submit(IndexUpdate(node_id, outcome.index_seq, caps, ready_types))
         if outcome.status != outcome.previous_status:
-            await self._emit("status_changed", node_id, epoch, outcome.status, reason, now)
+            await self._store.append_event(
+                _event("status_changed", node_id, epoch, outcome.status, outcome.reason, now)
+            )
         return outcome.status
 
     async def deregister(self, node_id: str, epoch: int, reason: str) -> bool:
@@ -172,68 +191,107 @@ class Registry:
 
     async def drain(self, node_id: str, reason: str) -> NodeStatus:
         now = self._clock.now_ms()
-        previous = await self._store.drain(node_id, now_ms=now, reason=reason or "drain")
-        if previous is None:
+        reason = reason or "drain requested"
+        drained = await self._store.drain(node_id, now_ms=now, reason=reason)
+        if drained is None:
             raise DomainError(
                 "NODE_UNAVAILABLE",
                 f"node {node_id} is unknown or offline",
                 grpc.StatusCode.NOT_FOUND,
             )
+        previous, epoch = drained
         if previous is not NodeStatus.DRAINING:
-            record = await self._store.get(node_id)
-            await self._emit(
-                "status_changed",
-                node_id,
-                record.epoch if record else 0,
-                NodeStatus.DRAINING,
-                reason,
-                now,
+            await self._store.append_event(
+                _event("status_changed", node_id, epoch, NodeStatus.DRAINING, reason, now)
             )
+            record = await self._store.get(node_id)
+            if record is not None and record.gateway_id:
+                self._spawn(
+                    self._gateways.control(record.gateway_id, node_id, epoch, "drain", reason)
+                )
         return NodeStatus.DRAINING
 
     async def get(self, node_id: str) -> NodeRecord:
-        record = await self._store.get(node_id)
+        record = await self._store.get(node_id, with_history=True)
         if record is None:
             raise DomainError("NODE_UNAVAILABLE", f"no node {node_id}", grpc.StatusCode.NOT_FOUND)
         return record
 
     async def sweep_once(self, limit: int = 500) -> int:
-        """Take offline every node unheard for the offline window. Safe in every replica."""
+        """Take offline every node unheard for the offline window.
+
+        One replica sweeps per interval (a short lock); even if two did, the offline
+        script's fences make the second a no-op.
+        """
+        if not await self._store.try_sweep_lock(self._replica_id, self._settings.sweep_interval_ms):
+            return 0
         now = self._clock.now_ms()
         cutoff = now - self._settings.offline_after_ms
         taken = 0
         for node_id in await self._store.stale_node_ids(cutoff, limit):
             if await self._take_offline(node_id, 0, "heartbeat timeout", stale_before_ms=cutoff):
                 taken += 1
+            elif await self._store.get(node_id) is None:
+                await self._store.forget(node_id)
         return taken
+
+    async def reconcile_once(self) -> int:
+        """Re-send the index entries the pool is behind on. Returns how many."""
+        resent, cursor = 0, 0
+        while True:
+            cursor, node_ids = await self._store.list_ids(cursor, RECONCILE_BATCH)
+            states = await self._store.index_state(node_ids)
+            for node_id, (registry_seq, pool_seq) in zip(node_ids, states, strict=True):
+                if pool_seq >= registry_seq and registry_seq:
+                    continue
+                record = await self._store.get(node_id)
+                if record is None:
+                    await self._store.forget(node_id)
+                    self._index.submit(IndexUpdate(node_id, pool_seq + 1, None))
+                elif record.status is NodeStatus.OFFLINE:
+                    self._index.submit(IndexUpdate(node_id, record.index_seq, None))
+                else:
+                    caps = node_pb2.LanguageCapabilities.FromString(record.language_caps)
+                    self._index.submit(
+                        IndexUpdate(node_id, record.index_seq, caps, record.ready_types)
+                    )
+                resent += 1
+            if cursor == 0:
+                return resent
 
     async def _take_offline(
         self, node_id: str, epoch: int, reason: str, stale_before_ms: int = 0
     ) -> bool:
         now = self._clock.now_ms()
-        taken_epoch = await self._store.mark_offline(
+        offline = await self._store.mark_offline(
             node_id, epoch, now_ms=now, reason=reason, stale_before_ms=stale_before_ms
         )
-        if taken_epoch is None:
+        if offline is None:
             return False
-        await self._pool.remove(node_id)
-        await self._emit("offline", node_id, taken_epoch, NodeStatus.OFFLINE, reason, now)
+        self._index.submit(IndexUpdate(node_id, offline.index_seq, None))
+        await self._store.append_event(
+            _event("offline", node_id, offline.epoch, NodeStatus.OFFLINE, reason, now)
+        )
         logger.info(
-            "node offline", extra={"node_id": node_id, "epoch": taken_epoch, "reason": reason}
+            "node offline", extra={"node_id": node_id, "epoch": offline.epoch, "reason": reason}
         )
         return True
 
-    async def _emit(
-        self, kind: str, node_id: str, epoch: int, status: NodeStatus, reason: str, now: int
-    ) -> None:
-        await self._store.append_event(
-            NodeEvent(
-                event_id="",
-                kind=kind,
-                node_id=node_id,
-                epoch=epoch,
-                status=status.value,
-                reason=reason,
-                at_ms=now,
-            )
-        )
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _event(
+    kind: str, node_id: str, epoch: int, status: NodeStatus, reason: str, now: int
+) -> NodeEvent:
+    return NodeEvent(
+        event_id="",
+        kind=kind,
+        node_id=node_id,
+        epoch=epoch,
+        status=status.value,
+        reason=reason,
+        at_ms=now,
+    )

@@ -18,15 +18,25 @@ class NodeStatus(StrEnum):
 class Claim:
     epoch: int
     previous_status: str
+    previous_gateway: str
+    index_seq: int
 
 
 @dataclass(frozen=True)
 class BeatOutcome:
     status: NodeStatus
     previous_status: NodeStatus
-    # Set when the pool index must be updated: the node's language capabilities.
-    changed_language_caps: bytes | None
-    ready_types: tuple[str, ...]
+    reason: str
+    # Non-zero when the pool index must change: the update's sequence number...
+    index_seq: int
+    # ...and the node's language capabilities to index.
+    language_caps: bytes
+
+
+@dataclass(frozen=True)
+class Offline:
+    epoch: int
+    index_seq: int
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class NodeRecord:
     last_seen_ms: int
     language_caps: bytes
     ready_types: tuple[str, ...]
+    index_seq: int
+    history: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,24 @@ class GrpcPoolIndexer:
         self._stub = pool_grpc.PoolServiceStub(channel)
 
     async def upsert(
-        self, node_id: str, language_caps: node_pb2.LanguageCapabilities, ready_types: list[str]
+        self,
+        node_id: str,
+        language_caps: node_pb2.LanguageCapabilities,
+        ready_types: list[str],
+        index_seq: int,
     ) -> None:
         await self._stub.UpsertNode(
             pool_pb.UpsertNodeRequest(
                 node_id=node_id,
                 language_capabilities=language_caps,
                 ready_service_types=ready_types,
+                index_seq=index_seq,
             ),
             timeout=CALL_TIMEOUT_S,
         )
 
-    async def remove(self, node_id: str) -> None:
+    async def remove(self, node_id: str, index_seq: int) -> None:
         await self._stub.RemoveNode(
-            pool_pb.RemoveNodeRequest(node_id=node_id), timeout=CALL_TIMEOUT_S
+            pool_pb.RemoveNodeRequest(node_id=node_id, index_seq=index_seq),
+            timeout=CALL_TIMEOUT_S,
         )

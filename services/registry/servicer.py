@@ -13,7 +13,7 @@ from lingua_common.errors import DomainError, abort_with
 from lingua_common.grpc_app import Context
 from services.registry.domain import Registry
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
-from services.registry.store import RegistryStore
+from services.registry.store import RedisRegistryStore
 
 STATUS_TO_PB = {
     NodeStatus.REGISTERING: node_pb2.NODE_STATUS_REGISTERING,
@@ -33,7 +33,7 @@ WATCH_BLOCK_MS = 1_000
 
 
 class RegistryServicer(pb_grpc.RegistryServiceServicer):
-    def __init__(self, registry: Registry, store: RegistryStore) -> None:
+    def __init__(self, registry: Registry, store: RedisRegistryStore) -> None:
         self._registry = registry
         self._store = store
 
@@ -123,7 +123,8 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
     async def WatchNodes(
         self, request: pb.WatchNodesRequest, context: Context
     ) -> AsyncIterator[pb.WatchNodesResponse]:
-        after = request.after_event_id or "$"
+        # "From now" is pinned to the feed's current end, so nothing falls between reads.
+        after = request.after_event_id or await self._store.last_event_id()
         while True:
             events = await self._store.read_events(after, WATCH_BLOCK_MS, 100)
             for event in events:
@@ -147,6 +148,7 @@ def node_to_pb(record: NodeRecord) -> node_pb2.Node:
         node.descriptor.ParseFromString(record.descriptor)
     if record.usage:
         node.resource_usage.ParseFromString(record.usage)
+    node.history.extend(record.history)
     return node
 
 

@@ -14,8 +14,12 @@ class HealthPolicy:
     """When a node is fit for jobs."""
 
     required_service_types: tuple[str, ...] = ("asr", "nmt")
+    max_gpu_percent: float = 100.0
     max_gpu_mem_percent: float = 95.0
     max_mem_percent: float = 95.0
+    # This many failed jobs in a row degrade a node until the cooldown has passed.
+    failures_to_degrade: int = 3
+    failure_cooldown_ms: int = 60_000
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class RegistrySettings:
     record_ttl_ms: int = 24 * 3600 * 1000
     sweep_interval_ms: int = 1_000
     event_feed_maxlen: int = 100_000
+    history_length: int = 50
+    reconcile_interval_ms: int = 30_000
     health: HealthPolicy = field(default_factory=HealthPolicy)
 
     @property
@@ -58,9 +64,15 @@ class RegistrySettings:
             ready_after_beats=env_int(env, "LINGUA_READY_AFTER_BEATS", cls.ready_after_beats),
             default_max_jobs=env_int(env, "LINGUA_NODE_MAX_JOBS", cls.default_max_jobs),
             sweep_interval_ms=env_int(env, "LINGUA_SWEEP_INTERVAL_MS", cls.sweep_interval_ms),
+            reconcile_interval_ms=env_int(
+                env, "LINGUA_RECONCILE_INTERVAL_MS", cls.reconcile_interval_ms
+            ),
             health=HealthPolicy(
                 required_service_types=tuple(t for t in required.split(",") if t),
+                max_gpu_percent=env_float(env, "LINGUA_MAX_GPU_PERCENT", 100.0),
                 max_gpu_mem_percent=env_float(env, "LINGUA_MAX_GPU_MEM_PERCENT", 95.0),
                 max_mem_percent=env_float(env, "LINGUA_MAX_MEM_PERCENT", 95.0),
+                failures_to_degrade=env_int(env, "LINGUA_FAILURES_TO_DEGRADE", 3),
+                failure_cooldown_ms=env_int(env, "LINGUA_FAILURE_COOLDOWN_MS", 60_000),
             ),
         )

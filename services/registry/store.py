@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
-from services.registry.model import BeatOutcome, Claim, NodeEvent, NodeRecord, NodeStatus
+from services.registry.model import BeatOutcome, Claim, NodeEvent, NodeRecord, NodeStatus, Offline
 
 
 class StaleEpochError(Exception):
@@ -21,72 +22,31 @@ class NodeIdConflictError(Exception):
     """A live holder of the node id presented another credential."""
 
 
-class RegistryStore(Protocol):
-    async def claim(
-        self,
-        node_id: str,
-        *,
-        now_ms: int,
-        gateway_id: str,
-        descriptor: bytes,
-        max_jobs: int,
-        credential: str,
-        language_caps: bytes,
-        ready_types: tuple[str, ...],
-    ) -> Claim: ...
-
-    async def heartbeat(
-        self,
-        node_id: str,
-        epoch: int,
-        *,
-        now_ms: int,
-        usage: bytes,
-        healthy: bool,
-        unhealthy_reason: str,
-        language_caps: bytes | None,
-        ready_types: tuple[str, ...],
-    ) -> BeatOutcome: ...
-
-    async def mark_offline(
-        self, node_id: str, epoch: int, *, now_ms: int, reason: str, stale_before_ms: int = 0
-    ) -> int | None: ...
-
-    async def drain(self, node_id: str, *, now_ms: int, reason: str) -> NodeStatus | None: ...
-
-    async def get(self, node_id: str) -> NodeRecord | None: ...
-
-    async def list_ids(self, cursor: int, count: int) -> tuple[int, list[str]]: ...
-
-    async def stale_node_ids(self, seen_before_ms: int, limit: int) -> list[str]: ...
-
-    async def append_event(self, event: NodeEvent) -> str: ...
-
-    async def read_events(self, after_id: str, block_ms: int, count: int) -> list[NodeEvent]: ...
+@dataclass(frozen=True)
+class StoreLimits:
+    owner_ttl_ms: int
+    record_ttl_ms: int
+    alive_window_ms: int
+    ready_after_beats: int
+    failures_to_degrade: int
+    failure_cooldown_ms: int
+    history_length: int
+    event_feed_maxlen: int
 
 
 class RedisRegistryStore:
     def __init__(
-        self,
-        client: RedisClient,
-        scripts: LuaScripts,
-        keys: Keys,
-        *,
-        owner_ttl_ms: int,
-        record_ttl_ms: int,
-        alive_window_ms: int,
-        ready_after_beats: int,
-        event_feed_maxlen: int,
+        self, client: RedisClient, scripts: LuaScripts, keys: Keys, limits: StoreLimits
     ) -> None:
         # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
         self._r: Any = client
         self._lua = scripts
         self._keys = keys
-        self._owner_ttl_ms = owner_ttl_ms
-        self._record_ttl_ms = record_ttl_ms
-        self._alive_window_ms = alive_window_ms
-        self._ready_after_beats = ready_after_beats
-        self._event_feed_maxlen = event_feed_maxlen
+        self._limits = limits
+
+    def _node_keys(self, node_id: str) -> list[str]:
+        k = self._keys
+        return [k.node(node_id), k.node_owner(node_id), k.node_history(node_id)]
 
     async def claim(
         self,
@@ -100,28 +60,47 @@ class RedisRegistryStore:
         language_caps: bytes,
         ready_types: tuple[str, ...],
     ) -> Claim:
-        k = self._keys
+        lim = self._limits
         result = await self._lua.run(
             "node_claim",
-            [k.node(node_id), k.node_owner(node_id)],
+            self._node_keys(node_id),
             [
                 now_ms,
                 gateway_id,
                 descriptor,
                 max_jobs,
                 credential,
-                self._owner_ttl_ms,
-                self._alive_window_ms,
-                self._record_ttl_ms,
+                lim.owner_ttl_ms,
+                lim.alive_window_ms,
+                lim.record_ttl_ms,
                 language_caps,
                 ",".join(ready_types),
+                lim.history_length,
+                lim.failures_to_degrade,
             ],
         )
         if int(result[0]) < 0:
             raise NodeIdConflictError(node_id)
-        await self._r.sadd(k.nodes_all(), node_id)
-        await self._r.zadd(k.nodes_last_seen(), {node_id: now_ms})
-        return Claim(epoch=int(result[0]), previous_status=_text(result[1]))
+        return Claim(
+            epoch=int(result[0]),
+            previous_status=_text(result[1]),
+            previous_gateway=_text(result[2]),
+            index_seq=int(result[3]),
+        )
+
+    async def record_registration(self, node_id: str, now_ms: int, event: NodeEvent) -> None:
+        """The node's entries in the shared sets and the event feed, in one round trip."""
+        k = self._keys
+        pipe = self._r.pipeline(transaction=False)
+        pipe.sadd(k.nodes_all(), node_id)
+        pipe.zadd(k.nodes_last_seen(), {node_id: now_ms})
+        pipe.xadd(
+            k.node_events(),
+            _event_fields(event),
+            maxlen=self._limits.event_feed_maxlen,
+            approximate=True,
+        )
+        await pipe.execute()
 
     async def heartbeat(
         self,
@@ -130,26 +109,29 @@ class RedisRegistryStore:
         *,
         now_ms: int,
         usage: bytes,
-        healthy: bool,
         unhealthy_reason: str,
+        gpu_reported: bool,
         language_caps: bytes | None,
         ready_types: tuple[str, ...],
     ) -> BeatOutcome:
-        k = self._keys
+        lim = self._limits
         result = await self._lua.run(
             "node_heartbeat",
-            [k.node(node_id), k.node_owner(node_id)],
+            self._node_keys(node_id),
             [
                 epoch,
                 now_ms,
                 usage,
-                "1" if healthy else "0",
                 unhealthy_reason,
-                self._ready_after_beats,
+                "1" if gpu_reported else "0",
+                lim.ready_after_beats,
                 language_caps or b"",
-                self._owner_ttl_ms,
-                self._record_ttl_ms,
                 ",".join(ready_types),
+                lim.owner_ttl_ms,
+                lim.record_ttl_ms,
+                lim.failures_to_degrade,
+                lim.failure_cooldown_ms,
+                lim.history_length,
             ],
         )
         head = _text(result[0])
@@ -157,47 +139,79 @@ class RedisRegistryStore:
             raise StaleEpochError(node_id)
         if head == "offline":
             raise NodeOfflineError(node_id)
-        await self._r.zadd(k.nodes_last_seen(), {node_id: now_ms})
-        changed = int(result[2]) == 1
+        await self._r.zadd(self._keys.nodes_last_seen(), {node_id: now_ms})
         return BeatOutcome(
             status=NodeStatus(head),
             previous_status=NodeStatus(_text(result[1])),
-            changed_language_caps=bytes(result[3]) if changed else None,
-            ready_types=ready_types,
+            index_seq=int(result[2]),
+            language_caps=bytes(result[3]),
+            reason=_text(result[4]),
         )
 
     async def mark_offline(
         self, node_id: str, epoch: int, *, now_ms: int, reason: str, stale_before_ms: int = 0
-    ) -> int | None:
-        k = self._keys
+    ) -> Offline | None:
         result = await self._lua.run(
             "node_offline",
-            [k.node(node_id), k.node_owner(node_id)],
-            [epoch, now_ms, reason, stale_before_ms],
+            self._node_keys(node_id),
+            [epoch, now_ms, reason, stale_before_ms, self._limits.history_length],
         )
         if int(result[0]) != 1:
             # Superseded epoch, already offline, or heard from since the sweep read it.
             return None
-        await self._r.zrem(k.nodes_last_seen(), node_id)
-        return int(result[1])
+        await self._r.zrem(self._keys.nodes_last_seen(), node_id)
+        return Offline(epoch=int(result[1]), index_seq=int(result[2]))
 
-    async def drain(self, node_id: str, *, now_ms: int, reason: str) -> NodeStatus | None:
-        result = await self._lua.run("node_drain", [self._keys.node(node_id)], [now_ms, reason])
+    async def drain(
+        self, node_id: str, *, now_ms: int, reason: str
+    ) -> tuple[NodeStatus, int] | None:
+        """(previous status, epoch), or None when the node is offline or unknown."""
+        k = self._keys
+        result = await self._lua.run(
+            "node_drain",
+            [k.node(node_id), k.node_history(node_id)],
+            [now_ms, reason, self._limits.history_length],
+        )
         if int(result[0]) != 1:
             return None
-        return NodeStatus(_text(result[1]))
+        return NodeStatus(_text(result[1])), int(result[2])
 
-    async def get(self, node_id: str) -> NodeRecord | None:
+    async def get(self, node_id: str, *, with_history: bool = False) -> NodeRecord | None:
         k = self._keys
-        fields = await self._r.hgetall(k.node(node_id))
-        if not fields:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hgetall(k.node(node_id))
+        pipe.hlen(k.node_inflight(node_id))
+        if with_history:
+            pipe.lrange(k.node_history(node_id), 0, -1)
+        replies = await pipe.execute()
+        if not replies[0]:
             return None
-        running = await self._r.hlen(k.node_inflight(node_id))
-        return _record(node_id, fields, int(running))
+        history = tuple(_text(h) for h in replies[2]) if with_history else ()
+        return _record(node_id, replies[0], int(replies[1]), history)
+
+    async def index_state(self, node_ids: list[str]) -> list[tuple[int, int]]:
+        """(registry index_seq, pool's applied index_seq) of each node, in one round trip."""
+        k = self._keys
+        pipe = self._r.pipeline(transaction=False)
+        for node_id in node_ids:
+            pipe.hget(k.node(node_id), "index_seq")
+            pipe.hget(k.index_seqs(), node_id)
+        replies = await pipe.execute()
+        return [
+            (int(replies[2 * i] or 0), int(replies[2 * i + 1] or 0)) for i in range(len(node_ids))
+        ]
 
     async def list_ids(self, cursor: int, count: int) -> tuple[int, list[str]]:
         next_cursor, members = await self._r.sscan(self._keys.nodes_all(), cursor, count=count)
         return int(next_cursor), sorted(_text(m) for m in members)
+
+    async def forget(self, node_id: str) -> None:
+        """Drop a node whose record expired from the shared sets."""
+        k = self._keys
+        pipe = self._r.pipeline(transaction=False)
+        pipe.srem(k.nodes_all(), node_id)
+        pipe.zrem(k.nodes_last_seen(), node_id)
+        await pipe.execute()
 
     async def stale_node_ids(self, seen_before_ms: int, limit: int) -> list[str]:
         members = await self._r.zrangebyscore(
@@ -205,21 +219,25 @@ class RedisRegistryStore:
         )
         return [_text(m) for m in members]
 
+    async def gateway_address(self, gateway_id: str) -> str:
+        address = await self._r.get(self._keys.gateway(gateway_id))
+        return _text(address) if address else ""
+
+    async def try_sweep_lock(self, owner: str, ttl_ms: int) -> bool:
+        return bool(await self._r.set(self._keys.sweep_lock(), owner, nx=True, px=ttl_ms))
+
     async def append_event(self, event: NodeEvent) -> str:
         event_id = await self._r.xadd(
             self._keys.node_events(),
-            {
-                "kind": event.kind,
-                "node": event.node_id,
-                "epoch": event.epoch,
-                "status": event.status,
-                "reason": event.reason,
-                "at": event.at_ms,
-            },
-            maxlen=self._event_feed_maxlen,
+            _event_fields(event),
+            maxlen=self._limits.event_feed_maxlen,
             approximate=True,
         )
         return _text(event_id)
+
+    async def last_event_id(self) -> str:
+        last = await self._r.xrevrange(self._keys.node_events(), count=1)
+        return _text(last[0][0]) if last else "0-0"
 
     async def read_events(self, after_id: str, block_ms: int, count: int) -> list[NodeEvent]:
         reply = await self._r.xread(
@@ -242,11 +260,24 @@ class RedisRegistryStore:
         return events
 
 
+def _event_fields(event: NodeEvent) -> dict[str, str | int]:
+    return {
+        "kind": event.kind,
+        "node": event.node_id,
+        "epoch": event.epoch,
+        "status": event.status,
+        "reason": event.reason,
+        "at": event.at_ms,
+    }
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _record(node_id: str, fields: dict[bytes, bytes], running: int) -> NodeRecord:
+def _record(
+    node_id: str, fields: dict[bytes, bytes], running: int, history: tuple[str, ...]
+) -> NodeRecord:
     def text(name: str, default: str = "") -> str:
         raw = fields.get(name.encode())
         return default if raw is None else raw.decode()
@@ -266,4 +297,6 @@ def _record(node_id: str, fields: dict[bytes, bytes], running: int) -> NodeRecor
         last_seen_ms=int(text("last_seen_ms", "0")),
         language_caps=fields.get(b"lang", b""),
         ready_types=tuple(t for t in ready.split(",") if t),
+        index_seq=int(text("index_seq", "0")),
+        history=history,
     )

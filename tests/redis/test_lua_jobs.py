@@ -99,16 +99,25 @@ async def test_finish_of_an_unknown_job_reports_missing(lua: LuaScripts, keys: K
     assert await finish(lua, keys, "ghost") == [0, b"missing"]
 
 
-async def test_index_upsert_bumps_version_only_on_change(
+async def test_index_upsert_bumps_version_only_on_change_and_refuses_older_updates(
     lua: LuaScripts, keys: Keys, redis_client: RedisClient
 ) -> None:
-    index_keys = [keys.index_nodes(), keys.index_version(), keys.index_changes()]
-    assert await lua.run("index_upsert", index_keys, ["n1", b'{"a":1}', 1000]) == [1, 1]
-    assert await lua.run("index_upsert", index_keys, ["n1", b'{"a":1}', 1000]) == [0, 1]
-    assert await lua.run("index_upsert", index_keys, ["n1", b'{"a":2}', 1000]) == [1, 2]
-    assert await lua.run("index_upsert", index_keys, ["n1", b"", 1000]) == [1, 3]
-    assert await lua.run("index_upsert", index_keys, ["n1", b"", 1000]) == [0, 3]
+    index_keys = [keys.index_nodes(), keys.index_version(), keys.index_changes(), keys.index_seqs()]
+
+    async def put(entry: bytes, seq: int) -> list[object]:
+        result: list[object] = await lua.run("index_upsert", index_keys, ["n1", entry, 1000, seq])
+        return result
+
+    assert await put(b'{"a":1}', 1) == [1, 1, 1]
+    assert await put(b'{"a":1}', 2) == [0, 1, 1]  # same entry: no version bump
+    assert await put(b'{"a":2}', 3) == [1, 2, 1]
+    assert await put(b"", 5) == [1, 3, 1]
+    # A late upsert (seq 4) after the removal (seq 5) must not bring the node back.
+    assert await put(b'{"a":2}', 4) == [0, 3, 0]
+    assert await put(b"", 6) == [0, 3, 1]
+    assert await redis_client.hget(keys.index_nodes(), "n1") is None
     feed = await redis_client.xrange(keys.index_changes())
+    assert [entry[0] for entry in feed] == [b"1-0", b"2-0", b"3-0"]
     assert [entry[1][b"v"] for entry in feed] == [b"1", b"2", b"3"]
 
 

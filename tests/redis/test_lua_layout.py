@@ -59,10 +59,10 @@ def slot_tag(key: str) -> str:
 def test_keys_used_together_share_one_hash_tag() -> None:
     k = Keys("lingua:v1")
     groups = [
-        [k.node("n"), k.node_inflight("n"), k.node_owner("n")],
+        [k.node("n"), k.node_inflight("n"), k.node_owner("n"), k.node_history("n")],
         [k.job("j"), k.job_events("j")],
         [k.session("s"), k.session_owner("s")],
-        [k.index_nodes(), k.index_version(), k.index_changes()],
+        [k.index_nodes(), k.index_version(), k.index_changes(), k.index_seqs()],
     ]
     for group in groups:
         assert len({slot_tag(key) for key in group}) == 1, group

@@ -13,13 +13,21 @@ ALIVE = 45_000
 RECORD_TTL = 3_600_000
 
 
+HISTORY = 5
+FAIL_LIMIT = 3
+COOLDOWN = 60_000
+
+
+def node_keys(keys: Keys, node: str) -> list[str]:
+    return [keys.node(node), keys.node_owner(node), keys.node_history(node)]
+
+
 async def claim(
     lua: LuaScripts, keys: Keys, node: str, *, now: int = NOW, cred: str = "", gateway: str = "gw-a"
 ) -> list[object]:
+    args = [now, gateway, b"desc", 2, cred, OWNER_TTL, ALIVE, RECORD_TTL, b"lang", "asr,nmt"]
     result: list[object] = await lua.run(
-        "node_claim",
-        [keys.node(node), keys.node_owner(node)],
-        [now, gateway, b"desc", 2, cred, OWNER_TTL, ALIVE, RECORD_TTL, b"lang", "asr,nmt"],
+        "node_claim", node_keys(keys, node), [*args, HISTORY, FAIL_LIMIT]
     )
     return result
 
@@ -34,24 +42,29 @@ async def beat(
     healthy: bool = True,
     lang: bytes = b"",
     ready: str = "asr,nmt",
+    gpu: bool = False,
 ) -> list[object]:
+    """(status, previous status, index_seq, language caps) of one heartbeat."""
     result: list[object] = await lua.run(
         "node_heartbeat",
-        [keys.node(node), keys.node_owner(node)],
+        node_keys(keys, node),
         [
             epoch,
             now,
             b"usage",
-            "1" if healthy else "0",
             "" if healthy else "sick",
+            "1" if gpu else "0",
             1,
             lang,
+            ready,
             OWNER_TTL,
             RECORD_TTL,
-            ready,
+            FAIL_LIMIT,
+            COOLDOWN,
+            HISTORY,
         ],
     )
-    return result
+    return result[:4]
 
 
 async def reserve(lua: LuaScripts, keys: Keys, node: str, job: str, attempt: int = 1) -> int:
@@ -61,8 +74,20 @@ async def reserve(lua: LuaScripts, keys: Keys, node: str, job: str, attempt: int
     return int(result[0])
 
 
-async def release(lua: LuaScripts, keys: Keys, node: str, job: str, attempt: int = 1) -> int:
-    result = await lua.run("slot_release", [keys.node_inflight(node)], [job, attempt])
+async def release(
+    lua: LuaScripts,
+    keys: Keys,
+    node: str,
+    job: str,
+    attempt: int = 1,
+    outcome: str = "none",
+    now: int = NOW,
+) -> int:
+    result = await lua.run(
+        "slot_release",
+        [keys.node_inflight(node), keys.node(node), keys.node_history(node)],
+        [job, attempt, outcome, now],
+    )
     return int(result[0])
 
 
@@ -71,8 +96,8 @@ async def test_claim_issues_increasing_epochs_and_owner(
 ) -> None:
     first = await claim(lua, keys, "n1")
     second = await claim(lua, keys, "n1", gateway="gw-b")
-    assert first == [1, b""]
-    assert second == [2, b"registering"]
+    assert first == [1, b"", b"", 1]
+    assert second == [2, b"registering", b"gw-a", 2]
     assert await redis_client.get(keys.node_owner("n1")) == b"gw-b 2"
     record = await redis_client.hgetall(keys.node("n1"))
     assert record[b"status"] == b"registering"
@@ -89,22 +114,62 @@ async def test_claim_refuses_live_holder_with_other_credential(lua: LuaScripts, 
 
 
 async def test_heartbeat_promotes_to_ready_and_flags_capability_changes(
-    lua: LuaScripts, keys: Keys
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
 ) -> None:
     await claim(lua, keys, "n1")
     assert await beat(lua, keys, "n1", 1) == [b"ready", b"registering", 0, b""]
     # Same capabilities again: nothing to re-index.
     assert await beat(lua, keys, "n1", 1) == [b"ready", b"ready", 0, b""]
-    changed = await beat(lua, keys, "n1", 1, lang=b"lang2")
-    assert changed == [b"ready", b"ready", 1, b"lang2"]
-    assert (await beat(lua, keys, "n1", 1, ready="asr"))[2] == 1
-    assert await beat(lua, keys, "n1", 1, healthy=False, ready="asr") == [
-        b"degraded",
-        b"ready",
-        0,
-        b"",
-    ]
+    # Changed language capabilities bump the index sequence and are handed back.
+    assert await beat(lua, keys, "n1", 1, lang=b"lang2") == [b"ready", b"ready", 2, b"lang2"]
+    assert (await beat(lua, keys, "n1", 1, ready="asr"))[2] == 3
+    degraded = await beat(lua, keys, "n1", 1, healthy=False, ready="asr")
+    assert degraded == [b"degraded", b"ready", 0, b""]
     assert (await beat(lua, keys, "n1", 1, ready="asr"))[:2] == [b"ready", b"degraded"]
+    history = await redis_client.lrange(keys.node_history("n1"), 0, -1)
+    statuses = [entry.split(b" ", 2)[1] for entry in history]
+    assert statuses == [b"ready", b"degraded", b"ready", b"registering"]
+    assert history[1].endswith(b"degraded sick")
+
+
+async def test_history_is_capped(lua: LuaScripts, keys: Keys, redis_client: RedisClient) -> None:
+    await claim(lua, keys, "n1")
+    for _ in range(10):
+        await beat(lua, keys, "n1", 1)
+        await beat(lua, keys, "n1", 1, healthy=False)
+    assert await redis_client.llen(keys.node_history("n1")) == HISTORY
+
+
+async def test_a_vanished_gpu_degrades_the_node(lua: LuaScripts, keys: Keys) -> None:
+    await claim(lua, keys, "n1")
+    assert (await beat(lua, keys, "n1", 1, gpu=True))[0] == b"ready"
+    assert (await beat(lua, keys, "n1", 1, gpu=False))[0] == b"degraded"
+    assert (await beat(lua, keys, "n1", 1, gpu=True))[0] == b"ready"
+
+
+async def test_repeated_job_failures_degrade_until_the_cooldown(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await claim(lua, keys, "n1")
+    await beat(lua, keys, "n1", 1)
+    for i in range(FAIL_LIMIT):
+        assert await reserve(lua, keys, "n1", f"j{i}") == 1
+        assert await release(lua, keys, "n1", f"j{i}", outcome="fail", now=NOW + i) == 1
+    record = await redis_client.hgetall(keys.node("n1"))
+    assert (record[b"status"], record[b"status_reason"]) == (b"degraded", b"repeated job failures")
+    assert (await beat(lua, keys, "n1", 1, now=NOW + 1000))[0] == b"degraded"
+    assert (await beat(lua, keys, "n1", 1, now=NOW + COOLDOWN + 10))[0] == b"ready"
+
+
+async def test_a_success_resets_the_failure_streak(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await claim(lua, keys, "n1")
+    await beat(lua, keys, "n1", 1)
+    for i, outcome in enumerate(["fail", "fail", "ok", "fail", "fail"]):
+        await reserve(lua, keys, "n1", f"j{i}")
+        await release(lua, keys, "n1", f"j{i}", outcome=outcome)
+    assert await redis_client.hget(keys.node("n1"), "status") == b"ready"
 
 
 async def test_stale_epoch_heartbeat_and_offline_change_nothing(
@@ -114,8 +179,8 @@ async def test_stale_epoch_heartbeat_and_offline_change_nothing(
     await claim(lua, keys, "n1", gateway="gw-b")
     assert await beat(lua, keys, "n1", 1) == [b"stale"]
     assert await lua.run(
-        "node_offline", [keys.node("n1"), keys.node_owner("n1")], [1, NOW, "socket closed", 0]
-    ) == [0, 2]
+        "node_offline", node_keys(keys, "n1"), [1, NOW, "socket closed", 0, HISTORY]
+    ) == [0, 2, 0]
     record = await redis_client.hgetall(keys.node("n1"))
     assert record[b"status"] == b"registering"
     assert await redis_client.get(keys.node_owner("n1")) == b"gw-b 2"
@@ -125,9 +190,9 @@ async def test_offline_is_idempotent_and_cannot_be_revived_by_a_late_beat(
     lua: LuaScripts, keys: Keys, redis_client: RedisClient
 ) -> None:
     await claim(lua, keys, "n1")
-    offline_keys = [keys.node("n1"), keys.node_owner("n1")]
-    assert await lua.run("node_offline", offline_keys, [1, NOW, "gone", 0]) == [1, 1]
-    assert await lua.run("node_offline", offline_keys, [1, NOW, "gone", 0]) == [0, 1]
+    offline_keys = node_keys(keys, "n1")
+    assert await lua.run("node_offline", offline_keys, [1, NOW, "gone", 0, HISTORY]) == [1, 1, 2]
+    assert await lua.run("node_offline", offline_keys, [1, NOW, "gone", 0, HISTORY]) == [0, 1, 0]
     assert await beat(lua, keys, "n1", 1) == [b"offline"]
     assert await redis_client.hget(keys.node("n1"), "status") == b"offline"
     assert await redis_client.get(keys.node_owner("n1")) is None
@@ -136,14 +201,11 @@ async def test_offline_is_idempotent_and_cannot_be_revived_by_a_late_beat(
 async def test_sweep_fence_spares_a_node_heard_from_since(lua: LuaScripts, keys: Keys) -> None:
     await claim(lua, keys, "n1")
     await beat(lua, keys, "n1", 1, now=NOW + 10_000)
-    offline_keys = [keys.node("n1"), keys.node_owner("n1")]
     # The sweeper read it as stale before NOW + 5000, but it beat at NOW + 10000.
-    assert await lua.run(
-        "node_offline", offline_keys, [0, NOW + 20_000, "timeout", NOW + 5_000]
-    ) == [0, 1]
-    assert await lua.run(
-        "node_offline", offline_keys, [0, NOW + 60_000, "timeout", NOW + 15_000]
-    ) == [1, 1]
+    early = [0, NOW + 20_000, "timeout", NOW + 5_000, HISTORY]
+    assert await lua.run("node_offline", node_keys(keys, "n1"), early) == [0, 1, 0]
+    late = [0, NOW + 60_000, "timeout", NOW + 15_000, HISTORY]
+    assert await lua.run("node_offline", node_keys(keys, "n1"), late) == [1, 1, 2]
 
 
 async def test_reserve_respects_max_and_status_and_release_is_exactly_once(
@@ -177,7 +239,13 @@ async def test_concurrent_reservations_never_exceed_max(
 async def test_drain_stops_new_reservations(lua: LuaScripts, keys: Keys) -> None:
     await claim(lua, keys, "n1")
     await beat(lua, keys, "n1", 1)
-    assert await lua.run("node_drain", [keys.node("n1")], [NOW, "operator"]) == [1, b"ready"]
+    drain = [NOW, "operator", HISTORY]
+    assert await lua.run("node_drain", [keys.node("n1"), keys.node_history("n1")], drain) == [
+        1,
+        b"ready",
+        1,
+    ]
     assert await reserve(lua, keys, "n1", "j1") == -1
     assert (await beat(lua, keys, "n1", 1))[0] == b"draining"
-    assert await lua.run("node_drain", [keys.node("ghost")], [NOW, "operator"]) == [0, b"unknown"]
+    ghost = [keys.node("ghost"), keys.node_history("ghost")]
+    assert await lua.run("node_drain", ghost, drain) == [0, b"unknown", 0]

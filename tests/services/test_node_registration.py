@@ -50,7 +50,11 @@ async def test_register_ack_then_ready_after_heartbeat_and_indexed_by_directed_p
     assert ack["node_id"].startswith("node-")
     assert ack["status"] == "registering"
     assert await node_status(suite, ack["node_id"]) == node_pb2.NODE_STATUS_REGISTERING
-    assert await candidates(suite, "zh", "en") == [ack["node_id"]]
+
+    async def indexed() -> bool:
+        return await candidates(suite, "zh", "en") == [ack["node_id"]]
+
+    await eventually(indexed)  # indexing follows the ack, off the request path
     assert await candidates(suite, "en", "zh") == []  # directed: zh->en only
     await node.send(heartbeat_message(ack["node_id"]))
 
@@ -138,6 +142,11 @@ async def test_heartbeats_with_unchanged_capabilities_do_not_touch_the_index(
     node = await Peer.open(suite.ws_url() + "/ws/node")
     await node.send(register_message())
     node_id = (await node.expect("node_register_ack"))["node_id"]
+
+    async def indexed() -> bool:
+        return await candidates(suite, "zh", "en") == [node_id]
+
+    await eventually(indexed)  # indexing follows the ack, off the request path
     async with grpc.aio.insecure_channel(grpc_address(suite.pool)) as channel:
         stub = pool_grpc.PoolServiceStub(channel)
         before = (await stub.ListPools(pool_pb.ListPoolsRequest())).index_version

@@ -16,6 +16,7 @@ from pathlib import Path
 from tools.launcher.ports import free_port, port_is_free
 
 START_ATTEMPTS = 5
+CLUSTER_SLOTS = 16384
 
 
 class RedisUnavailableError(RuntimeError):
@@ -175,9 +176,99 @@ class RedisClusterServers:
         )
         return "cluster_state:ok" in result.stdout
 
+    # --- failover -----------------------------------------------------------------------------
+
+    @property
+    def live_nodes(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
+
+    @property
+    def live_url(self) -> str:
+        """A node that is still running (`url` may name one a test killed)."""
+        return self.live_nodes[0].url
+
+    def master_ports(self) -> list[int]:
+        """The ports of the masters that currently own slots, as the cluster sees it."""
+        return sorted(self._slot_owners().values())
+
+    def master_port_for(self, key: str) -> int:
+        """The port of the master that owns `key`'s slot."""
+        slot = int(_cli(self.live_nodes[0].port, "cluster", "keyslot", key).strip())
+        for (low, high), port in self._slot_owners().items():
+            if low <= slot <= high:
+                return port
+        raise RedisUnavailableError(f"no master owns slot {slot}")
+
+    def kill_master(self, port: int) -> None:
+        """SIGKILL one master (no shutdown, no last save): its replica must take over."""
+        if port not in self.master_ports():
+            raise ValueError(f"{port} is not a master")
+        node = next(n for n in self.nodes if n.port == port)
+        node.kill()
+
+    def wait_healthy(self, timeout_s: float = 30.0) -> float:
+        """Wait until every live node reports cluster_state:ok, every slot is served by a
+        live master and every live replica is in sync; returns the seconds it took."""
+        started = time.monotonic()
+        deadline = started + timeout_s
+        while time.monotonic() < deadline:
+            if self._healthy():
+                return time.monotonic() - started
+            time.sleep(0.05)
+        raise RedisUnavailableError(f"cluster not healthy after {timeout_s}s")
+
+    def _healthy(self) -> bool:
+        live = self.live_nodes
+        if not live or not all(self._cluster_ok(n.port) for n in live):
+            return False
+        live_ports = {n.port for n in live}
+        owners = self._slot_owners()
+        covered = sum(high - low + 1 for (low, high), port in owners.items() if port in live_ports)
+        if covered != CLUSTER_SLOTS:
+            return False
+        for node in live:
+            if node.port in owners.values():
+                continue
+            info = _cli(node.port, "info", "replication")
+            if "role:slave" in info and "master_link_status:up" not in info:
+                return False
+        return True
+
+    def _slot_owners(self) -> dict[tuple[int, int], int]:
+        """Slot ranges -> port of the master serving them, from CLUSTER NODES on a live node."""
+        for node in self.live_nodes:
+            text = _cli(node.port, "cluster", "nodes")
+            if not text.strip():
+                continue
+            owners: dict[tuple[int, int], int] = {}
+            # <id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot>...
+            for line in text.splitlines():
+                fields = line.split()
+                if len(fields) < 9 or "master" not in fields[2].split(","):
+                    continue
+                port = int(fields[1].split("@")[0].rsplit(":", 1)[1])
+                for item in fields[8:]:
+                    if item.startswith("["):  # a slot being migrated or imported
+                        continue
+                    low, _, high = item.partition("-")
+                    owners[(int(low), int(high or low))] = port
+            return owners
+        raise RedisUnavailableError("no live cluster node answers CLUSTER NODES")
+
     def cleanup(self) -> None:
         for node in self.nodes:
             node.stop()
         if self.nodes:
             shutil.rmtree(self.nodes[0].workdir, ignore_errors=True)
         self.nodes = []
+
+
+def _cli(port: int, *args: str) -> str:
+    result = subprocess.run(
+        [redis_binary("redis-cli"), "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True,
+        text=True,
+        timeout=5,
+        check=False,
+    )
+    return result.stdout

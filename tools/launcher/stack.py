@@ -19,6 +19,8 @@ class StackConfig:
     # None: start a private redis-server on a free port.
     redis_url: str | None = None
     redis_cluster: bool = False
+    # Replicas per master of the private cluster (failover tests need at least 1).
+    redis_cluster_replicas: int = 0
     # One gateway replica per entry; 0 picks a free port.
     gateway_ws_ports: tuple[int, ...] = (5010, 0)
     dispatchers: int = 1
@@ -86,7 +88,9 @@ class Stack:
         if self.config.redis_url:
             return
         if self.config.redis_cluster:
-            cluster = RedisClusterServers(masters=3).start()
+            cluster = RedisClusterServers(
+                masters=3, replicas=self.config.redis_cluster_replicas
+            ).start()
             self.redis, self.redis_url = cluster, cluster.url
         else:
             server = RedisServer().start()

@@ -225,6 +225,11 @@ def parse_job_result(msg: JsonObject) -> NodeJobResult:
     )
 
 
+def parse_node_control(msg: JsonObject) -> tuple[str, str]:
+    """A node's own control request (an extension of PROTOCOL.md): command, reason."""
+    return req_string(msg, "command"), string(msg, "reason", required=False) or ""
+
+
 def parse_node_error(msg: JsonObject) -> tuple[str, str, str]:
     return req_string(msg, "node_id"), req_string(msg, "code"), req_string(msg, "message")
 

@@ -6,6 +6,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class DisconnectNodeRequest(_message.Message):
+    __slots__ = ("node_id", "epoch", "reason")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    epoch: int
+    reason: str
+    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DisconnectNodeResponse(_message.Message):
+    __slots__ = ("disconnected",)
+    DISCONNECTED_FIELD_NUMBER: _ClassVar[int]
+    disconnected: bool
+    def __init__(self, disconnected: _Optional[bool] = ...) -> None: ...
+
 class JobCancel(_message.Message):
     __slots__ = ("job_id", "trace_id", "reason")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

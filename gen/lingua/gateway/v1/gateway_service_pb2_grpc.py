@@ -45,6 +45,11 @@ class GatewayServiceStub:
                 request_serializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DeliverToSessionRequest.SerializeToString,
                 response_deserializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DeliverToSessionResponse.FromString,
                 _registered_method=True)
+        self.DisconnectNode = channel.unary_unary(
+                '/lingua.gateway.v1.GatewayService/DisconnectNode',
+                request_serializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DisconnectNodeRequest.SerializeToString,
+                response_deserializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DisconnectNodeResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -63,6 +68,13 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DisconnectNode(self, request, context):
+        """Close a node's socket held by this replica (its id was taken over elsewhere).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +87,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.DeliverToSession,
                     request_deserializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DeliverToSessionRequest.FromString,
                     response_serializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DeliverToSessionResponse.SerializeToString,
+            ),
+            'DisconnectNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisconnectNode,
+                    request_deserializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DisconnectNodeRequest.FromString,
+                    response_serializer=lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DisconnectNodeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +149,33 @@ class GatewayService:
             '/lingua.gateway.v1.GatewayService/DeliverToSession',
             lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DeliverToSessionRequest.SerializeToString,
             lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DeliverToSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisconnectNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.gateway.v1.GatewayService/DisconnectNode',
+            lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DisconnectNodeRequest.SerializeToString,
+            lingua_dot_gateway_dot_v1_dot_gateway__service__pb2.DisconnectNodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

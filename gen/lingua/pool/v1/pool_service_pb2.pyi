@@ -8,48 +8,58 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UpsertNodeRequest(_message.Message):
-    __slots__ = ("node_id", "language_capabilities", "ready_service_types")
+    __slots__ = ("node_id", "language_capabilities", "ready_service_types", "index_seq")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     READY_SERVICE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    INDEX_SEQ_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     language_capabilities: _node_pb2.LanguageCapabilities
     ready_service_types: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, node_id: _Optional[str] = ..., language_capabilities: _Optional[_Union[_node_pb2.LanguageCapabilities, _Mapping]] = ..., ready_service_types: _Optional[_Iterable[str]] = ...) -> None: ...
+    index_seq: int
+    def __init__(self, node_id: _Optional[str] = ..., language_capabilities: _Optional[_Union[_node_pb2.LanguageCapabilities, _Mapping]] = ..., ready_service_types: _Optional[_Iterable[str]] = ..., index_seq: _Optional[int] = ...) -> None: ...
 
 class UpsertNodeResponse(_message.Message):
-    __slots__ = ("pairs", "index_version", "changed")
+    __slots__ = ("pairs", "index_version", "changed", "stale")
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
     pairs: _containers.RepeatedCompositeFieldContainer[_node_pb2.LanguagePair]
     index_version: int
     changed: bool
-    def __init__(self, pairs: _Optional[_Iterable[_Union[_node_pb2.LanguagePair, _Mapping]]] = ..., index_version: _Optional[int] = ..., changed: _Optional[bool] = ...) -> None: ...
+    stale: bool
+    def __init__(self, pairs: _Optional[_Iterable[_Union[_node_pb2.LanguagePair, _Mapping]]] = ..., index_version: _Optional[int] = ..., changed: _Optional[bool] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class RemoveNodeRequest(_message.Message):
-    __slots__ = ("node_id",)
+    __slots__ = ("node_id", "index_seq")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_SEQ_FIELD_NUMBER: _ClassVar[int]
     node_id: str
-    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+    index_seq: int
+    def __init__(self, node_id: _Optional[str] = ..., index_seq: _Optional[int] = ...) -> None: ...
 
 class RemoveNodeResponse(_message.Message):
-    __slots__ = ("index_version",)
+    __slots__ = ("index_version", "stale")
     INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
     index_version: int
-    def __init__(self, index_version: _Optional[int] = ...) -> None: ...
+    stale: bool
+    def __init__(self, index_version: _Optional[int] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class FindCandidatesRequest(_message.Message):
-    __slots__ = ("pair", "required_service_types", "exclude_node_ids", "limit")
+    __slots__ = ("pair", "required_service_types", "exclude_node_ids", "limit", "preferred_pool_id")
     PAIR_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_SERVICE_TYPES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_POOL_ID_FIELD_NUMBER: _ClassVar[int]
     pair: _node_pb2.LanguagePair
     required_service_types: _containers.RepeatedScalarFieldContainer[str]
     exclude_node_ids: _containers.RepeatedScalarFieldContainer[str]
     limit: int
-    def __init__(self, pair: _Optional[_Union[_node_pb2.LanguagePair, _Mapping]] = ..., required_service_types: _Optional[_Iterable[str]] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ...) -> None: ...
+    preferred_pool_id: str
+    def __init__(self, pair: _Optional[_Union[_node_pb2.LanguagePair, _Mapping]] = ..., required_service_types: _Optional[_Iterable[str]] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., preferred_pool_id: _Optional[str] = ...) -> None: ...
 
 class Candidate(_message.Message):
     __slots__ = ("node_id", "pool_id")
