@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import grpc
 
 CHANNEL_OPTIONS = (
@@ -13,20 +16,40 @@ CHANNEL_OPTIONS = (
 )
 
 
-def insecure_channel(target: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+def retry_policy(service: str, methods: list[str]) -> dict[str, Any]:
+    """A gRPC service-config entry retrying these (idempotent) methods, bounded."""
+    return {
+        "name": [{"service": service, "method": m} for m in methods],
+        "retryPolicy": {
+            "maxAttempts": 5,
+            "initialBackoff": "0.05s",
+            "maxBackoff": "1s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"],
+        },
+    }
+
+
+def insecure_channel(target: str, retries: list[dict[str, Any]] | None = None) -> grpc.aio.Channel:
+    """A channel; `retries` (see retry_policy) lets gRPC retry idempotent calls itself."""
+    options: tuple[tuple[str, Any], ...] = CHANNEL_OPTIONS
+    if retries:
+        config = json.dumps({"methodConfig": retries})
+        options = (*CHANNEL_OPTIONS, ("grpc.service_config", config))
+    return grpc.aio.insecure_channel(target, options=options)
 
 
 class ChannelCache:
     """One channel per target address (e.g. one per gateway replica)."""
 
-    def __init__(self) -> None:
+    def __init__(self, retries: list[dict[str, Any]] | None = None) -> None:
         self._channels: dict[str, grpc.aio.Channel] = {}
+        self._retries = retries
 
     def get(self, target: str) -> grpc.aio.Channel:
         channel = self._channels.get(target)
         if channel is None:
-            channel = insecure_channel(target)
+            channel = insecure_channel(target, self._retries)
             self._channels[target] = channel
         return channel
 

@@ -21,6 +21,7 @@ import orjson
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lingua_common.interceptors import DependencyErrorInterceptor
 from lingua_common.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ class ServiceApp:
     def __init__(self, name: str, settings: ServerSettings) -> None:
         self.name = name
         self.settings = settings
-        self.server = grpc.aio.server(options=GRPC_OPTIONS)
+        self.server = grpc.aio.server(
+            options=GRPC_OPTIONS, interceptors=[DependencyErrorInterceptor()]
+        )
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]

@@ -1,16 +1,23 @@
-"""The language index held in memory: directed pair -> members, answered without I/O.
+"""The language index held in memory: directed pair -> pools of nodes, no I/O.
 
 The pool-index service owns it; other services (the dispatcher) keep a replica of it,
-fed by the pool's change feed.
+fed by the pool's change feed. Each pair's members are split into shards ("pools") of
+at most `shard_size`, by jump consistent hash, so a growing pair moves only 1/k of its
+nodes when it gains a shard. Lookups sample a preferred shard first (session affinity)
+and spill over to the pair's other members.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 Pair = tuple[str, str]
+
+DEFAULT_SHARD_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -49,12 +56,60 @@ class _Members:
         return self._items
 
 
+def _key(node_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(node_id.encode(), digest_size=8).digest(), "big")
+
+
+def jump_hash(key: int, buckets: int) -> int:
+    """Lamping & Veach's jump consistent hash: key -> [0, buckets)."""
+    b, j = -1, 0
+    while j < buckets:
+        b = j
+        key = (key * 2862933555777941757 + 1) & 0xFFFFFFFFFFFFFFFF
+        j = int((b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
+    return b
+
+
+class _PairPools:
+    """All members of one pair, and their split into shards."""
+
+    def __init__(self, shard_size: int) -> None:
+        self.members = _Members()
+        self.shards: list[_Members] = [_Members()]
+        self._shard_size = shard_size
+
+    def shard_of(self, node_id: str) -> int:
+        return jump_hash(_key(node_id), len(self.shards))
+
+    def add(self, node_id: str) -> None:
+        self.members.add(node_id)
+        if not self._reshard():
+            self.shards[self.shard_of(node_id)].add(node_id)
+
+    def discard(self, node_id: str) -> None:
+        self.members.discard(node_id)
+        if not self._reshard():
+            self.shards[self.shard_of(node_id)].discard(node_id)
+
+    def _reshard(self) -> bool:
+        wanted = max(1, math.ceil(len(self.members) / self._shard_size))
+        if wanted == len(self.shards):
+            return False
+        self.shards = [_Members() for _ in range(wanted)]
+        for node_id in self.members.items():
+            self.shards[self.shard_of(node_id)].add(node_id)
+        return True
+
+
 class LanguageIndex:
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, rng: random.Random | None = None, shard_size: int = DEFAULT_SHARD_SIZE
+    ) -> None:
         self._rng = rng or random.Random()
+        self._shard_size = shard_size
         self._nodes: dict[str, NodeEntry] = {}
         self._node_versions: dict[str, int] = {}
-        self._pools: dict[Pair, _Members] = {}
+        self._pools: dict[Pair, _PairPools] = {}
         self.version = 0
 
     def apply(self, node_id: str, entry: NodeEntry | None, version: int) -> bool:
@@ -66,15 +121,18 @@ class LanguageIndex:
         old = self._nodes.pop(node_id, None)
         if old is not None:
             for pair in old.pairs:
-                members = self._pools.get(pair)
-                if members is not None:
-                    members.discard(node_id)
-                    if not members:
+                pools = self._pools.get(pair)
+                if pools is not None:
+                    pools.discard(node_id)
+                    if not pools.members:
                         del self._pools[pair]
         if entry is not None:
             self._nodes[node_id] = entry
             for pair in entry.pairs:
-                self._pools.setdefault(pair, _Members()).add(node_id)
+                pools = self._pools.get(pair)
+                if pools is None:
+                    pools = self._pools[pair] = _PairPools(self._shard_size)
+                pools.add(node_id)
         return True
 
     def clear(self) -> None:
@@ -89,24 +147,44 @@ class LanguageIndex:
     def entry(self, node_id: str) -> NodeEntry | None:
         return self._nodes.get(node_id)
 
+    def shard_count(self, pair: Pair) -> int:
+        pools = self._pools.get(pair)
+        return len(pools.shards) if pools else 0
+
+    def shard_of(self, pair: Pair, node_id: str) -> int:
+        pools = self._pools.get(pair)
+        return pools.shard_of(node_id) if pools else 0
+
     def candidates(
         self,
         pair: Pair,
         required: Iterable[str] = (),
         exclude: Iterable[str] = (),
         limit: int = 8,
+        preferred_shard: int | None = None,
     ) -> list[str]:
-        """Up to `limit` distinct members of the pair, uniformly at random."""
-        members = self._pools.get(pair)
-        if members is None:
+        """Up to `limit` distinct eligible members, uniformly at random: from the
+        preferred shard first when one is given, then from the whole pair."""
+        pools = self._pools.get(pair)
+        if pools is None:
             return []
         required_set = frozenset(required)
-        excluded = frozenset(exclude)
+        excluded = set(exclude)
 
         def eligible(node_id: str) -> bool:
             return node_id not in excluded and required_set <= self._nodes[node_id].ready
 
-        items = members.items()
+        picked: list[str] = []
+        if preferred_shard is not None and 0 <= preferred_shard < len(pools.shards):
+            picked = self._sample(pools.shards[preferred_shard].items(), eligible, limit)
+            if len(picked) == limit:
+                return picked
+            excluded.update(picked)
+        return picked + self._sample(pools.members.items(), eligible, limit - len(picked))
+
+    def _sample(self, items: list[str], eligible: Callable[[str], bool], limit: int) -> list[str]:
+        if limit <= 0 or not items:
+            return []
         if len(items) <= limit * 4:
             pool = [n for n in items if eligible(n)]
             self._rng.shuffle(pool)
@@ -129,12 +207,23 @@ class LanguageIndex:
                     break
         return list(picked)
 
-    def pools(self) -> dict[Pair, list[str]]:
-        return {pair: sorted(m.items()) for pair, m in self._pools.items()}
+    def pools(self) -> dict[tuple[Pair, int], list[str]]:
+        """Every shard of every pair, with its sorted members."""
+        return {
+            (pair, i): sorted(shard.items())
+            for pair, pools in self._pools.items()
+            for i, shard in enumerate(pools.shards)
+        }
 
-    def members(self, pair: Pair) -> list[str]:
-        members = self._pools.get(pair)
-        return sorted(members.items()) if members else []
+    def members(self, pair: Pair, shard: int | None = None) -> list[str]:
+        pools = self._pools.get(pair)
+        if pools is None:
+            return []
+        if shard is None:
+            return sorted(pools.members.items())
+        if not 0 <= shard < len(pools.shards):
+            return []
+        return sorted(pools.shards[shard].items())
 
     def node_ids(self) -> list[str]:
         return list(self._nodes)

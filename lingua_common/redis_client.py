@@ -17,14 +17,24 @@ LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 
 
 def connect(settings: RedisSettings) -> RedisClient:
-    """A pooled client; commands never share a connection across a blocking read."""
+    """A pooled client; commands never share a connection across a blocking read.
+
+    The single-server pool is bounded and *waits* for a free connection (up to
+    `pool_timeout_s`) instead of failing a burst with "Too many connections"; the cluster
+    client bounds connections per node.
+    """
     if settings.cluster:
         return RedisCluster.from_url(
             settings.url, decode_responses=False, max_connections=settings.max_connections
         )
-    return aioredis.Redis.from_url(
-        settings.url, decode_responses=False, max_connections=settings.max_connections
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.url,
+        decode_responses=False,
+        max_connections=settings.max_connections,
+        timeout=settings.pool_timeout_s,
     )
+    # from_pool: the client owns the pool, so aclose() closes its connections too.
+    return aioredis.Redis.from_pool(pool)
 
 
 async def initialize(client: RedisClient) -> None:

@@ -13,7 +13,9 @@ class RedisSettings:
     url: str = "redis://127.0.0.1:6379/0"
     cluster: bool = False
     key_prefix: str = "lingua:v1"
-    max_connections: int = 64
+    max_connections: int = 128
+    # How long a command waits for a free pooled connection before failing.
+    pool_timeout_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RedisSettings:
@@ -22,6 +24,7 @@ class RedisSettings:
             cluster=env_bool(env, "LINGUA_REDIS_CLUSTER", cls.cluster),
             key_prefix=env_str(env, "LINGUA_KEY_PREFIX", cls.key_prefix),
             max_connections=env_int(env, "LINGUA_REDIS_MAX_CONNECTIONS", cls.max_connections),
+            pool_timeout_s=env_int(env, "LINGUA_REDIS_POOL_TIMEOUT_MS", 5000) / 1000,
         )
 
 

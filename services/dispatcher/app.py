@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
-from lingua_common.channels import ChannelCache, insecure_channel
+from lingua_common.channels import ChannelCache, insecure_channel, retry_policy
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
@@ -31,7 +31,11 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
         retention_ms=settings.job_retention_ms,
     )
     pool_channel = insecure_channel(settings.pool_address)
-    gateways = ChannelCache()
+    # Outcomes are idempotent at the session (one answer per index); assignments are not
+    # retried blindly (the dispatcher picks another node instead).
+    gateways = ChannelCache(
+        [retry_policy("lingua.gateway.v1.GatewayService", ["DeliverToSession"])]
+    )
     replica = IndexReplica(pool_channel)
     finder = ReplicatedCandidateFinder(replica, GrpcCandidateFinder(pool_channel))
     dispatcher = Dispatcher(store, finder, GatewayRouter(store, gateways), clock, settings)

@@ -8,7 +8,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.gateway.v1 import gateway_service_pb2 as pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
-from lingua_common.channels import insecure_channel
+from lingua_common.channels import insecure_channel, retry_policy
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
@@ -18,6 +18,9 @@ from services.gateway.servicer import GatewayServicer
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import RedisGatewayStore
 from services.gateway.ws_server import WebSocketEndpoints
+
+REGISTRY_SERVICE = "lingua.registry.v1.RegistryService"
+DISPATCHER_SERVICE = "lingua.dispatcher.v1.DispatcherService"
 
 
 def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceApp:
@@ -32,8 +35,16 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         settings.gateway_id,
         settings.owner_ttl_ms,
     )
-    registry_channel = insecure_channel(settings.registry_address)
-    dispatcher_channel = insecure_channel(settings.dispatcher_address)
+    # Calls that are idempotent by design (epoch and attempt fencing, request ids) are
+    # retried by gRPC itself when a service is briefly unavailable.
+    registry_channel = insecure_channel(
+        settings.registry_address,
+        [retry_policy(REGISTRY_SERVICE, ["Heartbeat", "DeregisterNode", "DrainNode"])],
+    )
+    dispatcher_channel = insecure_channel(
+        settings.dispatcher_address,
+        [retry_policy(DISPATCHER_SERVICE, ["CreateJob", "CompleteJob", "ReportJobEvent"])],
+    )
     ctx = GatewayContext(
         settings=settings,
         clock=clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -36,6 +37,7 @@ class NodeLink:
         self.epoch = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._beat_in_flight = False
+        self._next_beat: node_in.NodeHeartbeat | None = None
         self._close_task: asyncio.Task[None] | None = None
 
     async def handle(self, msg: dict[str, Any]) -> None:
@@ -48,10 +50,7 @@ class NodeLink:
         if kind == "node_heartbeat":
             beat = node_in.parse_node_heartbeat(msg)
             self._check_node_id(beat.node_id)
-            if not self._beat_in_flight:
-                # Coalesce: a beat arriving while the previous one is stored is redundant.
-                self._beat_in_flight = True
-                self._spawn(self._heartbeat(beat))
+            self._queue_beat(beat)
         elif kind == "job_result":
             result = node_in.parse_job_result(msg)
             self._check_node_id(result.node_id)
@@ -146,7 +145,32 @@ class NodeLink:
         except grpc.aio.AioRpcError as error:
             self.outbox.send(out.error(wire_code_of(error), error.details() or "drain failed"))
 
-    async def _heartbeat(self, beat: node_in.NodeHeartbeat) -> None:
+    def _queue_beat(self, beat: node_in.NodeHeartbeat) -> None:
+        """One heartbeat call at a time per node; beats arriving meanwhile coalesce into
+        the newest (keeping language capabilities an older one carried)."""
+        pending = self._next_beat
+        if (
+            pending is not None
+            and beat.language_capabilities is None
+            and pending.language_capabilities is not None
+        ):
+            beat = dataclasses.replace(beat, language_capabilities=pending.language_capabilities)
+        self._next_beat = beat
+        if not self._beat_in_flight:
+            self._beat_in_flight = True
+            self._spawn(self._send_beats())
+
+    async def _send_beats(self) -> None:
+        try:
+            while self._next_beat is not None:
+                beat, self._next_beat = self._next_beat, None
+                if not await self._heartbeat(beat):
+                    return
+        finally:
+            self._beat_in_flight = False
+
+    async def _heartbeat(self, beat: node_in.NodeHeartbeat) -> bool:
+        """Record one beat; False when the connection must end."""
         request = registry_pb.HeartbeatRequest(
             node_id=self.node_id,
             epoch=self.epoch,
@@ -161,12 +185,14 @@ class NodeLink:
             code = wire_code_of(error)
             if code in ("NODE_ID_CONFLICT", "NODE_UNAVAILABLE"):
                 # Superseded or swept: make the agent reconnect and register afresh.
-                self.outbox.send(out.error(code, error.details() or "register again"))
+                # The error goes out before the close, so the agent learns why.
+                await self.outbox.send_and_wait(
+                    out.error(code, error.details() or "register again")
+                )
                 await self.ws.close(CLOSE_REREGISTER, "register again")
-            else:
-                logger.warning("heartbeat failed", extra={"node_id": self.node_id, "code": code})
-        finally:
-            self._beat_in_flight = False
+                return False
+            logger.warning("heartbeat failed", extra={"node_id": self.node_id, "code": code})
+        return True
 
     async def _complete(self, message: node_in.NodeJobResult) -> None:
         try:

@@ -20,7 +20,7 @@ def build_app(settings: PoolSettings) -> ServiceApp:
     app.on_startup(lambda: initialize(redis))
     keys = Keys(settings.redis.key_prefix)
     store = RedisPoolStore(redis, LuaScripts(redis), keys, settings.feed_maxlen)
-    directory = PoolDirectory(store, LanguageIndex())
+    directory = PoolDirectory(store, LanguageIndex(shard_size=settings.shard_size))
     pb_grpc.add_PoolServiceServicer_to_server(PoolServicer(directory), app.server)
     app.add_service_name(pb.DESCRIPTOR.services_by_name["PoolService"].full_name)
     app.on_startup(directory.load)

@@ -37,10 +37,14 @@ def _nmt_allows(nmt: node_pb2.NmtCapability, pair: Pair) -> bool:
     return False
 
 
-def pool_id(pair: Pair) -> str:
-    return f"{pair[0]}:{pair[1]}"
+def pool_id(pair: Pair, shard: int) -> str:
+    """A pool is one shard of a pair: "zh:en#0"."""
+    return f"{pair[0]}:{pair[1]}#{shard}"
 
 
-def parse_pool_id(value: str) -> Pair | None:
-    src, sep, tgt = value.partition(":")
-    return (src, tgt) if sep and src and tgt else None
+def parse_pool_id(value: str) -> tuple[Pair, int] | None:
+    head, sep, shard = value.rpartition("#")
+    src, colon, tgt = head.partition(":")
+    if not (sep and colon and src and tgt and shard.isdigit()):
+        return None
+    return (src, tgt), int(shard)

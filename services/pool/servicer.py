@@ -66,39 +66,48 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "pair.src and pair.tgt are required"
             )
         pair = (request.pair.src, request.pair.tgt)
+        preferred = None
+        if request.preferred_pool_id:
+            parsed = parse_pool_id(request.preferred_pool_id)
+            if parsed is not None and parsed[0] == pair:
+                preferred = parsed[1]
         limit = min(request.limit or DEFAULT_CANDIDATES, MAX_CANDIDATES)
-        found = self._directory.find(
-            pair, request.required_service_types, request.exclude_node_ids, limit
+        index = self._directory.index
+        found = index.candidates(
+            pair, request.required_service_types, request.exclude_node_ids, limit, preferred
         )
-        pid = pool_id(pair)
         return pb.FindCandidatesResponse(
-            candidates=[pb.Candidate(node_id=n, pool_id=pid) for n in found],
-            index_version=self._directory.index.version,
+            candidates=[
+                pb.Candidate(node_id=n, pool_id=pool_id(pair, index.shard_of(pair, n)))
+                for n in found
+            ],
+            index_version=index.version,
         )
 
     async def GetPool(self, request: pb.GetPoolRequest, context: Context) -> pb.GetPoolResponse:
-        pair = parse_pool_id(request.pool_id)
-        members = self._directory.index.members(pair) if pair else []
-        if pair is None or not members:
+        parsed = parse_pool_id(request.pool_id)
+        members = self._directory.index.members(*parsed) if parsed else []
+        if parsed is None or not members:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no pool {request.pool_id!r}")
             raise AssertionError("unreachable")
-        return pb.GetPoolResponse(pool=_pool_pb(pair, members))
+        return pb.GetPoolResponse(pool=_pool_pb(parsed[0], parsed[1], members))
 
     async def ListPools(
         self, request: pb.ListPoolsRequest, context: Context
     ) -> pb.ListPoolsResponse:
         size = min(request.page_size or 100, MAX_PAGE_SIZE)
-        pools = sorted(self._directory.index.pools().items())
+        pools = sorted(
+            (pool_id(pair, shard), pair, shard, members)
+            for (pair, shard), members in self._directory.index.pools().items()
+        )
         start = 0
         if request.page_token:
-            start = next(
-                (i for i, (p, _) in enumerate(pools) if pool_id(p) > request.page_token), len(pools)
-            )
+            start = next((i for i, p in enumerate(pools) if p[0] > request.page_token), len(pools))
         page = pools[start : start + size]
         more = start + size < len(pools)
         return pb.ListPoolsResponse(
-            pools=[_pool_pb(p, m) for p, m in page],
-            next_page_token=pool_id(page[-1][0]) if more and page else "",
+            pools=[_pool_pb(pair, shard, members) for _, pair, shard, members in page],
+            next_page_token=page[-1][0] if more and page else "",
             index_version=self._directory.index.version,
         )
 
@@ -140,9 +149,9 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
             self._directory.unwatch(queue)
 
 
-def _pool_pb(pair: Pair, members: list[str]) -> pb.Pool:
+def _pool_pb(pair: Pair, shard: int, members: list[str]) -> pb.Pool:
     return pb.Pool(
-        pool_id=pool_id(pair),
+        pool_id=pool_id(pair, shard),
         pair=node_pb2.LanguagePair(src=pair[0], tgt=pair[1]),
         node_ids=members,
     )

@@ -14,6 +14,8 @@ class PoolSettings:
     server: ServerSettings = field(default_factory=ServerSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     feed_maxlen: int = 100_000
+    # A pair with more members than this is split into several pools (shards).
+    shard_size: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PoolSettings:
@@ -21,4 +23,5 @@ class PoolSettings:
             server=ServerSettings.from_env(env, default_port=50052),
             redis=RedisSettings.from_env(env),
             feed_maxlen=env_int(env, "LINGUA_INDEX_FEED_MAXLEN", cls.feed_maxlen),
+            shard_size=env_int(env, "LINGUA_POOL_SHARD_SIZE", cls.shard_size),
         )

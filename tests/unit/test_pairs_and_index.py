@@ -39,7 +39,7 @@ def test_failure_5_pairs_are_directed_asr_language_to_semantic_language():
 def test_failure_5_zh_en_and_en_zh_are_different_pools():
     pairs = directed_pairs(caps(["zh", "en"], ["zh", "en"]))
     assert pairs == {("zh", "en"), ("en", "zh")}
-    assert pool_id(("zh", "en")) == "zh:en" != pool_id(("en", "zh"))
+    assert pool_id(("zh", "en"), 0) == "zh:en#0" != pool_id(("en", "zh"), 0)
 
 
 def test_same_language_pairs_are_excluded():
@@ -98,10 +98,13 @@ def test_nmt_unspecified_rule_allows_nothing():
 
 
 def test_pool_id_round_trips_and_rejects_malformed_ids():
-    assert parse_pool_id(pool_id(("zh", "en"))) == ("zh", "en")
-    assert parse_pool_id("zhen") is None
-    assert parse_pool_id(":en") is None
-    assert parse_pool_id("zh:") is None
+    assert parse_pool_id(pool_id(("zh", "en"), 3)) == (("zh", "en"), 3)
+    assert parse_pool_id("zh-CN:en#0") == (("zh-CN", "en"), 0)
+    assert parse_pool_id("zhen#0") is None
+    assert parse_pool_id(":en#0") is None
+    assert parse_pool_id("zh:#0") is None
+    assert parse_pool_id("zh:en") is None
+    assert parse_pool_id("zh:en#x") is None
 
 
 # --- LanguageIndex ------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ def entry(*pairs: tuple[str, str], ready: tuple[str, ...] = ("asr", "nmt", "tts"
 def test_apply_adds_a_node_to_each_of_its_pools():
     index = LanguageIndex(random.Random(1))
     assert index.apply("n1", entry(ZH_EN, EN_ZH), version=1)
-    assert index.pools() == {ZH_EN: ["n1"], EN_ZH: ["n1"]}
+    assert index.pools() == {(ZH_EN, 0): ["n1"], (EN_ZH, 0): ["n1"]}
     assert index.version == 1
 
 
@@ -149,7 +152,7 @@ def test_a_newer_entry_moves_the_node_between_pools():
     index = LanguageIndex(random.Random(1))
     index.apply("n1", entry(ZH_EN), version=1)
     index.apply("n1", entry(EN_ZH), version=2)
-    assert index.pools() == {EN_ZH: ["n1"]}
+    assert index.pools() == {(EN_ZH, 0): ["n1"]}
 
 
 def test_removal_takes_the_node_out_and_empty_pools_disappear():
@@ -157,7 +160,7 @@ def test_removal_takes_the_node_out_and_empty_pools_disappear():
     index.apply("n1", entry(ZH_EN), version=1)
     index.apply("n2", entry(ZH_EN, EN_ZH), version=2)
     index.apply("n2", None, version=3)
-    assert index.pools() == {ZH_EN: ["n1"]}
+    assert index.pools() == {(ZH_EN, 0): ["n1"]}
     assert index.entry("n2") is None
     index.apply("n1", None, version=4)
     assert index.pools() == {}
@@ -224,3 +227,46 @@ def test_a_large_pool_with_few_eligible_members_still_yields_them_all() -> None:
         index.apply(f"n{i}", NodeEntry(pairs=frozenset({("zh", "en")}), ready=ready), i + 1)
     found = index.candidates(("zh", "en"), required=("asr", "nmt"), limit=8)
     assert sorted(found) == ["n0", "n100", "n200", "n300"]
+
+
+def test_a_large_pair_is_split_into_shards_of_bounded_size() -> None:
+    index = LanguageIndex(random.Random(1), shard_size=10)
+    entry = NodeEntry(pairs=frozenset({ZH_EN}), ready=frozenset({"asr"}))
+    for i in range(35):
+        index.apply(f"n{i}", entry, i + 1)
+    assert index.shard_count(ZH_EN) == 4
+    shards = [index.members(ZH_EN, s) for s in range(4)]
+    assert sorted(n for shard in shards for n in shard) == sorted(f"n{i}" for i in range(35))
+    assert all(index.shard_of(ZH_EN, n) == s for s, shard in enumerate(shards) for n in shard)
+    for i in range(30):
+        index.apply(f"n{i}", None, 100 + i)
+    assert index.shard_count(ZH_EN) == 1
+    assert index.members(ZH_EN, 0) == sorted(f"n{i}" for i in range(30, 35))
+
+
+def test_growing_by_one_shard_moves_few_nodes() -> None:
+    index = LanguageIndex(random.Random(1), shard_size=10)
+    entry = NodeEntry(pairs=frozenset({ZH_EN}), ready=frozenset())
+    for i in range(40):
+        index.apply(f"n{i}", entry, i + 1)
+    before = {f"n{i}": index.shard_of(ZH_EN, f"n{i}") for i in range(40)}
+    index.apply("n40", entry, 41)  # 41 members: a fifth shard
+    moved = [n for n, s in before.items() if index.shard_of(ZH_EN, n) != s]
+    assert index.shard_count(ZH_EN) == 5
+    assert all(index.shard_of(ZH_EN, n) == 4 for n in moved)  # only into the new shard
+    assert len(moved) < 20
+
+
+def test_candidates_prefer_the_given_shard_then_spill_over() -> None:
+    index = LanguageIndex(random.Random(3), shard_size=5)
+    entry = NodeEntry(pairs=frozenset({ZH_EN}), ready=frozenset())
+    for i in range(20):
+        index.apply(f"n{i}", entry, i + 1)
+    home = index.members(ZH_EN, 2)
+    found = index.candidates(ZH_EN, limit=len(home), preferred_shard=2)
+    assert sorted(found) == home
+    wider = index.candidates(ZH_EN, limit=len(home) + 3, preferred_shard=2)
+    assert sorted(wider[: len(home)]) == home
+    assert len(set(wider)) == len(home) + 3
+    busy_home = index.candidates(ZH_EN, exclude=home, limit=3, preferred_shard=2)
+    assert len(busy_home) == 3 and not set(busy_home) & set(home)

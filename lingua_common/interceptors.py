@@ -1,0 +1,58 @@
+"""Server interceptors shared by every service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from lingua_common.errors import ERROR_CODE_METADATA_KEY
+
+logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
+    Interceptor = grpc.aio.ServerInterceptor
+DEPENDENCY_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisClusterException)
+
+
+class DependencyErrorInterceptor(Interceptor):
+    """A store that is down is UNAVAILABLE (retryable, SCHEDULER_DEPENDENCY_DOWN on the
+    wire), not UNKNOWN: callers and their retry policies can tell it from a bug."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner: Any = handler.unary_unary
+        method = handler_call_details.method
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                return await inner(request, context)
+            except DEPENDENCY_ERRORS as error:
+                logger.warning(
+                    "dependency unavailable", extra={"method": method, "error": repr(error)}
+                )
+                context.set_trailing_metadata(
+                    ((ERROR_CODE_METADATA_KEY, "SCHEDULER_DEPENDENCY_DOWN"),)
+                )
+                await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {error}")
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
