@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--probe-rate", type=float, default=None, help="gRPC Heartbeat calls/s (default 300)")
     a("--probe-seconds", type=float, default=None, help="heartbeat probe length (default 5)")
     a("--saturation-seconds", type=float, default=None, help="0 skips it (default 10)")
-    a("--saturation-window", type=int, default=None, help="outstanding per session (default 2)")
+    a("--saturation-window", type=int, default=None, help="outstanding per session (default 1)")
     a("-v", "--verbose", action="count", default=0)
     return p
 
