@@ -14,7 +14,7 @@ KEYS[3]  index change stream   {index}:changes   (entry id = "<version>-0")
 KEYS[4]  index seq hash        {index}:seqs       node_id -> last applied index_seq
 ARGV[1]  node id
 ARGV[2]  entry JSON ({"pairs": [[src, tgt], …], "ready": [type, …]}); "" removes the node
-ARGV[3]  approximate max length of the feed
+ARGV[3]  max length of the feed
 ARGV[4]  the update's index_seq
 
 Returns {changed (0/1), version, accepted (0: older than the applied seq)}.
@@ -42,7 +42,8 @@ else
   rcall("HSET", nodes, ARGV[1], ARGV[2])
 end
 local next_version = rcall("INCR", version_key)
--- The entry id is the version itself, so "changes after v" is one XRANGE.
-rcall("XADD", feed, "MAXLEN", "~", ARGV[3], next_version .. "-0", "v", next_version,
+-- The entry id is the version itself, so "changes after v" is one XRANGE. Exact
+-- trimming: the feed is low-volume (capability changes), and its reach is then exact.
+rcall("XADD", feed, "MAXLEN", ARGV[3], next_version .. "-0", "v", next_version,
   "node", ARGV[1], "entry", ARGV[2])
 return {1, next_version, 1}
