@@ -16,6 +16,7 @@ ARGV[9]  language capabilities (serialized LanguageCapabilities)
 ARGV[10] ready service types (sorted, comma-joined)
 ARGV[11] history length kept
 ARGV[12] failures in a row that degrade the node (kept in the record for slot_release)
+ARGV[13] "1" when the node accepts public jobs; a private node is indexed with no pairs
 
 Every change of what the pool index should hold for the node bumps index_seq, which
 the pool uses to refuse updates older than the one it has.
@@ -37,14 +38,20 @@ if prev_status ~= "" and prev_status ~= "offline" then
   end
 end
 
+-- Every job is public until tenant-private routing exists: a node that refuses public
+-- jobs is registered and heartbeats, but the index sees no languages for it.
+local lang = ARGV[9]
+if ARGV[13] ~= "1" then lang = "" end
+
 local epoch = rcall("HINCRBY", rec, "epoch", 1)
 local index_seq = rcall("HINCRBY", rec, "index_seq", 1)
 rcall("HSET", rec,
   "status", "registering", "status_reason", "registered", "status_at_ms", now,
   "gateway", ARGV[2], "desc", ARGV[3], "max_jobs", ARGV[4], "cred", ARGV[5],
-  "registered_ms", now, "last_seen_ms", now, "healthy_beats", 0, "lang", ARGV[9],
-  "ready_types", ARGV[10], "caps_sig", redis.sha1hex(ARGV[9] .. "|" .. ARGV[10]),
-  "fail_streak", 0, "gpu_seen", 0, "fail_limit", ARGV[12], "history_len", ARGV[11])
+  "registered_ms", now, "last_seen_ms", now, "healthy_beats", 0, "lang", lang,
+  "ready_types", ARGV[10], "caps_sig", redis.sha1hex(lang .. "|" .. ARGV[10]),
+  "fail_streak", 0, "gpu_seen", 0, "fail_limit", ARGV[12], "history_len", ARGV[11],
+  "public", ARGV[13])
 rcall("PEXPIRE", rec, ARGV[8])
 rcall("SET", owner, ARGV[2] .. " " .. epoch, "PX", ARGV[6])
 rcall("LPUSH", history, now .. " registering registered (epoch " .. epoch .. ")")

@@ -34,7 +34,7 @@ when the node must register again.
 local rcall = redis.call
 local rec, owner, history = KEYS[1], KEYS[2], KEYS[3]
 local cur = rcall("HMGET", rec, "epoch", "status", "healthy_beats", "caps_sig", "gateway",
-  "lang", "fail_streak", "last_fail_ms", "gpu_seen")
+  "lang", "fail_streak", "last_fail_ms", "gpu_seen", "public")
 if cur[1] == false or cur[1] ~= ARGV[1] then
   return {"stale"}
 end
@@ -79,7 +79,8 @@ if next_status ~= status then
 end
 
 local lang = cur[6] or ""
-if ARGV[7] ~= "" then lang = ARGV[7] end
+-- A private node (public jobs refused) keeps an empty index entry whatever it reports.
+if ARGV[7] ~= "" and cur[10] ~= "0" then lang = ARGV[7] end
 local sig = redis.sha1hex(lang .. "|" .. ARGV[8])
 local index_seq = 0
 if cur[4] ~= sig then

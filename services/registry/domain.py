@@ -110,6 +110,7 @@ class Registry:
                 credential=credential,
                 language_caps=language_caps.SerializeToString(deterministic=True),
                 ready_types=ready_types,
+                accepts_public_jobs=descriptor.accept_public_jobs,
             )
         except NodeIdConflictError:
             raise DomainError(
@@ -122,7 +123,10 @@ class Registry:
             now,
             _event("registered", node_id, claim.epoch, NodeStatus.REGISTERING, "", now),
         )
-        self._index.submit(IndexUpdate(node_id, claim.index_seq, language_caps, ready_types))
+        indexed_caps = (
+            language_caps if descriptor.accept_public_jobs else node_pb2.LanguageCapabilities()
+        )
+        self._index.submit(IndexUpdate(node_id, claim.index_seq, indexed_caps, ready_types))
         if claim.previous_gateway and claim.previous_status not in ("", NodeStatus.OFFLINE):
             # The previous connection of this id may sit on another replica: close it now,
             # not at its next heartbeat.

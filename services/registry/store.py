@@ -59,6 +59,7 @@ class RedisRegistryStore:
         credential: str,
         language_caps: bytes,
         ready_types: tuple[str, ...],
+        accepts_public_jobs: bool = True,
     ) -> Claim:
         lim = self._limits
         result = await self._lua.run(
@@ -77,6 +78,7 @@ class RedisRegistryStore:
                 ",".join(ready_types),
                 lim.history_length,
                 lim.failures_to_degrade,
+                "1" if accepts_public_jobs else "0",
             ],
         )
         if int(result[0]) < 0:

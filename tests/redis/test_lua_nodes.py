@@ -27,7 +27,7 @@ async def claim(
 ) -> list[object]:
     args = [now, gateway, b"desc", 2, cred, OWNER_TTL, ALIVE, RECORD_TTL, b"lang", "asr,nmt"]
     result: list[object] = await lua.run(
-        "node_claim", node_keys(keys, node), [*args, HISTORY, FAIL_LIMIT]
+        "node_claim", node_keys(keys, node), [*args, HISTORY, FAIL_LIMIT, "1"]
     )
     return result
 

@@ -12,7 +12,7 @@ from lingua.registry.v1 import registry_service_pb2 as pb
 from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from lingua_common.clock import ManualClock
 from lingua_common.settings import RedisSettings
-from tests.peers import heartbeat_message, register_message, registered_node
+from tests.peers import Peer, heartbeat_message, register_message, registered_node
 from tests.services.lifecycle_helpers import (
     eventually,
     get_node,
@@ -182,3 +182,20 @@ async def test_no_heartbeat_for_three_intervals_means_offline(
     # Its late heartbeat cannot revive it: the agent is told to register again.
     await node.send(heartbeat_message(node_id))
     assert (await node.expect("error"))["code"] == "NODE_UNAVAILABLE"
+
+
+async def test_a_node_that_refuses_public_jobs_gets_none(suite: InProcessSuite) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    message = register_message()
+    message["accept_public_jobs"] = False
+    await node.send(message)
+    node_id = (await node.expect("node_register_ack"))["node_id"]
+    await node.send(heartbeat_message(node_id))
+    await wait_status(suite, node_id, "ready")
+
+    async def indexed_empty() -> bool:
+        state = await node_state(suite, node_id)
+        return state.indexed_entry == {"pairs": [], "ready": ["asr", "nmt", "semantic", "tts"]}
+
+    await eventually(indexed_empty)
+    await node.close()
