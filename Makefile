@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -63,3 +63,8 @@ bench: deps ## Run the benchmark (prints a table, writes bench/results/*.json)
 .PHONY: clean
 clean: ## Remove the virtualenv, tools and caches
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+.PHONY: k8s-check
+k8s-check: $(VENV)/.installed ## Build every k8s/ overlay offline, validate schemas and the deploy rules
+	PY=$(PY) bash scripts/validate_k8s.sh
+	$(PY) -m pytest tests/deploy -q

@@ -72,6 +72,27 @@ class Keys:
         """Stream: events of one job (for WatchJob)."""
         return f"{self.prefix}:{{job:{job_id}}}:events"
 
+    def timeouts(self, bucket: int) -> str:
+        """Sorted set job_id -> when it is due (deadline, reservation TTL, pending wait).
+        Sharded into buckets so no single slot carries every job."""
+        return f"{self.prefix}:{{timeouts:{bucket}}}"
+
+    def pending(self, src: str, tgt: str) -> str:
+        """Sorted set job_id -> enqueue time: jobs of one pair waiting for capacity."""
+        return f"{self.prefix}:{{pending:{src}:{tgt}}}:jobs"
+
+    def pending_pairs(self) -> str:
+        """Set of "src tgt" pairs whose pending queue may be non-empty."""
+        return f"{self.prefix}:pending:pairs"
+
+    def jobs_recent(self) -> str:
+        """Sorted set job_id -> created ms: every job within retention (for listings)."""
+        return f"{self.prefix}:jobs:recent"
+
+    def session_jobs(self, session_id: str) -> str:
+        """Sorted set job_id -> utterance index: the jobs of one session (for listing)."""
+        return f"{self.prefix}:{{session:{session_id}}}:jobs"
+
     # --- sessions and gateways --------------------------------------------------------------
     def session(self, session_id: str) -> str:
         """Hash: session state (pair, preferred pool, owner gateway, version)."""

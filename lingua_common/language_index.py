@@ -20,6 +20,19 @@ Pair = tuple[str, str]
 DEFAULT_SHARD_SIZE = 100
 
 
+def pool_id(pair: Pair, shard: int) -> str:
+    """A pool is one shard of a pair: "zh:en#0"."""
+    return f"{pair[0]}:{pair[1]}#{shard}"
+
+
+def parse_pool_id(value: str) -> tuple[Pair, int] | None:
+    head, sep, shard = value.rpartition("#")
+    src, colon, tgt = head.partition(":")
+    if not (sep and colon and src and tgt and shard.isdigit()):
+        return None
+    return (src, tgt), int(shard)
+
+
 @dataclass(frozen=True)
 class NodeEntry:
     pairs: frozenset[Pair]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,38 @@ RedisClient = aioredis.Redis | RedisCluster
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 
 
+UNSENT_RETRIES = 3
+UNSENT_RETRY_DELAY_S = 0.05
+
+
+def _never_sent(error: BaseException) -> bool:
+    """Errors redis-py's cluster client raises when a topology refresh tore down the
+    connection a command was about to use: the command never left this process."""
+    text = str(error)
+    if isinstance(error, AttributeError):
+        return "writelines" in text or "'NoneType' object has no attribute" in text
+    return isinstance(error, RuntimeError) and "handler is closed" in text
+
+
+class ResilientRedisCluster(RedisCluster):
+    """RedisCluster that retries a command that provably never reached Redis.
+
+    On CLUSTERDOWN / failover, redis-py 8 closes node connections while other commands
+    are being handed them; those fail before anything is written and are not retried by
+    the library. Retrying them (bounded) is safe, including for scripts.
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(UNSENT_RETRIES + 1):
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except (AttributeError, RuntimeError) as error:
+                if attempt == UNSENT_RETRIES or not _never_sent(error):
+                    raise
+                await asyncio.sleep(UNSENT_RETRY_DELAY_S * (attempt + 1))
+        raise AssertionError("unreachable")
+
+
 def connect(settings: RedisSettings) -> RedisClient:
     """A pooled client; commands never share a connection across a blocking read.
 
@@ -24,14 +57,18 @@ def connect(settings: RedisSettings) -> RedisClient:
     client bounds connections per node.
     """
     if settings.cluster:
-        return RedisCluster.from_url(
-            settings.url, decode_responses=False, max_connections=settings.max_connections
+        return ResilientRedisCluster.from_url(
+            settings.url,
+            decode_responses=False,
+            max_connections=settings.max_connections,
+            socket_connect_timeout=settings.connect_timeout_s,
         )
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.url,
         decode_responses=False,
         max_connections=settings.max_connections,
         timeout=settings.pool_timeout_s,
+        socket_connect_timeout=settings.connect_timeout_s,
     )
     # from_pool: the client owns the pool, so aclose() closes its connections too.
     return aioredis.Redis.from_pool(pool)

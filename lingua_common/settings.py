@@ -16,6 +16,8 @@ class RedisSettings:
     max_connections: int = 128
     # How long a command waits for a free pooled connection before failing.
     pool_timeout_s: float = 5.0
+    # A Redis address that stops answering (a dead pod's IP) fails fast, not after minutes.
+    connect_timeout_s: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RedisSettings:
@@ -25,6 +27,7 @@ class RedisSettings:
             key_prefix=env_str(env, "LINGUA_KEY_PREFIX", cls.key_prefix),
             max_connections=env_int(env, "LINGUA_REDIS_MAX_CONNECTIONS", cls.max_connections),
             pool_timeout_s=env_int(env, "LINGUA_REDIS_POOL_TIMEOUT_MS", 5000) / 1000,
+            connect_timeout_s=env_int(env, "LINGUA_REDIS_CONNECT_TIMEOUT_MS", 1000) / 1000,
         )
 
 

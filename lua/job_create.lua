@@ -5,6 +5,7 @@ Concurrent creators of one request all land here, in one slot: exactly one gets
 created = 1, the others read the same job back.
 
 KEYS[1]  job record hash       {job:ID}:rec
+KEYS[2]  job event stream      {job:ID}:events
 ARGV[1]  now (ms)
 ARGV[2]  request id
 ARGV[3]  job spec (serialized JobSpec)
@@ -16,13 +17,14 @@ ARGV[8]  target language
 ARGV[9]  tenant id
 ARGV[10] reply-to gateway id ("" for API jobs)
 ARGV[11] record TTL (ms)
+ARGV[12] max attempts
 
 Returns {1, trace_id}                    created
         {0, state, node_id, attempt, trace_id}  it already existed
         {-1, request_id}                 the id is taken by another request (hash clash)
 ]]
 local rcall = redis.call
-local job = KEYS[1]
+local job, events = KEYS[1], KEYS[2]
 local cur = rcall("HMGET", job, "request_id", "state", "node_id", "attempt", "trace_id")
 if cur[1] then
   if cur[1] ~= ARGV[2] then
@@ -34,6 +36,9 @@ rcall("HSET", job,
   "request_id", ARGV[2], "spec", ARGV[3], "trace_id", ARGV[4], "session_id", ARGV[5],
   "utterance_index", ARGV[6], "src", ARGV[7], "tgt", ARGV[8], "tenant", ARGV[9],
   "reply_to", ARGV[10], "state", "created", "node_id", "", "attempt", 0,
+  "max_attempts", ARGV[12], "excluded", "", "due_ms", 0,
   "created_ms", ARGV[1], "updated_ms", ARGV[1])
 rcall("PEXPIRE", job, ARGV[11])
+rcall("XADD", events, "*", "kind", "created", "attempt", 0, "node", "", "at", ARGV[1])
+rcall("PEXPIRE", events, ARGV[11])
 return {1, ARGV[4]}

@@ -6,6 +6,7 @@ attempt both match); duplicates and results of superseded attempts change nothin
 The audio is dropped from the record once the job is terminal.
 
 KEYS[1]  job record hash       {job:ID}:rec
+KEYS[2]  job event stream      {job:ID}:events
 ARGV[1]  now (ms)
 ARGV[2]  final state: completed | failed | cancelled
 ARGV[3]  node id the result came from ("" : any holder, e.g. a cancel or no-node failure)
@@ -29,6 +30,7 @@ end
 if state == "completed" or state == "failed" or state == "cancelled" then
   return {0, state}
 end
+-- A result must come from the node and attempt that hold the job right now.
 if ARGV[3] ~= "" and (cur[2] ~= ARGV[3] or cur[3] ~= ARGV[4]) then
   return {0, "stale"}
 end
@@ -42,5 +44,8 @@ if ARGV[5] ~= "" then
 end
 rcall("HDEL", job, "spec")
 rcall("PEXPIRE", job, ARGV[8])
+rcall("XADD", KEYS[2], "*", "kind", ARGV[2], "attempt", cur[3] or "0", "node", cur[2] or "",
+  "at", ARGV[1], "code", ARGV[6])
+rcall("PEXPIRE", KEYS[2], ARGV[8])
 return {1, cur[4], cur[5], cur[6], cur[2] or "", tonumber(cur[3] or "0"), cur[7] or "",
   cur[8] or ""}

@@ -8,10 +8,15 @@ from lingua_common.channels import ChannelCache, insecure_channel, retry_policy
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
+from lingua_common.language_index import LanguageIndex
 from lingua_common.redis_client import LuaScripts, connect, initialize
+from services.dispatcher.affinity import Affinity
 from services.dispatcher.domain import Dispatcher
 from services.dispatcher.index_replica import IndexReplica, ReplicatedCandidateFinder
+from services.dispatcher.outcomes import SessionNotifier
+from services.dispatcher.placement import Placer
 from services.dispatcher.pool_client import GrpcCandidateFinder
+from services.dispatcher.recovery import Recovery
 from services.dispatcher.router import GatewayRouter
 from services.dispatcher.servicer import DispatcherServicer
 from services.dispatcher.settings import DispatcherSettings
@@ -36,12 +41,24 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     gateways = ChannelCache(
         [retry_policy("lingua.gateway.v1.GatewayService", ["DeliverToSession"])]
     )
-    replica = IndexReplica(pool_channel)
+    router = GatewayRouter(store, gateways)
+    replica = IndexReplica(pool_channel, LanguageIndex(shard_size=settings.shard_size))
     finder = ReplicatedCandidateFinder(replica, GrpcCandidateFinder(pool_channel))
-    dispatcher = Dispatcher(store, finder, GatewayRouter(store, gateways), clock, settings)
-    pb_grpc.add_DispatcherServiceServicer_to_server(DispatcherServicer(dispatcher), app.server)
+    notifier = SessionNotifier(router)
+    placer = Placer(
+        store, finder, router, Affinity(store, settings.affinity_cache_size), clock, settings
+    )
+    recovery = Recovery(store, placer, notifier, router, clock, settings, finder.pairs_of)
+    dispatcher = Dispatcher(store, placer, recovery, notifier, clock, settings)
+    pb_grpc.add_DispatcherServiceServicer_to_server(
+        DispatcherServicer(dispatcher, store), app.server
+    )
     app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
     app.run_in_background(replica.run)
+    app.run_in_background(recovery.sweep_loop)
+    app.run_in_background(recovery.follow_node_events)
+    app.run_in_background(recovery.poll_pending)
+    app.run_in_background(recovery.audit_loop)
     app.on_close(redis.aclose)
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(gateways.close)

@@ -1,41 +1,37 @@
-"""Dispatcher logic: create once, choose, reserve, dispatch; accept fenced results.
+"""Dispatcher logic: create once, place, accept fenced results, cancel, read.
 
-Plain code over a RedisJobStore, a CandidateFinder and a GatewayRouter.
+Plain code over the store, the Placer (choosing and dispatching) and Recovery
+(deadlines, lost nodes, waiting jobs); the servicer only maps protos.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 import grpc
 
 from lingua.common.v1 import job_pb2
-from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import job_id_for, new_trace_id
-from services.dispatcher.model import JobRecord, JobState, NodeLoad
-from services.dispatcher.router import GatewayRouter, assignment_request
-from services.dispatcher.selection import power_of_two_order
+from services.dispatcher.model import JobEvent, JobRecord, JobState
+from services.dispatcher.outcomes import SessionNotifier
+from services.dispatcher.placement import Outcome, Placer, Ticket
+from services.dispatcher.recovery import Recovery
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import RedisJobStore
 
 logger = logging.getLogger(__name__)
 
 
-class CandidateFinder(Protocol):
-    async def find(
-        self, src: str, tgt: str, required: list[str], exclude: list[str], limit: int
-    ) -> list[str]: ...
-
-
 @dataclass(frozen=True)
 class Placement:
-    """Where a new job went: a node and attempt, or the reason it could not go anywhere."""
+    """Where a new job stands after creation."""
 
     job_id: str
     trace_id: str
@@ -51,35 +47,27 @@ def default_request_id(spec: job_pb2.JobSpec) -> str:
     return f"{spec.session_id}:{spec.utterance_index}:{spec.tgt_lang}"
 
 
-def required_service_types(pipeline: job_pb2.Pipeline) -> list[str]:
-    wanted = (
-        ("asr", pipeline.use_asr),
-        ("nmt", pipeline.use_nmt),
-        ("tts", pipeline.use_tts),
-        ("semantic", pipeline.use_semantic),
-        ("tone", pipeline.use_tone),
-    )
-    return [name for name, used in wanted if used]
-
-
 class Dispatcher:
     def __init__(
         self,
         store: RedisJobStore,
-        finder: CandidateFinder,
-        router: GatewayRouter,
+        placer: Placer,
+        recovery: Recovery,
+        notifier: SessionNotifier,
         clock: Clock,
         settings: DispatcherSettings,
-        rng: random.Random | None = None,
     ) -> None:
         self._store = store
-        self._finder = finder
-        self._router = router
+        self._placer = placer
+        self._recovery = recovery
+        self._notifier = notifier
         self._clock = clock
         self._settings = settings
-        self._rng = rng or random.Random()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def create_job(self, request_id: str, spec: job_pb2.JobSpec, reply_to: str) -> Placement:
+    async def create_job(
+        self, request_id: str, spec: job_pb2.JobSpec, reply_to: str, *, may_wait: bool = True
+    ) -> Placement:
         if not spec.src_lang or not spec.tgt_lang:
             raise DomainError(
                 "INVALID_MESSAGE",
@@ -90,10 +78,8 @@ class Dispatcher:
             raise DomainError("INVALID_MESSAGE", "audio is empty", grpc.StatusCode.INVALID_ARGUMENT)
         request_id = request_id or default_request_id(spec)
         job_id = job_id_for(request_id)
-        required = required_service_types(spec.pipeline)
-        candidates = await self._finder.find(
-            spec.src_lang, spec.tgt_lang, required, [], self._settings.candidate_sample
-        )
+        ticket = Ticket(job_id, new_trace_id(), spec)
+        candidates = await self._placer.candidates(ticket)
         # The loads are read while the job is created: one round trip instead of two.
         created, loads = await asyncio.gather(
             self._store.create(
@@ -101,15 +87,16 @@ class Dispatcher:
                 now_ms=self._clock.now_ms(),
                 request_id=request_id,
                 spec=spec.SerializeToString(),
-                trace_id=new_trace_id(),
+                trace_id=ticket.trace_id,
                 session_id=spec.session_id,
                 utterance_index=spec.utterance_index,
                 src_lang=spec.src_lang,
                 tgt_lang=spec.tgt_lang,
                 tenant_id=spec.tenant_id,
                 reply_to=reply_to,
+                max_attempts=self._settings.max_attempts,
             ),
-            self._store.node_loads(candidates),
+            self._store.node_loads([c.node_id for c in candidates]),
         )
         if not created.created:
             # The same request again: report the job as it stands, never dispatch twice.
@@ -117,85 +104,90 @@ class Dispatcher:
             return Placement(
                 job_id=job_id,
                 trace_id=created.trace_id,
-                state=created.state,
-                node_id=created.node_id,
-                attempt=created.attempt,
+                state=record.state if record else created.state,
+                node_id=record.node_id if record else created.node_id,
+                attempt=record.attempt if record else created.attempt,
                 error_code=record.error_code if record else "",
                 error_message=record.error_message if record else "",
                 created=False,
             )
-        placement = await self._place(job_id, created.trace_id, spec, 1, required, loads)
+        ticket.trace_id = created.trace_id
+        placed = await self._placer.place(ticket, 1, (candidates, loads))
+        if placed.outcome is Outcome.DISPATCHED:
+            state = JobState.DISPATCHED
+        elif placed.outcome is Outcome.NO_CAPACITY and may_wait:
+            record = await self._store.get(job_id)
+            if record is not None:
+                placed = await self._recovery.settle(record, placed, spec)
+            state = JobState.PENDING if placed.outcome is Outcome.NO_CAPACITY else JobState.FAILED
+        else:
+            state = JobState.FAILED
+        if state is JobState.FAILED:
+            return await self._failed_at_creation(job_id, ticket, placed.outcome, may_wait)
         logger.info(
             "job created",
             extra={
                 "job_id": job_id,
-                "trace_id": created.trace_id,
-                "state": placement.state.value,
-                "node_id": placement.node_id,
+                "trace_id": ticket.trace_id,
+                "state": state.value,
+                "node_id": placed.node_id,
                 "session_id": spec.session_id,
                 "utterance_index": spec.utterance_index,
             },
         )
-        return placement
+        return Placement(job_id, ticket.trace_id, state, placed.node_id, placed.attempt)
 
-    async def _place(
-        self,
-        job_id: str,
-        trace_id: str,
-        spec: job_pb2.JobSpec,
-        attempt: int,
-        required: list[str],
-        loads: list[NodeLoad],
+    async def _failed_at_creation(
+        self, job_id: str, ticket: Ticket, outcome: Outcome, may_wait: bool
     ) -> Placement:
-        excluded = [load.node_id for load in loads]
-        for _ in range(self._settings.selection_rounds):
-            for load in power_of_two_order(loads, self._rng):
-                now = self._clock.now_ms()
-                if not await self._store.reserve(load.node_id, job_id, attempt, now):
-                    continue
-                if not await self._store.assign(job_id, load.node_id, attempt, now):
-                    # Someone else moved the job on (cancel, another attempt): give back.
-                    await self._store.release(load.node_id, job_id, attempt)
-                    record = await self._store.get(job_id)
-                    return Placement(job_id, trace_id, record.state if record else JobState.FAILED)
-                request = assignment_request(
-                    load.node_id, load.owner_epoch, job_id, attempt, trace_id, spec
-                )
-                if await self._router.deliver_to_node(load.owner_gateway, request):
-                    return Placement(
-                        job_id, trace_id, JobState.DISPATCHED, node_id=load.node_id, attempt=attempt
-                    )
-                # The owner gateway is gone or lost the socket: not a job failure, next node.
-                await self._store.release(load.node_id, job_id, attempt)
-                attempt += 1
-            # Everyone sampled was busy or gone: sample others.
-            candidates = await self._finder.find(
-                spec.src_lang, spec.tgt_lang, required, excluded, self._settings.candidate_sample
-            )
-            if not candidates:
-                break
-            excluded.extend(candidates)
-            loads = await self._store.node_loads(candidates)
+        spec = ticket.spec
+        code = "NO_AVAILABLE_NODE"
         message = f"no node available for {spec.src_lang}->{spec.tgt_lang}"
+        # The caller is told in the reply; the session is not told twice.
         await self._store.finish(
             job_id,
             JobState.FAILED,
             now_ms=self._clock.now_ms(),
-            error_code="NO_AVAILABLE_NODE",
+            error_code=code,
             error_message=message,
         )
+        await self._store.unschedule(job_id)
+        record = await self._store.get(job_id)
+        if record is not None and record.state is JobState.FAILED:
+            code, message = record.error_code or code, record.error_message or message
+        if not may_wait and outcome is Outcome.NO_CAPACITY:
+            raise DomainError(code, message, grpc.StatusCode.RESOURCE_EXHAUSTED)
         return Placement(
-            job_id, trace_id, JobState.FAILED, error_code="NO_AVAILABLE_NODE", error_message=message
+            job_id, ticket.trace_id, JobState.FAILED, error_code=code, error_message=message
         )
+
+    async def submit_job(
+        self,
+        request_id: str,
+        tenant_id: str,
+        spec: job_pb2.JobSpec,
+        *,
+        fail_fast: bool,
+    ) -> tuple[JobRecord, bool]:
+        """The internal-team API: no session; results are read with GetJob / WatchJob."""
+        spec.tenant_id = tenant_id
+        request_id = request_id or f"api:{uuid.uuid4().hex}"
+        placement = await self.create_job(request_id, spec, "", may_wait=not fail_fast)
+        if placement.state is JobState.FAILED and placement.created:
+            raise DomainError(
+                placement.error_code, placement.error_message, grpc.StatusCode.UNAVAILABLE
+            )
+        return await self.get_job(placement.job_id), placement.created
 
     async def complete_job(
         self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
     ) -> tuple[bool, JobState]:
         final = JobState.COMPLETED if result.success else JobState.FAILED
+        now = self._clock.now_ms()
         finished = await self._store.finish(
             job_id,
             final,
-            now_ms=self._clock.now_ms(),
+            now_ms=now,
             node_id=node_id,
             attempt=attempt,
             result=result.SerializeToString(),
@@ -214,107 +206,90 @@ class Dispatcher:
                 },
             )
             return False, record.state if record else JobState.FAILED
-        outcome = gw_pb.DeliverToSessionRequest(
-            session_id=finished.session_id,
-            outcome=gw_pb.UtteranceOutcome(
+        # The client waits on delivery, the slot and timer only on bookkeeping: at once.
+        await asyncio.gather(
+            self._notifier.result(
+                session_id=finished.session_id,
+                reply_to=finished.reply_to,
                 utterance_index=finished.utterance_index,
                 job_id=job_id,
                 trace_id=finished.trace_id,
                 result=result,
-                dispatched_at_ms=finished.dispatched_ms,
+                dispatched_ms=finished.dispatched_ms,
             ),
-        )
-        # The client waits on delivery, the slot only on bookkeeping: do both at once.
-        await asyncio.gather(
-            self._deliver(finished.reply_to, outcome),
             self._store.release(
-                node_id,
-                job_id,
-                attempt,
-                outcome="ok" if result.success else "fail",
-                now_ms=self._clock.now_ms(),
+                node_id, job_id, attempt, outcome="ok" if result.success else "fail", now_ms=now
             ),
+            self._store.unschedule(job_id),
         )
+        self._spawn(self._recovery.slot_freed(node_id))
         return True, final
-
-    async def _deliver(self, reply_to: str, request: gw_pb.DeliverToSessionRequest) -> None:
-        if not request.session_id:
-            return
-        if not await self._router.deliver_to_session(reply_to, request):
-            logger.warning(
-                "outcome undeliverable: session gone",
-                extra={"session_id": request.session_id, "job_id": request.outcome.job_id},
-            )
 
     async def report_event(
         self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
     ) -> bool:
+        now = self._clock.now_ms()
+        deadline = await self._store.confirm(
+            job_id,
+            node_id,
+            attempt,
+            now_ms=now,
+            due_ms=now + self._settings.job_timeout_ms,
+            what=kind,
+        )
+        if deadline is None:
+            return False
+        await self._store.schedule(job_id, deadline)
         record = await self._store.get(job_id)
-        if record is None or record.state.terminal:
-            return False
-        # asr_partial carries no attempt (0): the node's current attempt is meant.
-        if record.node_id != node_id or (attempt and record.attempt != attempt):
-            return False
-        if not record.session_id:
+        if record is None or not record.session_id:
             return True
-        request = gw_pb.DeliverToSessionRequest(session_id=record.session_id)
-        if kind == "asr_partial":
-            request.asr_partial.CopyFrom(
-                gw_pb.AsrPartial(
-                    utterance_index=record.utterance_index,
-                    job_id=job_id,
-                    trace_id=record.trace_id,
-                    text=text,
-                    is_final=is_final,
-                )
+        if kind == "partial":
+            await self._notifier.partial(
+                session_id=record.session_id,
+                reply_to=record.reply_to,
+                utterance_index=record.utterance_index,
+                job_id=job_id,
+                trace_id=record.trace_id,
+                text=text,
+                is_final=is_final,
             )
-        else:
-            request.ui_event.CopyFrom(
-                gw_pb.UiEvent(
-                    utterance_index=record.utterance_index,
-                    job_id=job_id,
-                    trace_id=record.trace_id,
-                    event="NODE_ACCEPTED",
-                    elapsed_ms=max(0, self._clock.now_ms() - record.created_ms),
-                )
+        elif kind == "accepted":
+            await self._notifier.event(
+                session_id=record.session_id,
+                reply_to=record.reply_to,
+                utterance_index=record.utterance_index,
+                job_id=job_id,
+                trace_id=record.trace_id,
+                event="NODE_ACCEPTED",
+                elapsed_ms=max(0, now - record.created_ms),
             )
-        await self._router.deliver_to_session(record.reply_to, request)
         return True
 
     async def cancel_job(self, job_id: str, reason: str) -> JobRecord:
+        record = await self.get_job(job_id)
+        reason = reason or "cancelled"
         finished = await self._store.finish(
             job_id,
             JobState.CANCELLED,
             now_ms=self._clock.now_ms(),
             error_code="JOB_CANCELLED",
-            error_message=reason or "cancelled",
+            error_message=reason,
         )
-        if finished is not None and finished.node_id:
-            await self._store.release(finished.node_id, job_id, finished.attempt)
-            gateway, epoch = await self._store.node_owner(finished.node_id)
-            if gateway:
-                await self._router.deliver_to_node(
-                    gateway,
-                    gw_pb.DeliverToNodeRequest(
-                        node_id=finished.node_id,
-                        epoch=epoch,
-                        job_cancel=gw_pb.JobCancel(
-                            job_id=job_id, trace_id=finished.trace_id, reason=reason
-                        ),
-                    ),
-                )
-        if finished is not None and finished.session_id:
-            await self._deliver(
-                finished.reply_to,
-                gw_pb.DeliverToSessionRequest(
-                    session_id=finished.session_id,
-                    outcome=gw_pb.UtteranceOutcome(
-                        utterance_index=finished.utterance_index,
-                        job_id=job_id,
-                        trace_id=finished.trace_id,
-                        error=job_pb2.JobError(code="JOB_CANCELLED", message=reason or "cancelled"),
-                    ),
-                ),
+        if finished is not None:
+            await self._store.unschedule(job_id)
+            await self._store.drop_pending(record.src_lang, record.tgt_lang, job_id)
+            if finished.node_id:
+                await self._store.release(finished.node_id, job_id, finished.attempt)
+                await self._recovery.cancel_on_node(finished.node_id, record, reason)
+                self._spawn(self._recovery.slot_freed(finished.node_id))
+            await self._notifier.failure(
+                session_id=finished.session_id,
+                reply_to=finished.reply_to,
+                utterance_index=finished.utterance_index,
+                job_id=job_id,
+                trace_id=finished.trace_id,
+                code="JOB_CANCELLED",
+                message=reason,
             )
         return await self.get_job(job_id)
 
@@ -323,3 +298,11 @@ class Dispatcher:
         if record is None:
             raise DomainError("NOT_FOUND", f"no job {job_id}", grpc.StatusCode.NOT_FOUND)
         return record
+
+    async def job_events(self, job_id: str, after_id: str, block_ms: int | None) -> list[JobEvent]:
+        return await self._store.events(job_id, after_id, block_ms)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

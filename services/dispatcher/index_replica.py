@@ -15,8 +15,8 @@ import grpc
 
 from lingua.pool.v1 import pool_service_pb2 as pool_pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
-from lingua_common.language_index import LanguageIndex, NodeEntry
-from services.dispatcher.pool_client import GrpcCandidateFinder
+from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
+from services.dispatcher.pool_client import Candidate, GrpcCandidateFinder
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,24 @@ class ReplicatedCandidateFinder:
         self._authority = authority
 
     async def find(
-        self, src: str, tgt: str, required: list[str], exclude: list[str], limit: int
-    ) -> list[str]:
+        self,
+        src: str,
+        tgt: str,
+        required: list[str],
+        exclude: list[str],
+        limit: int,
+        preferred_pool: str = "",
+    ) -> list[Candidate]:
         if self._replica.synced:
-            found = self._replica.index.candidates((src, tgt), required, exclude, limit)
+            index = self._replica.index
+            pair = (src, tgt)
+            parsed = parse_pool_id(preferred_pool) if preferred_pool else None
+            shard = parsed[1] if parsed is not None and parsed[0] == pair else None
+            found = index.candidates(pair, required, exclude, limit, shard)
             if found:
-                return found
-        return await self._authority.find(src, tgt, required, exclude, limit)
+                return [Candidate(n, pool_id(pair, index.shard_of(pair, n))) for n in found]
+        return await self._authority.find(src, tgt, required, exclude, limit, preferred_pool)
+
+    def pairs_of(self, node_id: str) -> frozenset[tuple[str, str]]:
+        entry = self._replica.index.entry(node_id)
+        return entry.pairs if entry else frozenset()

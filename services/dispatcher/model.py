@@ -37,6 +37,9 @@ class JobRecord:
     created_ms: int
     updated_ms: int
     dispatched_ms: int
+    due_ms: int
+    excluded: tuple[str, ...]
+    pool_id: str
     error_code: str
     error_message: str
     spec: bytes
@@ -54,6 +57,30 @@ class Finished:
     attempt: int
     reply_to: str
     dispatched_ms: int
+
+
+@dataclass(frozen=True)
+class Abandoned:
+    """What job_abandon decided: retry (pending again) or failed for good."""
+
+    retry: bool
+    node_id: str
+    attempt: int
+    excluded: tuple[str, ...] = ()
+    session_id: str = ""
+    utterance_index: int = 0
+    trace_id: str = ""
+    reply_to: str = ""
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    event_id: str
+    kind: str  # created, pending, dispatched, accepted, retrying, completed, failed, cancelled
+    attempt: int
+    node_id: str
+    at_ms: int
+    code: str
 
 
 @dataclass(frozen=True)

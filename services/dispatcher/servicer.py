@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
 from lingua.common.v1 import job_pb2, node_pb2
@@ -11,7 +13,9 @@ from lingua_common.errors import DomainError, abort_with
 from lingua_common.grpc_app import Context
 from lingua_common.metadata import REPLY_TO_METADATA_KEY
 from services.dispatcher.domain import Dispatcher, Placement
+from services.dispatcher.listing import list_jobs
 from services.dispatcher.model import JobRecord, JobState
+from services.dispatcher.store import RedisJobStore
 
 STATE_TO_PB = {
     JobState.CREATED: job_pb2.JOB_STATE_CREATED,
@@ -22,16 +26,29 @@ STATE_TO_PB = {
     JobState.FAILED: job_pb2.JOB_STATE_FAILED,
     JobState.CANCELLED: job_pb2.JOB_STATE_CANCELLED,
 }
-EVENT_KINDS = {
+PB_TO_STATE = {v: k for k, v in STATE_TO_PB.items()}
+REPORTED_KINDS = {
     pb.JOB_EVENT_KIND_ACCEPTED: "accepted",
     pb.JOB_EVENT_KIND_STARTED: "started",
-    pb.JOB_EVENT_KIND_ASR_PARTIAL: "asr_partial",
+    pb.JOB_EVENT_KIND_ASR_PARTIAL: "partial",
 }
+WATCHED_KINDS = {
+    "dispatched": pb.JOB_EVENT_KIND_DISPATCHED,
+    "accepted": pb.JOB_EVENT_KIND_ACCEPTED,
+    "partial": pb.JOB_EVENT_KIND_ASR_PARTIAL,
+    "completed": pb.JOB_EVENT_KIND_COMPLETED,
+    "failed": pb.JOB_EVENT_KIND_FAILED,
+    "cancelled": pb.JOB_EVENT_KIND_CANCELLED,
+}
+TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
+WATCH_BLOCK_MS = 1_000
+MAX_AUDIO_BYTES = 4 * 1024 * 1024
 
 
 class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, store: RedisJobStore) -> None:
         self._dispatcher = dispatcher
+        self._store = store
 
     async def CreateJob(
         self, request: pb.CreateJobRequest, context: Context
@@ -51,6 +68,31 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             job=placement_to_pb(placement, request.spec), created=placement.created
         )
 
+    async def SubmitJob(
+        self, request: pb.SubmitJobRequest, context: Context
+    ) -> pb.SubmitJobResponse:
+        problem = _submit_problem(request)
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        spec = job_pb2.JobSpec(
+            src_lang=request.src_lang,
+            tgt_lang=request.tgt_lang,
+            audio=request.audio,
+            audio_format=request.audio_format,
+            sample_rate=request.sample_rate,
+            pipeline=request.pipeline
+            if request.HasField("pipeline")
+            else job_pb2.Pipeline(use_asr=True, use_nmt=True),
+        )
+        try:
+            record, created = await self._dispatcher.submit_job(
+                request.request_id, request.tenant_id, spec, fail_fast=request.fail_fast
+            )
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        return pb.SubmitJobResponse(job=record_to_pb(record), created=created)
+
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.GetJobResponse:
         try:
             record = await self._dispatcher.get_job(request.job_id)
@@ -58,6 +100,21 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             await abort_with(context, error)
             raise
         return pb.GetJobResponse(job=record_to_pb(record))
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
+        try:
+            records, token = await list_jobs(
+                self._store,
+                state=PB_TO_STATE.get(request.state),
+                node_id=request.node_id,
+                session_id=request.session_id,
+                page_size=request.page_size,
+                page_token=request.page_token,
+            )
+        except ValueError as error:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+            raise
+        return pb.ListJobsResponse(jobs=[record_to_pb(r) for r in records], next_page_token=token)
 
     async def CancelJob(
         self, request: pb.CancelJobRequest, context: Context
@@ -69,10 +126,36 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             raise
         return pb.CancelJobResponse(job=record_to_pb(record))
 
+    async def WatchJob(
+        self, request: pb.WatchJobRequest, context: Context
+    ) -> AsyncIterator[pb.WatchJobResponse]:
+        """Everything that happened to the job so far, then live, until it ends."""
+        try:
+            await self._dispatcher.get_job(request.job_id)
+        except DomainError as error:
+            await abort_with(context, error)
+            raise
+        after = ""
+        while True:
+            events = await self._dispatcher.job_events(request.job_id, after, WATCH_BLOCK_MS)
+            for event in events:
+                after = event.event_id
+                kind = WATCHED_KINDS.get(event.kind)
+                if kind is None:
+                    continue
+                record = await self._dispatcher.get_job(request.job_id)
+                yield pb.WatchJobResponse(
+                    kind=kind,
+                    job=record_to_pb(record),
+                    partial_text=event.code if event.kind == "partial" else "",
+                )
+                if event.kind in TERMINAL_KINDS:
+                    return
+
     async def ReportJobEvent(
         self, request: pb.ReportJobEventRequest, context: Context
     ) -> pb.ReportJobEventResponse:
-        kind = EVENT_KINDS.get(request.kind)
+        kind = REPORTED_KINDS.get(request.kind)
         if kind is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unsupported event kind")
             raise AssertionError("unreachable")
@@ -93,6 +176,20 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             request.job_id, request.node_id, request.attempt_id, request.result
         )
         return pb.CompleteJobResponse(accepted=accepted, state=STATE_TO_PB[state])
+
+
+def _submit_problem(request: pb.SubmitJobRequest) -> str:
+    if not request.src_lang or not request.tgt_lang:
+        return "src_lang and tgt_lang are required"
+    if not request.audio:
+        return "audio is required"
+    if len(request.audio) > MAX_AUDIO_BYTES:
+        return f"audio exceeds {MAX_AUDIO_BYTES} bytes"
+    if not request.audio_format:
+        return "audio_format is required"
+    if not request.sample_rate:
+        return "sample_rate is required"
+    return ""
 
 
 def placement_to_pb(placement: Placement, spec: job_pb2.JobSpec) -> job_pb2.Job:

@@ -19,6 +19,21 @@ class DispatcherSettings:
     job_retention_ms: int = 600 * 1000
     candidate_sample: int = 8
     selection_rounds: int = 3
+    # A dispatched job must be confirmed (its node took it) within this, or it is retried.
+    reservation_ttl_ms: int = 3_000
+    # A job's result deadline per attempt, and how many attempts it gets.
+    job_timeout_ms: int = 15_000
+    max_attempts: int = 3
+    # Waiting for capacity: bounded in time and per pair in length.
+    pending_timeout_ms: int = 10_000
+    pending_max_per_pair: int = 1_000
+    sweep_interval_ms: int = 100
+    sweep_lease_ms: int = 5_000
+    pending_poll_ms: int = 500
+    # How often every reserved slot is checked against its job (leaks freed on the 2nd look).
+    slot_audit_interval_ms: int = 15_000
+    affinity_cache_size: int = 50_000
+    shard_size: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherSettings:
@@ -30,4 +45,12 @@ class DispatcherSettings:
             job_retention_ms=env_int(env, "LINGUA_JOB_RETENTION_MS", cls.job_retention_ms),
             candidate_sample=env_int(env, "LINGUA_CANDIDATE_SAMPLE", cls.candidate_sample),
             selection_rounds=env_int(env, "LINGUA_SELECTION_ROUNDS", cls.selection_rounds),
+            reservation_ttl_ms=env_int(env, "LINGUA_RESERVATION_TTL_MS", cls.reservation_ttl_ms),
+            job_timeout_ms=env_int(env, "LINGUA_JOB_TIMEOUT_MS", cls.job_timeout_ms),
+            max_attempts=env_int(env, "LINGUA_MAX_ATTEMPTS", cls.max_attempts),
+            pending_timeout_ms=env_int(env, "LINGUA_PENDING_TIMEOUT_MS", cls.pending_timeout_ms),
+            pending_max_per_pair=env_int(
+                env, "LINGUA_PENDING_MAX_PER_PAIR", cls.pending_max_per_pair
+            ),
+            shard_size=env_int(env, "LINGUA_POOL_SHARD_SIZE", cls.shard_size),
         )

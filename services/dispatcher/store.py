@@ -1,13 +1,20 @@
-"""Redis access of the dispatcher: job records, node slots, owners."""
+"""Redis access of the dispatcher: job records and events, node slots, timeouts, pending.
+
+Every state change of a job is one cluster-safe Lua script on the job's own slot; node
+slots live in the node's slot; a change that spans both is two idempotent steps.
+"""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
-from services.dispatcher.model import Finished, JobRecord, JobState, NodeLoad
+from services.dispatcher.model import Abandoned, Finished, JobEvent, JobRecord, JobState, NodeLoad
+
+TIMEOUT_BUCKETS = 16
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,10 @@ class Created:
 
 class RequestIdClashError(Exception):
     """Two request ids hashed to one job id (astronomically unlikely; never silently merged)."""
+
+
+def timeout_bucket(job_id: str) -> int:
+    return zlib.crc32(job_id.encode()) % TIMEOUT_BUCKETS
 
 
 class RedisJobStore:
@@ -40,6 +51,11 @@ class RedisJobStore:
         self._live_ttl_ms = live_ttl_ms
         self._retention_ms = retention_ms
 
+    def _job_keys(self, job_id: str) -> list[str]:
+        return [self._keys.job(job_id), self._keys.job_events(job_id)]
+
+    # --- job transitions ------------------------------------------------------------------
+
     async def create(
         self,
         job_id: str,
@@ -54,10 +70,11 @@ class RedisJobStore:
         tgt_lang: str,
         tenant_id: str,
         reply_to: str,
+        max_attempts: int,
     ) -> Created:
         result = await self._lua.run(
             "job_create",
-            [self._keys.job(job_id)],
+            self._job_keys(job_id),
             [
                 now_ms,
                 request_id,
@@ -70,22 +87,85 @@ class RedisJobStore:
                 tenant_id,
                 reply_to,
                 self._live_ttl_ms,
+                max_attempts,
             ],
         )
         head = int(result[0])
         if head < 0:
             raise RequestIdClashError(job_id)
         if head == 1:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.zadd(self._keys.jobs_recent(), {job_id: now_ms})
+            if session_id:
+                pipe.zadd(self._keys.session_jobs(session_id), {job_id: utterance_index})
+            await pipe.execute()
             return Created(True, _text(result[1]), JobState.CREATED, "", 0)
         return Created(
             False, _text(result[4]), JobState(_text(result[1])), _text(result[2]), int(result[3])
         )
 
-    async def assign(self, job_id: str, node_id: str, attempt: int, now_ms: int) -> bool:
+    async def assign(
+        self, job_id: str, node_id: str, attempt: int, *, now_ms: int, due_ms: int, pool_id: str
+    ) -> bool:
         result = await self._lua.run(
-            "job_assign", [self._keys.job(job_id)], [node_id, attempt, now_ms]
+            "job_assign", self._job_keys(job_id), [node_id, attempt, now_ms, due_ms, pool_id]
         )
         return int(result[0]) == 1
+
+    async def confirm(
+        self, job_id: str, node_id: str, attempt: int, *, now_ms: int, due_ms: int, what: str
+    ) -> int | None:
+        """The node has the job; returns the job's deadline now, or None if stale."""
+        result = await self._lua.run(
+            "job_confirm", self._job_keys(job_id), [node_id, attempt, now_ms, due_ms, what]
+        )
+        return int(result[1]) if int(result[0]) == 1 else None
+
+    async def pend(self, job_id: str, *, now_ms: int, due_ms: int) -> bool:
+        result = await self._lua.run("job_pend", self._job_keys(job_id), [now_ms, due_ms])
+        return int(result) == 1
+
+    async def abandon(
+        self,
+        job_id: str,
+        *,
+        now_ms: int,
+        node_id: str,
+        attempt: int,
+        reason: str,
+        only_if_due: bool,
+        pending_due_ms: int,
+        counts: bool = True,
+    ) -> Abandoned | None:
+        reply = await self._lua.run(
+            "job_abandon",
+            self._job_keys(job_id),
+            [
+                now_ms,
+                node_id,
+                attempt,
+                reason,
+                "1" if only_if_due else "0",
+                pending_due_ms,
+                self._retention_ms,
+                "1" if counts else "0",
+            ],
+        )
+        head = int(reply[0])
+        if head == 0:
+            return None
+        if head == 1:
+            excluded = tuple(n for n in _text(reply[3]).split(",") if n)
+            return Abandoned(True, _text(reply[1]), int(reply[2]), excluded)
+        return Abandoned(
+            retry=False,
+            node_id=_text(reply[1]),
+            attempt=int(reply[2]),
+            session_id=_text(reply[3]),
+            utterance_index=int(reply[4]),
+            trace_id=_text(reply[5]),
+            reply_to=_text(reply[6]),
+        )
 
     async def finish(
         self,
@@ -101,7 +181,7 @@ class RedisJobStore:
     ) -> Finished | None:
         reply = await self._lua.run(
             "job_finish",
-            [self._keys.job(job_id)],
+            self._job_keys(job_id),
             [
                 now_ms,
                 state.value,
@@ -125,9 +205,45 @@ class RedisJobStore:
             dispatched_ms=int(reply[7] or 0),
         )
 
+    # --- reads ------------------------------------------------------------------------------
+
     async def get(self, job_id: str) -> JobRecord | None:
         fields = await self._r.hgetall(self._keys.job(job_id))
         return _record(job_id, fields) if fields else None
+
+    async def events(self, job_id: str, after_id: str, block_ms: int | None) -> list[JobEvent]:
+        stream = self._keys.job_events(job_id)
+        if block_ms is None:
+            entries = await self._r.xrange(stream, min=f"({after_id}" if after_id else "-")
+            return [_event(i, f) for i, f in entries]
+        reply = await self._r.xread({stream: after_id or "0-0"}, block=block_ms, count=100)
+        return [_event(i, f) for _s, entries in reply or [] for i, f in entries]
+
+    async def session_job_ids(self, session_id: str, offset: int, count: int) -> list[str]:
+        ids = await self._r.zrange(self._keys.session_jobs(session_id), offset, offset + count - 1)
+        return [_text(i) for i in ids]
+
+    async def node_job_ids(self, node_id: str) -> list[tuple[str, int]]:
+        """The node's reserved slots: (job id, attempt)."""
+        held = await self._r.hgetall(self._keys.node_inflight(node_id))
+        return [(_text(job), int(attempt)) for job, attempt in held.items()]
+
+    async def recent_job_ids(self, before_ms: int, count: int) -> list[tuple[str, int]]:
+        """Jobs created before `before_ms`, newest first: (job id, created ms)."""
+        found = await self._r.zrevrangebyscore(
+            self._keys.jobs_recent(),
+            f"({before_ms}",
+            "-inf",
+            start=0,
+            num=count,
+            withscores=True,
+        )
+        return [(_text(job), int(score)) for job, score in found]
+
+    async def trim_recent(self, older_than_ms: int) -> None:
+        await self._r.zremrangebyscore(self._keys.jobs_recent(), "-inf", f"({older_than_ms}")
+
+    # --- node slots ------------------------------------------------------------------------
 
     async def reserve(self, node_id: str, job_id: str, attempt: int, now_ms: int) -> bool:
         k = self._keys
@@ -177,22 +293,122 @@ class RedisJobStore:
             )
         return loads
 
+    async def node_ids_page(self, cursor: int, count: int) -> tuple[int, list[str]]:
+        """A page of every known node id (the registry's set of nodes)."""
+        next_cursor, members = await self._r.sscan(self._keys.nodes_all(), cursor, count=count)
+        return int(next_cursor), [_text(m) for m in members]
+
     async def node_owner(self, node_id: str) -> tuple[str, int]:
         owner = await self._r.get(self._keys.node_owner(node_id))
         gateway, _, epoch = (owner or b"").decode().partition(" ")
         return gateway, int(epoch or 0)
 
+    # --- timeouts ---------------------------------------------------------------------------
+
+    async def schedule(self, job_id: str, due_ms: int) -> None:
+        """(Re)arm the job's timeout; registered before the state it guards."""
+        await self._r.zadd(self._keys.timeouts(timeout_bucket(job_id)), {job_id: due_ms})
+
+    async def unschedule(self, job_id: str) -> None:
+        await self._r.zrem(self._keys.timeouts(timeout_bucket(job_id)), job_id)
+
+    async def claim_due(self, bucket: int, now_ms: int, lease_ms: int, limit: int) -> list[str]:
+        result = await self._lua.run(
+            "timeouts_claim", [self._keys.timeouts(bucket)], [now_ms, lease_ms, limit]
+        )
+        return [_text(i) for i in result]
+
+    # --- pending queues ---------------------------------------------------------------------
+
+    async def enqueue(self, src: str, tgt: str, job_id: str, since_ms: int, limit: int) -> bool:
+        """Queue a job for its pair; False when the queue is full (bounded)."""
+        queue = self._keys.pending(src, tgt)
+        if int(await self._r.zcard(queue)) >= limit:
+            return False
+        # NX: a job re-queued after a failed attempt keeps its place in the line.
+        await self._r.zadd(queue, {job_id: since_ms}, nx=True)
+        await self._r.sadd(self._keys.pending_pairs(), f"{src} {tgt}")
+        return True
+
+    async def dequeue(self, src: str, tgt: str) -> tuple[str, int] | None:
+        """The oldest waiting job of a pair, taken by exactly one caller."""
+        popped = await self._r.zpopmin(self._keys.pending(src, tgt))
+        if not popped:
+            return None
+        job_id, since = popped[0]
+        return _text(job_id), int(since)
+
+    async def requeue(self, src: str, tgt: str, job_id: str, since_ms: int) -> None:
+        await self._r.zadd(self._keys.pending(src, tgt), {job_id: since_ms})
+
+    async def drop_pending(self, src: str, tgt: str, job_id: str) -> None:
+        await self._r.zrem(self._keys.pending(src, tgt), job_id)
+
+    async def pending_pairs(self) -> list[tuple[str, str]]:
+        members = await self._r.smembers(self._keys.pending_pairs())
+        pairs = []
+        for member in members:
+            src, _, tgt = _text(member).partition(" ")
+            pairs.append((src, tgt))
+        return pairs
+
+    async def forget_pair_if_empty(self, src: str, tgt: str) -> None:
+        if int(await self._r.zcard(self._keys.pending(src, tgt))) == 0:
+            await self._r.srem(self._keys.pending_pairs(), f"{src} {tgt}")
+
+    async def pending_depth(self, src: str, tgt: str) -> int:
+        return int(await self._r.zcard(self._keys.pending(src, tgt)))
+
+    # --- sessions and gateways --------------------------------------------------------------
+
     async def session_owner(self, session_id: str) -> str:
         owner = await self._r.get(self._keys.session_owner(session_id))
         return owner.decode() if owner else ""
+
+    async def session_preferred_pool(self, session_id: str) -> str:
+        pool = await self._r.hget(self._keys.session(session_id), "preferred_pool")
+        return pool.decode() if pool else ""
+
+    async def set_session_preferred_pool(self, session_id: str, pool_id: str) -> None:
+        # Only an existing session gets a preferred pool (HSET would create a stray key).
+        key = self._keys.session(session_id)
+        if await self._r.exists(key):
+            await self._r.hset(key, "preferred_pool", pool_id)
 
     async def gateway_address(self, gateway_id: str) -> str:
         address = await self._r.get(self._keys.gateway(gateway_id))
         return address.decode() if address else ""
 
+    async def node_events_after(
+        self, after_id: str, block_ms: int, count: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        reply = await self._r.xread(
+            {self._keys.node_events(): after_id}, block=block_ms, count=count
+        )
+        return [
+            (_text(i), {_text(k): _text(v) for k, v in f.items()})
+            for _s, entries in reply or []
+            for i, f in entries
+        ]
+
+    async def last_node_event_id(self) -> str:
+        last = await self._r.xrevrange(self._keys.node_events(), count=1)
+        return _text(last[0][0]) if last else "0-0"
+
 
 def _text(value: bytes | str | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> JobEvent:
+    return JobEvent(
+        event_id=_text(entry_id),
+        kind=_text(fields[b"kind"]),
+        attempt=int(fields.get(b"attempt", b"0") or 0),
+        node_id=_text(fields.get(b"node", b"")),
+        at_ms=int(fields.get(b"at", b"0")),
+        code=_text(fields.get(b"code", b"")),
+    )
 
 
 def _record(job_id: str, fields: dict[bytes, bytes]) -> JobRecord:
@@ -216,6 +432,9 @@ def _record(job_id: str, fields: dict[bytes, bytes]) -> JobRecord:
         created_ms=int(text("created_ms", "0")),
         updated_ms=int(text("updated_ms", "0")),
         dispatched_ms=int(text("dispatched_ms", "0")),
+        due_ms=int(text("due_ms", "0")),
+        excluded=tuple(n for n in text("excluded").split(",") if n),
+        pool_id=text("pool_id"),
         error_code=text("error_code"),
         error_message=text("error_message"),
         spec=fields.get(b"spec", b""),

@@ -35,16 +35,3 @@ def _nmt_allows(nmt: node_pb2.NmtCapability, pair: Pair) -> bool:
     if rule == node_pb2.NMT_RULE_SPECIFIC_PAIRS:
         return any(p.src == src and p.tgt == tgt for p in nmt.supported_pairs)
     return False
-
-
-def pool_id(pair: Pair, shard: int) -> str:
-    """A pool is one shard of a pair: "zh:en#0"."""
-    return f"{pair[0]}:{pair[1]}#{shard}"
-
-
-def parse_pool_id(value: str) -> tuple[Pair, int] | None:
-    head, sep, shard = value.rpartition("#")
-    src, colon, tgt = head.partition(":")
-    if not (sep and colon and src and tgt and shard.isdigit()):
-        return None
-    return (src, tgt), int(shard)

@@ -10,9 +10,8 @@ from lingua.common.v1 import node_pb2
 from lingua.pool.v1 import pool_service_pb2 as pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import Context
-from lingua_common.language_index import Pair
+from lingua_common.language_index import Pair, parse_pool_id, pool_id
 from services.pool.domain import IndexChange, PoolDirectory, ResyncRequired
-from services.pool.pairs import parse_pool_id, pool_id
 
 DEFAULT_CANDIDATES = 8
 MAX_CANDIDATES = 64

@@ -11,17 +11,24 @@ NOW = 1_700_000_000_000
 TTL = 3_600_000
 
 
+def job_keys(keys: Keys, job: str) -> list[str]:
+    return [keys.job(job), keys.job_events(job)]
+
+
 async def create(lua: LuaScripts, keys: Keys, job: str, request: str = "r1") -> list[object]:
     result: list[object] = await lua.run(
         "job_create",
-        [keys.job(job)],
-        [NOW, request, b"spec", "trace1", "s1", 3, "zh", "en", "tenant", "gw-a", TTL],
+        job_keys(keys, job),
+        [NOW, request, b"spec", "trace1", "s1", 3, "zh", "en", "tenant", "gw-a", TTL, 3],
     )
     return result
 
 
 async def assign(lua: LuaScripts, keys: Keys, job: str, node: str, attempt: int) -> int:
-    return int((await lua.run("job_assign", [keys.job(job)], [node, attempt, NOW]))[0])
+    result = await lua.run(
+        "job_assign", job_keys(keys, job), [node, attempt, NOW, NOW + 3000, "zh:en#0"]
+    )
+    return int(result[0])
 
 
 async def finish(
@@ -35,17 +42,51 @@ async def finish(
 ) -> list[object]:
     result: list[object] = await lua.run(
         "job_finish",
-        [keys.job(job)],
+        job_keys(keys, job),
         [NOW + 5, state, node, attempt, b"result", "", "", 600_000],
     )
     return result
 
 
-async def test_concurrent_creators_of_one_request_get_one_job(lua: LuaScripts, keys: Keys) -> None:
+async def abandon(
+    lua: LuaScripts,
+    keys: Keys,
+    job: str,
+    *,
+    node: str,
+    attempt: int,
+    only_if_due: bool = False,
+    counts: bool = True,
+    now: int = NOW + 10,
+) -> list[object]:
+    result: list[object] = await lua.run(
+        "job_abandon",
+        job_keys(keys, job),
+        [
+            now,
+            node,
+            attempt,
+            "JOB_TIMEOUT",
+            "1" if only_if_due else "0",
+            now + 10_000,
+            600_000,
+            "1" if counts else "0",
+        ],
+    )
+    return result
+
+
+async def kinds(redis_client: RedisClient, keys: Keys, job: str) -> list[bytes]:
+    return [fields[b"kind"] for _, fields in await redis_client.xrange(keys.job_events(job))]
+
+
+async def test_concurrent_creators_of_one_request_get_one_job(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
     results = await asyncio.gather(*(create(lua, keys, "j1") for _ in range(20)))
-    created = [r for r in results if r[0] == 1]
-    assert len(created) == 1
+    assert len([r for r in results if r[0] == 1]) == 1
     assert all(r == [0, b"created", b"", 0, b"trace1"] for r in results if r[0] == 0)
+    assert await kinds(redis_client, keys, "j1") == [b"created"]
 
 
 async def test_a_different_request_on_the_same_job_id_is_refused(
@@ -55,20 +96,41 @@ async def test_a_different_request_on_the_same_job_id_is_refused(
     assert await create(lua, keys, "j1", request="r2") == [-1, b"r1"]
 
 
-async def test_assign_accepts_only_the_next_attempt(
+async def test_assign_accepts_only_the_next_attempt_of_an_unassigned_job(
     lua: LuaScripts, keys: Keys, redis_client: RedisClient
 ) -> None:
     await create(lua, keys, "j1")
     assert await assign(lua, keys, "j1", "n1", 2) == 0
     assert await assign(lua, keys, "j1", "n1", 1) == 1
+    assert await assign(lua, keys, "j1", "n2", 2) == 0  # running on n1: no second attempt
     assert await assign(lua, keys, "j1", "n2", 1) == 0  # an older copy cannot overwrite
-    assert await assign(lua, keys, "j1", "n2", 2) == 1
     record = await redis_client.hgetall(keys.job("j1"))
     assert (record[b"node_id"], record[b"attempt"], record[b"state"]) == (
-        b"n2",
-        b"2",
+        b"n1",
+        b"1",
         b"dispatched",
     )
+    assert record[b"due_ms"] == str(NOW + 3000).encode()
+
+
+async def test_confirm_moves_the_deadline_once_and_only_for_the_live_attempt(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await create(lua, keys, "j1")
+    await assign(lua, keys, "j1", "n1", 1)
+
+    async def confirm(node: str, attempt: int, due: int, what: str) -> list[object]:
+        result: list[object] = await lua.run(
+            "job_confirm", job_keys(keys, "j1"), [node, attempt, NOW, due, what]
+        )
+        return result
+
+    assert await confirm("n2", 1, NOW + 15_000, "delivered") == [0, b"stale"]
+    assert await confirm("n1", 1, NOW + 15_000, "delivered") == [1, NOW + 15_000]
+    # A later sign of life neither extends the deadline again nor resets it.
+    assert await confirm("n1", 0, NOW + 99_000, "accepted") == [1, NOW + 15_000]
+    assert await redis_client.hget(keys.job("j1"), "state") == b"accepted"
+    assert await kinds(redis_client, keys, "j1") == [b"created", b"dispatched", b"accepted"]
 
 
 async def test_finish_is_fenced_by_node_and_attempt_and_happens_once(
@@ -76,6 +138,7 @@ async def test_finish_is_fenced_by_node_and_attempt_and_happens_once(
 ) -> None:
     await create(lua, keys, "j1")
     await assign(lua, keys, "j1", "n1", 1)
+    assert (await abandon(lua, keys, "j1", node="n1", attempt=1))[0] == 1
     await assign(lua, keys, "j1", "n2", 2)
     assert await finish(lua, keys, "j1", node="n1", attempt=1) == [0, b"stale"]
     assert await finish(lua, keys, "j1", node="n2", attempt=2) == [
@@ -93,10 +156,84 @@ async def test_finish_is_fenced_by_node_and_attempt_and_happens_once(
     assert record[b"state"] == b"completed"
     assert b"spec" not in record  # the audio is dropped once the job is terminal
     assert 0 < await redis_client.pttl(keys.job("j1")) <= 600_000
+    assert (await kinds(redis_client, keys, "j1"))[-1] == b"completed"
 
 
 async def test_finish_of_an_unknown_job_reports_missing(lua: LuaScripts, keys: Keys) -> None:
     assert await finish(lua, keys, "ghost") == [0, b"missing"]
+
+
+async def test_an_abandoned_attempt_is_refused_and_its_node_excluded(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await create(lua, keys, "j1")
+    await assign(lua, keys, "j1", "n1", 1)
+    assert await abandon(lua, keys, "j1", node="n1", attempt=1) == [1, b"n1", 1, b"n1"]
+    record = await redis_client.hgetall(keys.job("j1"))
+    assert (record[b"state"], record[b"node_id"], record[b"excluded"]) == (b"pending", b"", b"n1")
+    # The late result of the abandoned attempt changes nothing.
+    assert await finish(lua, keys, "j1", node="n1", attempt=1) == [0, b"stale"]
+    assert await abandon(lua, keys, "j1", node="n1", attempt=1) == [0, b"pending"]
+
+
+async def test_the_last_attempt_fails_the_job_for_good(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await create(lua, keys, "j1")
+    for attempt, node in enumerate(["n1", "n2"], start=1):
+        await assign(lua, keys, "j1", node, attempt)
+        assert (await abandon(lua, keys, "j1", node=node, attempt=attempt))[0] == 1
+    await assign(lua, keys, "j1", "n3", 3)
+    assert await abandon(lua, keys, "j1", node="n3", attempt=3) == [
+        2,
+        b"n3",
+        3,
+        b"s1",
+        b"3",
+        b"trace1",
+        b"gw-a",
+    ]
+    record = await redis_client.hgetall(keys.job("j1"))
+    assert (record[b"state"], record[b"error_code"]) == (b"failed", b"JOB_TIMEOUT")
+    assert record[b"excluded"] == b"n1,n2,n3"
+
+
+async def test_an_undelivered_attempt_does_not_use_up_an_attempt(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await create(lua, keys, "j1")
+    for _ in range(5):  # more than max_attempts: none of them reached a node
+        assert await assign(lua, keys, "j1", "n1", 1) == 1
+        assert (await abandon(lua, keys, "j1", node="n1", attempt=1, counts=False))[0] == 1
+    assert await redis_client.hget(keys.job("j1"), "attempt") == b"0"
+    assert await redis_client.hget(keys.job("j1"), "state") == b"pending"
+
+
+async def test_abandon_if_due_respects_the_deadline(lua: LuaScripts, keys: Keys) -> None:
+    await create(lua, keys, "j1")
+    await assign(lua, keys, "j1", "n1", 1)  # due at NOW + 3000
+    early = await abandon(lua, keys, "j1", node="", attempt=0, only_if_due=True, now=NOW + 2999)
+    assert early == [0, b"not due"]
+    late = await abandon(lua, keys, "j1", node="", attempt=0, only_if_due=True, now=NOW + 3000)
+    assert late[0] == 1
+
+
+async def test_timeouts_are_leased_to_one_claimer_and_come_back_if_not_handled(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    bucket = keys.timeouts(0)
+    await redis_client.zadd(bucket, {"j1": NOW - 1, "j2": NOW, "j3": NOW + 1})
+    claims = await asyncio.gather(
+        *(lua.run("timeouts_claim", [bucket], [NOW, 5000, 10]) for _ in range(5))
+    )
+    claimed = [job for claim in claims for job in claim]
+    assert sorted(claimed) == [b"j1", b"j2"]  # each due entry once; j3 is not due
+    assert await lua.run("timeouts_claim", [bucket], [NOW + 4999, 5000, 10]) == [b"j3"]
+    # Nobody removed j1 and j2: their lease runs out and they come due again.
+    assert sorted(await lua.run("timeouts_claim", [bucket], [NOW + 5000, 5000, 10])) == [
+        b"j1",
+        b"j2",
+    ]
 
 
 async def test_index_upsert_bumps_version_only_on_change_and_refuses_older_updates(

@@ -61,6 +61,7 @@ def test_keys_used_together_share_one_hash_tag() -> None:
     groups = [
         [k.node("n"), k.node_inflight("n"), k.node_owner("n"), k.node_history("n")],
         [k.job("j"), k.job_events("j")],
+        [k.session("s"), k.session_owner("s"), k.session_jobs("s")],
         [k.session("s"), k.session_owner("s")],
         [k.index_nodes(), k.index_version(), k.index_changes(), k.index_seqs()],
     ]

@@ -7,8 +7,8 @@ import random
 from collections import Counter
 
 from lingua.common.v1 import node_pb2
-from lingua_common.language_index import LanguageIndex, NodeEntry
-from services.pool.pairs import directed_pairs, parse_pool_id, pool_id
+from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
+from services.pool.pairs import directed_pairs
 
 LP = node_pb2.LanguagePair
 

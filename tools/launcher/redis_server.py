@@ -189,7 +189,7 @@ class RedisClusterServers:
 
     def master_ports(self) -> list[int]:
         """The ports of the masters that currently own slots, as the cluster sees it."""
-        return sorted(self._slot_owners().values())
+        return sorted(set(self._slot_owners().values()))
 
     def master_port_for(self, key: str) -> int:
         """The port of the master that owns `key`'s slot."""

@@ -107,6 +107,9 @@ class Stack:
                 "LINGUA_WS_PORT": str(ws_port),
                 "LINGUA_REGISTRY_ADDRESS": self.registry.grpc_address,
                 "LINGUA_DISPATCHER_ADDRESS": dispatcher.grpc_address,
+                # Local runs take peers without credentials (the gateway logs a warning);
+                # a config that sets LINGUA_AUTH_DISABLED itself decides.
+                "LINGUA_AUTH_DISABLED": self.config.env.get("LINGUA_AUTH_DISABLED", "true"),
             },
         )
 

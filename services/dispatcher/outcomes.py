@@ -1,0 +1,119 @@
+"""Telling a session what became of its utterance (through the gateway that holds it)."""
+
+from __future__ import annotations
+
+import logging
+
+from lingua.common.v1 import job_pb2
+from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
+from services.dispatcher.router import GatewayRouter
+
+logger = logging.getLogger(__name__)
+
+
+class SessionNotifier:
+    def __init__(self, router: GatewayRouter) -> None:
+        self._router = router
+
+    async def result(
+        self,
+        *,
+        session_id: str,
+        reply_to: str,
+        utterance_index: int,
+        job_id: str,
+        trace_id: str,
+        result: job_pb2.JobResult,
+        dispatched_ms: int,
+    ) -> None:
+        await self._send(
+            reply_to,
+            gw_pb.DeliverToSessionRequest(
+                session_id=session_id,
+                outcome=gw_pb.UtteranceOutcome(
+                    utterance_index=utterance_index,
+                    job_id=job_id,
+                    trace_id=trace_id,
+                    result=result,
+                    dispatched_at_ms=dispatched_ms,
+                ),
+            ),
+        )
+
+    async def failure(
+        self,
+        *,
+        session_id: str,
+        reply_to: str,
+        utterance_index: int,
+        job_id: str,
+        trace_id: str,
+        code: str,
+        message: str,
+    ) -> None:
+        await self._send(
+            reply_to,
+            gw_pb.DeliverToSessionRequest(
+                session_id=session_id,
+                outcome=gw_pb.UtteranceOutcome(
+                    utterance_index=utterance_index,
+                    job_id=job_id,
+                    trace_id=trace_id,
+                    error=job_pb2.JobError(code=code, message=message),
+                ),
+            ),
+        )
+
+    async def event(
+        self,
+        *,
+        session_id: str,
+        reply_to: str,
+        utterance_index: int,
+        job_id: str,
+        trace_id: str,
+        event: str,
+        elapsed_ms: int | None = None,
+    ) -> None:
+        ui = gw_pb.UiEvent(
+            utterance_index=utterance_index, job_id=job_id, trace_id=trace_id, event=event
+        )
+        if elapsed_ms is not None:
+            ui.elapsed_ms = elapsed_ms
+        await self._send(
+            reply_to, gw_pb.DeliverToSessionRequest(session_id=session_id, ui_event=ui)
+        )
+
+    async def partial(
+        self,
+        *,
+        session_id: str,
+        reply_to: str,
+        utterance_index: int,
+        job_id: str,
+        trace_id: str,
+        text: str,
+        is_final: bool,
+    ) -> None:
+        await self._send(
+            reply_to,
+            gw_pb.DeliverToSessionRequest(
+                session_id=session_id,
+                asr_partial=gw_pb.AsrPartial(
+                    utterance_index=utterance_index,
+                    job_id=job_id,
+                    trace_id=trace_id,
+                    text=text,
+                    is_final=is_final,
+                ),
+            ),
+        )
+
+    async def _send(self, reply_to: str, request: gw_pb.DeliverToSessionRequest) -> None:
+        if not request.session_id:
+            return  # an API job: callers read it with GetJob / WatchJob
+        if not await self._router.deliver_to_session(reply_to, request):
+            logger.warning(
+                "session unreachable: answer kept in the job record only",
+                extra={"session_id": request.session_id},
+            )

@@ -1,0 +1,202 @@
+"""Placing one attempt of a job: choose a node, reserve a slot, assign, deliver, confirm.
+
+Two-phase reservation: the slot is reserved and the job assigned with a short due time
+(a dispatcher that dies before delivering leaves a job that comes due and is retried,
+its slot freed); once the node's socket has taken the job_assign, the due time becomes
+the result deadline. The timeout is armed before the state it guards.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from lingua.common.v1 import job_pb2
+from lingua_common.clock import Clock
+from services.dispatcher.affinity import Affinity, turn_key
+from services.dispatcher.model import NodeLoad
+from services.dispatcher.pool_client import Candidate
+from services.dispatcher.router import GatewayRouter, assignment_request
+from services.dispatcher.selection import power_of_two_order
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import RedisJobStore
+
+
+class CandidateFinder(Protocol):
+    async def find(
+        self,
+        src: str,
+        tgt: str,
+        required: list[str],
+        exclude: list[str],
+        limit: int,
+        preferred_pool: str = "",
+    ) -> list[Candidate]: ...
+
+
+class Outcome(StrEnum):
+    DISPATCHED = "dispatched"
+    # Nodes serve the pair but none had a free slot (or was reachable): worth waiting.
+    NO_CAPACITY = "no_capacity"
+    # No node serves the pair at all: waiting would not help.
+    NO_NODE = "no_node"
+    # The job moved on meanwhile (cancelled, finished, taken by another attempt).
+    SUPERSEDED = "superseded"
+
+
+@dataclass
+class Ticket:
+    """One job as placement needs it."""
+
+    job_id: str
+    trace_id: str
+    spec: job_pb2.JobSpec
+    excluded: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Placed:
+    outcome: Outcome
+    attempt: int = 0
+    node_id: str = ""
+    pool_id: str = ""
+
+
+def required_service_types(pipeline: job_pb2.Pipeline) -> list[str]:
+    wanted = (
+        ("asr", pipeline.use_asr),
+        ("nmt", pipeline.use_nmt),
+        ("tts", pipeline.use_tts),
+        ("semantic", pipeline.use_semantic),
+        ("tone", pipeline.use_tone),
+    )
+    return [name for name, used in wanted if used]
+
+
+class Placer:
+    def __init__(
+        self,
+        store: RedisJobStore,
+        finder: CandidateFinder,
+        router: GatewayRouter,
+        affinity: Affinity,
+        clock: Clock,
+        settings: DispatcherSettings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._finder = finder
+        self._router = router
+        self._affinity = affinity
+        self._clock = clock
+        self._settings = settings
+        self._rng = rng or random.Random()
+
+    async def candidates(self, ticket: Ticket) -> list[Candidate]:
+        spec = ticket.spec
+        return await self._finder.find(
+            spec.src_lang,
+            spec.tgt_lang,
+            required_service_types(spec.pipeline),
+            sorted(ticket.excluded),
+            self._settings.candidate_sample,
+            await self._affinity.preferred_pool(spec.session_id),
+        )
+
+    async def place(
+        self,
+        ticket: Ticket,
+        attempt: int,
+        first: tuple[list[Candidate], list[NodeLoad]] | None = None,
+    ) -> Placed:
+        """Place attempt `attempt`; `first` is a candidate sample already read (with loads)."""
+        seen_any = False
+        tried = set(ticket.excluded)
+        for _ in range(self._settings.selection_rounds):
+            if first is not None:
+                candidates, loads = first
+                first = None
+            else:
+                candidates = await self._finder.find(
+                    ticket.spec.src_lang,
+                    ticket.spec.tgt_lang,
+                    required_service_types(ticket.spec.pipeline),
+                    sorted(tried),
+                    self._settings.candidate_sample,
+                    await self._affinity.preferred_pool(ticket.spec.session_id),
+                )
+                loads = await self._store.node_loads([c.node_id for c in candidates])
+            if not candidates:
+                break
+            seen_any = True
+            tried.update(c.node_id for c in candidates)
+            pools = {c.node_id: c.pool_id for c in candidates}
+            for load in self._order(ticket, loads):
+                placed = await self._try(ticket, attempt, load, pools.get(load.node_id, ""))
+                if placed is None:
+                    continue
+                if placed.outcome is Outcome.DISPATCHED or placed.outcome is Outcome.SUPERSEDED:
+                    return placed
+                attempt = placed.attempt  # undeliverable: the same attempt number goes again
+        return Placed(Outcome.NO_CAPACITY if seen_any else Outcome.NO_NODE, attempt)
+
+    def _order(self, ticket: Ticket, loads: list[NodeLoad]) -> list[NodeLoad]:
+        order = power_of_two_order(loads, self._rng)
+        # A later part of a multi-part turn goes to the node that has the earlier parts.
+        sticky = self._affinity.turn_node(turn_key(ticket.spec.session_id, ticket.spec.turn_id))
+        if sticky:
+            order.sort(key=lambda load: load.node_id != sticky)
+        return order
+
+    async def _try(
+        self, ticket: Ticket, attempt: int, load: NodeLoad, pool_id: str
+    ) -> Placed | None:
+        """One node: None when it had no slot; a Placed when the attempt was used up."""
+        store, settings = self._store, self._settings
+        now = self._clock.now_ms()
+        if not await store.reserve(load.node_id, ticket.job_id, attempt, now):
+            return None
+        due = now + settings.reservation_ttl_ms
+        await store.schedule(ticket.job_id, due)
+        if not await store.assign(
+            ticket.job_id, load.node_id, attempt, now_ms=now, due_ms=due, pool_id=pool_id
+        ):
+            await store.release(load.node_id, ticket.job_id, attempt)
+            return Placed(Outcome.SUPERSEDED, attempt)
+        request = assignment_request(
+            load.node_id, load.owner_epoch, ticket.job_id, attempt, ticket.trace_id, ticket.spec
+        )
+        if await self._router.deliver_to_node(load.owner_gateway, request):
+            now = self._clock.now_ms()
+            deadline = await store.confirm(
+                ticket.job_id,
+                load.node_id,
+                attempt,
+                now_ms=now,
+                due_ms=now + settings.job_timeout_ms,
+                what="delivered",
+            )
+            if deadline is not None:
+                await store.schedule(ticket.job_id, deadline)
+            spec = ticket.spec
+            await self._affinity.placed(
+                spec.session_id, turn_key(spec.session_id, spec.turn_id), pool_id, load.node_id
+            )
+            return Placed(Outcome.DISPATCHED, attempt, load.node_id, pool_id)
+        # The owner gateway is gone or lost the socket: not the job's fault. Take the
+        # attempt back (its number is reused) and free the slot; the next node gets it.
+        ticket.excluded.add(load.node_id)
+        await store.abandon(
+            ticket.job_id,
+            now_ms=self._clock.now_ms(),
+            node_id=load.node_id,
+            attempt=attempt,
+            reason="NODE_UNAVAILABLE",
+            only_if_due=False,
+            pending_due_ms=due,
+            counts=False,
+        )
+        await store.release(load.node_id, ticket.job_id, attempt)
+        return Placed(Outcome.NO_CAPACITY, attempt)

@@ -1,0 +1,338 @@
+"""Jobs that need attention later: deadlines, lost nodes, and jobs waiting for capacity.
+
+Every dispatcher replica runs these loops; each item is handled once: timeouts are
+leased from shared buckets, pending jobs are popped atomically, and every transition is
+a fenced script, so two replicas acting on the same job change it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from lingua.common.v1 import job_pb2
+from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
+from lingua_common.clock import Clock
+from services.dispatcher.model import Abandoned, JobRecord, JobState
+from services.dispatcher.outcomes import SessionNotifier
+from services.dispatcher.placement import Outcome, Placed, Placer, Ticket
+from services.dispatcher.router import GatewayRouter
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
+
+logger = logging.getLogger(__name__)
+
+# Which pairs a node serves (from the dispatcher's index replica).
+PairsOfNode = Callable[[str], frozenset[tuple[str, str]]]
+
+CLAIM_BATCH = 100
+NODE_EVENTS_BLOCK_MS = 1_000
+
+
+class Recovery:
+    def __init__(
+        self,
+        store: RedisJobStore,
+        placer: Placer,
+        notifier: SessionNotifier,
+        router: GatewayRouter,
+        clock: Clock,
+        settings: DispatcherSettings,
+        pairs_of_node: PairsOfNode,
+    ) -> None:
+        self._store = store
+        self._placer = placer
+        self._notifier = notifier
+        self._router = router
+        self._clock = clock
+        self._settings = settings
+        self._pairs_of_node = pairs_of_node
+        self._pending_pairs: set[tuple[str, str]] = set()
+        self._suspects: set[tuple[str, str, int]] = set()
+
+    # --- placing and waiting ------------------------------------------------------------------
+
+    async def settle(self, record: JobRecord, placed: Placed, spec: job_pb2.JobSpec) -> Placed:
+        """After a placement that did not dispatch: wait for capacity, or fail."""
+        if placed.outcome is Outcome.NO_CAPACITY:
+            now = self._clock.now_ms()
+            due = now + self._settings.pending_timeout_ms
+            src, tgt = spec.src_lang, spec.tgt_lang
+            await self._store.schedule(record.job_id, due)
+            if await self._store.pend(record.job_id, now_ms=now, due_ms=due) and (
+                await self._store.enqueue(
+                    src, tgt, record.job_id, now, self._settings.pending_max_per_pair
+                )
+            ):
+                self._pending_pairs.add((src, tgt))
+                return placed
+            placed = Placed(Outcome.NO_NODE, placed.attempt)  # the queue is full
+        if placed.outcome is Outcome.NO_NODE:
+            await self.fail(
+                record,
+                "NO_AVAILABLE_NODE",
+                f"no node available for {spec.src_lang}->{spec.tgt_lang}",
+            )
+        return placed
+
+    async def fail(self, record: JobRecord, code: str, message: str) -> bool:
+        finished = await self._store.finish(
+            record.job_id,
+            JobState.FAILED,
+            now_ms=self._clock.now_ms(),
+            error_code=code,
+            error_message=message,
+        )
+        await self._store.unschedule(record.job_id)
+        if finished is None:
+            return False
+        await self._store.drop_pending(record.src_lang, record.tgt_lang, record.job_id)
+        logger.info("job failed", extra={"job_id": record.job_id, "code": code})
+        await self._notifier.failure(
+            session_id=finished.session_id,
+            reply_to=finished.reply_to,
+            utterance_index=finished.utterance_index,
+            job_id=record.job_id,
+            trace_id=finished.trace_id,
+            code=code,
+            message=message,
+        )
+        return True
+
+    async def retry(self, record: JobRecord, abandoned: Abandoned) -> None:
+        """Place the next attempt of a job whose attempt was abandoned."""
+        spec = job_pb2.JobSpec.FromString(record.spec)
+        ticket = Ticket(record.job_id, record.trace_id, spec, set(abandoned.excluded))
+        placed = await self._placer.place(ticket, abandoned.attempt + 1)
+        current = await self._store.get(record.job_id)
+        if current is not None:
+            placed = await self.settle(current, placed, spec)
+        if placed.outcome is Outcome.DISPATCHED:
+            await self._notifier.event(
+                session_id=record.session_id,
+                reply_to=record.reply_to,
+                utterance_index=record.utterance_index,
+                job_id=record.job_id,
+                trace_id=record.trace_id,
+                event="DISPATCHED",
+            )
+
+    # --- deadlines ------------------------------------------------------------------------------
+
+    async def sweep_once(self) -> int:
+        now = self._clock.now_ms()
+        handled = 0
+        for bucket in range(TIMEOUT_BUCKETS):
+            for job_id in await self._store.claim_due(
+                bucket, now, self._settings.sweep_lease_ms, CLAIM_BATCH
+            ):
+                await self._due(job_id)
+                handled += 1
+        return handled
+
+    async def _due(self, job_id: str) -> None:
+        record = await self._store.get(job_id)
+        now = self._clock.now_ms()
+        if record is None or record.state.terminal:
+            await self._store.unschedule(job_id)
+            return
+        if record.due_ms > now:
+            await self._store.schedule(job_id, record.due_ms)  # re-armed since: not yet
+            return
+        if record.state is JobState.PENDING:
+            await self.fail(
+                record,
+                "NO_AVAILABLE_NODE",
+                f"no node had capacity for {record.src_lang}->{record.tgt_lang} in time",
+            )
+            return
+        await self.abandon(record, "JOB_TIMEOUT", only_if_due=True)
+
+    async def abandon(self, record: JobRecord, reason: str, *, only_if_due: bool) -> None:
+        """Give up the job's current attempt: cancel it on its node, free its slot, retry."""
+        now = self._clock.now_ms()
+        abandoned = await self._store.abandon(
+            record.job_id,
+            now_ms=now,
+            node_id=record.node_id,
+            attempt=record.attempt,
+            reason=reason,
+            only_if_due=only_if_due,
+            pending_due_ms=now + self._settings.pending_timeout_ms,
+        )
+        if abandoned is None:
+            return
+        logger.info(
+            "attempt abandoned",
+            extra={
+                "job_id": record.job_id,
+                "node_id": abandoned.node_id,
+                "attempt": abandoned.attempt,
+                "reason": reason,
+                "retry": abandoned.retry,
+            },
+        )
+        if abandoned.node_id:
+            await self._store.release(abandoned.node_id, record.job_id, abandoned.attempt)
+            await self.cancel_on_node(abandoned.node_id, record, reason)
+        if abandoned.retry:
+            await self.retry(record, abandoned)
+            return
+        await self._store.unschedule(record.job_id)
+        await self._notifier.failure(
+            session_id=abandoned.session_id,
+            reply_to=abandoned.reply_to,
+            utterance_index=abandoned.utterance_index,
+            job_id=record.job_id,
+            trace_id=abandoned.trace_id,
+            code=reason,
+            message=f"no result after {abandoned.attempt} attempt(s)",
+        )
+
+    async def cancel_on_node(self, node_id: str, record: JobRecord, reason: str) -> None:
+        gateway, epoch = await self._store.node_owner(node_id)
+        if gateway:
+            await self._router.deliver_to_node(
+                gateway,
+                gw_pb.DeliverToNodeRequest(
+                    node_id=node_id,
+                    epoch=epoch,
+                    job_cancel=gw_pb.JobCancel(
+                        job_id=record.job_id, trace_id=record.trace_id, reason=reason
+                    ),
+                ),
+            )
+
+    # --- lost nodes -----------------------------------------------------------------------------
+
+    async def node_offline(self, node_id: str) -> int:
+        """Fail over every job the node holds, at once (not at their deadlines)."""
+        moved = 0
+        for job_id, attempt in await self._store.node_job_ids(node_id):
+            record = await self._store.get(job_id)
+            if record is None or record.state.terminal:
+                await self._store.release(node_id, job_id, attempt)
+                continue
+            if record.node_id == node_id and record.attempt == attempt:
+                await self.abandon(record, "NODE_UNAVAILABLE", only_if_due=False)
+                moved += 1
+            else:
+                await self._store.release(node_id, job_id, attempt)  # a leftover slot
+        return moved
+
+    async def follow_node_events(self) -> None:
+        after = await self._store.last_node_event_id()
+        while True:
+            for event_id, fields in await self._store.node_events_after(
+                after, NODE_EVENTS_BLOCK_MS, 100
+            ):
+                after = event_id
+                node_id = fields.get("node", "")
+                if fields.get("kind") == "offline":
+                    await self.node_offline(node_id)
+                elif fields.get("status") == "ready":
+                    await self.drain(self._pairs_of_node(node_id))
+
+    # --- slot audit ------------------------------------------------------------------------
+
+    async def audit_slots(self) -> int:
+        """Free slots held for jobs that no longer run there.
+
+        A crash between the two steps of a cross-slot change (reserve then assign, finish
+        then release) can leave a slot behind. A slot whose job is not held by that node
+        and attempt is freed when it looks so on two passes in a row, so a reservation
+        that is merely between its two steps is never taken away.
+        """
+        suspects: set[tuple[str, str, int]] = set()
+        freed, cursor = 0, 0
+        while True:
+            cursor, node_ids = await self._store.node_ids_page(cursor, 500)
+            for node_id in node_ids:
+                for job_id, attempt in await self._store.node_job_ids(node_id):
+                    record = await self._store.get(job_id)
+                    if (
+                        record is not None
+                        and not record.state.terminal
+                        and record.node_id == node_id
+                        and record.attempt == attempt
+                    ):
+                        continue
+                    slot = (node_id, job_id, attempt)
+                    if slot in self._suspects:
+                        if await self._store.release(node_id, job_id, attempt):
+                            freed += 1
+                            logger.warning(
+                                "leaked slot freed", extra={"node_id": node_id, "job_id": job_id}
+                            )
+                            await self.slot_freed(node_id)
+                    else:
+                        suspects.add(slot)
+            if cursor == 0:
+                break
+        self._suspects = suspects
+        return freed
+
+    async def audit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.slot_audit_interval_ms / 1000)
+            await self.audit_slots()
+
+    # --- waiting for capacity ---------------------------------------------------------------
+
+    async def slot_freed(self, node_id: str) -> None:
+        pairs = self._pairs_of_node(node_id) & self._pending_pairs
+        if pairs:
+            await self.drain(pairs)
+
+    async def drain(self, pairs: frozenset[tuple[str, str]] | set[tuple[str, str]]) -> int:
+        """Dispatch waiting jobs of these pairs while nodes have room."""
+        placed = 0
+        for src, tgt in pairs:
+            while True:
+                head = await self._store.dequeue(src, tgt)
+                if head is None:
+                    await self._store.forget_pair_if_empty(src, tgt)
+                    self._pending_pairs.discard((src, tgt))
+                    break
+                job_id, since = head
+                record = await self._store.get(job_id)
+                if record is None or record.state is not JobState.PENDING:
+                    continue
+                spec = job_pb2.JobSpec.FromString(record.spec)
+                ticket = Ticket(job_id, record.trace_id, spec, set(record.excluded))
+                result = await self._placer.place(ticket, record.attempt + 1)
+                if result.outcome is Outcome.DISPATCHED:
+                    placed += 1
+                    await self._notifier.event(
+                        session_id=record.session_id,
+                        reply_to=record.reply_to,
+                        utterance_index=record.utterance_index,
+                        job_id=job_id,
+                        trace_id=record.trace_id,
+                        event="DISPATCHED",
+                    )
+                    continue
+                if result.outcome is not Outcome.SUPERSEDED:
+                    await self._store.requeue(src, tgt, job_id, since)
+                break
+        return placed
+
+    async def poll_pending(self) -> None:
+        """A safety net for capacity freed where no event told us (e.g. another replica)."""
+        while True:
+            await asyncio.sleep(self._settings.pending_poll_ms / 1000)
+            pairs = set(await self._store.pending_pairs())
+            self._pending_pairs |= pairs
+            if pairs:
+                await self.drain(pairs)
+
+    async def sweep_loop(self) -> None:
+        trimmed_at = 0
+        while True:
+            await self.sweep_once()
+            now = self._clock.now_ms()
+            if now - trimmed_at > 10_000:
+                await self._store.trim_recent(now - self._settings.job_retention_ms)
+                trimmed_at = now
+            await asyncio.sleep(self._settings.sweep_interval_ms / 1000)
