@@ -53,8 +53,17 @@ class Recovery:
 
     # --- placing and waiting ------------------------------------------------------------------
 
-    async def settle(self, record: JobRecord, placed: Placed, spec: job_pb2.JobSpec) -> Placed:
-        """After a placement that did not dispatch: wait for capacity, or fail."""
+    async def settle(
+        self,
+        record: JobRecord,
+        placed: Placed,
+        spec: job_pb2.JobSpec,
+        no_node_code: str = "NO_AVAILABLE_NODE",
+    ) -> Placed:
+        """After a placement that did not dispatch: wait for capacity, or fail.
+
+        `no_node_code` is what the client hears when nobody (else) serves the pair: for a
+        retry, the reason of the retry (its only node timed out, or went away)."""
         if placed.outcome is Outcome.NO_CAPACITY:
             now = self._clock.now_ms()
             due = now + self._settings.pending_timeout_ms
@@ -70,9 +79,7 @@ class Recovery:
             placed = Placed(Outcome.NO_NODE, placed.attempt)  # the queue is full
         if placed.outcome is Outcome.NO_NODE:
             await self.fail(
-                record,
-                "NO_AVAILABLE_NODE",
-                f"no node available for {spec.src_lang}->{spec.tgt_lang}",
+                record, no_node_code, f"no node available for {spec.src_lang}->{spec.tgt_lang}"
             )
         return placed
 
@@ -100,14 +107,14 @@ class Recovery:
         )
         return True
 
-    async def retry(self, record: JobRecord, abandoned: Abandoned) -> None:
+    async def retry(self, record: JobRecord, abandoned: Abandoned, reason: str) -> None:
         """Place the next attempt of a job whose attempt was abandoned."""
         spec = job_pb2.JobSpec.FromString(record.spec)
         ticket = Ticket(record.job_id, record.trace_id, spec, set(abandoned.excluded))
         placed = await self._placer.place(ticket, abandoned.attempt + 1)
         current = await self._store.get(record.job_id)
         if current is not None:
-            placed = await self.settle(current, placed, spec)
+            placed = await self.settle(current, placed, spec, no_node_code=reason)
         if placed.outcome is Outcome.DISPATCHED:
             await self._notifier.event(
                 session_id=record.session_id,
@@ -177,7 +184,7 @@ class Recovery:
             await self._store.release(abandoned.node_id, record.job_id, abandoned.attempt)
             await self.cancel_on_node(abandoned.node_id, record, reason)
         if abandoned.retry:
-            await self.retry(record, abandoned)
+            await self.retry(record, abandoned, reason)
             return
         await self._store.unschedule(record.job_id)
         await self._notifier.failure(

@@ -1,0 +1,214 @@
+"""Deadlines, failover and waiting for capacity, on a manual clock (server and cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from lingua_common.clock import ManualClock
+from lingua_common.keys import Keys
+from lingua_common.redis_client import connect
+from lingua_common.settings import RedisSettings
+from tests.peers import Peer, open_session, registered_node, utterance_message
+from tests.services.lifecycle_helpers import eventually, wait_status
+from tests.suite import InProcessSuite
+
+JOB_TIMEOUT_MS = 15_000
+# A node whose attempt timed out is told to drop it before any new assignment.
+SKIP = ("ui_event", "job_cancel")
+
+
+@pytest.fixture
+async def clocked(redis_settings: RedisSettings) -> AsyncIterator[InProcessSuite]:
+    suite = await InProcessSuite(
+        redis_settings,
+        clock=ManualClock(),
+        # Nodes stay alive however far the clock moves; only jobs time out here.
+        registry_overrides={"heartbeat_interval_ms": 3_600_000},
+    ).start()
+    yield suite
+    await suite.stop()
+
+
+def result_for(assign: dict[str, object], node_id: str, text: str) -> dict[str, object]:
+    return {
+        "type": "job_result",
+        "job_id": assign["job_id"],
+        "attempt_id": assign["attempt_id"],
+        "node_id": node_id,
+        "session_id": assign["session_id"],
+        "utterance_index": assign["utterance_index"],
+        "success": True,
+        "trace_id": assign["trace_id"],
+        "text_asr": text,
+        "text_translated": text,
+    }
+
+
+async def running(suite: InProcessSuite, node_id: str) -> int:
+    client = connect(suite.redis)
+    try:
+        return int(await client.hlen(Keys(suite.redis.key_prefix).node_inflight(node_id)))
+    finally:
+        await client.aclose()
+
+
+async def ready_nodes(suite: InProcessSuite, count: int) -> list[tuple[Peer, str]]:
+    nodes = [await registered_node(suite.ws_url()) for _ in range(count)]
+    for _, node_id in nodes:
+        await wait_status(suite, node_id, "ready")
+    await asyncio.sleep(0.2)  # the dispatcher's index replica follows the feed
+    return nodes
+
+
+async def settle() -> None:
+    """Let the dispatcher finish what the last message started (e.g. confirm a delivery,
+    which arms the deadline from "now") before the manual clock moves."""
+    await asyncio.sleep(0.3)
+
+
+def clock_of(suite: InProcessSuite) -> ManualClock:
+    assert isinstance(suite.clock, ManualClock)
+    return suite.clock
+
+
+async def first_assign(nodes: list[tuple[Peer, str]]) -> tuple[Peer, str, dict[str, object]]:
+    """The node that got the job_assign, whichever it was."""
+    waits = {
+        asyncio.create_task(peer.expect("job_assign", wait_s=5, skip=SKIP)): (peer, nid)
+        for peer, nid in nodes
+    }
+    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    # Let the cancelled reads finish before anyone reads those sockets again.
+    await asyncio.gather(*pending, return_exceptions=True)
+    task = done.pop()
+    peer, node_id = waits[task]
+    return peer, node_id, task.result()
+
+
+async def test_a_silent_node_times_out_and_the_job_moves_to_another(
+    clocked: InProcessSuite,
+) -> None:
+    suite, clock = clocked, clock_of(clocked)
+    nodes = await ready_nodes(suite, 2)
+    client, session_id = await open_session(suite.ws_url())
+    await client.send(utterance_message(session_id, 0, b"slow"))
+    slow, slow_id, first = await first_assign(nodes)
+    other, other_id = next((p, n) for p, n in nodes if n != slow_id)
+    await settle()
+    clock.advance(JOB_TIMEOUT_MS + 1)
+    second = await other.expect("job_assign", skip=SKIP)
+    assert (second["job_id"], second["attempt_id"]) == (first["job_id"], 2)
+    assert (await slow.expect("job_cancel"))["job_id"] == first["job_id"]
+    assert await running(suite, slow_id) == 0
+    # The abandoned attempt's late answer is refused; the new one reaches the client.
+    await slow.send(result_for(first, slow_id, "too late"))
+    await other.send(result_for(second, other_id, "on time"))
+    answer = await client.expect("translation_result")
+    assert (answer["utterance_index"], answer["text_asr"]) == (0, "on time")
+    await eventually(lambda: _zero(suite, [slow_id, other_id]))
+
+
+async def _zero(suite: InProcessSuite, node_ids: list[str]) -> bool:
+    return all([await running(suite, n) == 0 for n in node_ids])
+
+
+async def test_out_of_attempts_the_client_gets_job_timeout(clocked: InProcessSuite) -> None:
+    suite, clock = clocked, clock_of(clocked)
+    nodes = await ready_nodes(suite, 1)
+    peer, node_id = nodes[0]
+    client, session_id = await open_session(suite.ws_url())
+    await client.send(utterance_message(session_id, 0, b"nobody answers"))
+    await peer.expect("job_assign")
+    await settle()
+    clock.advance(JOB_TIMEOUT_MS + 1)
+    # Its only node is excluded now: the job waits for another, then gives up.
+    await asyncio.sleep(0.5)
+    await settle()
+    clock.advance(10_001)
+    error = await client.expect("error", wait_s=10)
+    assert error["code"] in ("JOB_TIMEOUT", "NO_AVAILABLE_NODE")
+    assert error["details"]["utterance_index"] == 0
+    await eventually(lambda: _zero(suite, [node_id]))
+
+
+async def test_three_attempts_then_job_timeout(clocked: InProcessSuite) -> None:
+    suite, clock = clocked, clock_of(clocked)
+    nodes = await ready_nodes(suite, 3)
+    client, session_id = await open_session(suite.ws_url())
+    await client.send(utterance_message(session_id, 0, b"everyone is slow"))
+    attempts = []
+    for _ in range(3):
+        _, _, assign = await first_assign(nodes)
+        attempts.append(assign["attempt_id"])
+        await settle()
+        clock.advance(JOB_TIMEOUT_MS + 1)
+    assert attempts == [1, 2, 3]
+    error = await client.expect("error", wait_s=10)
+    assert (error["code"], error["details"]["utterance_index"]) == ("JOB_TIMEOUT", 0)
+    await eventually(lambda: _zero(suite, [n for _, n in nodes]))
+
+
+async def test_a_lost_node_fails_over_at_once(clocked: InProcessSuite) -> None:
+    suite = clocked
+    nodes = await ready_nodes(suite, 2)
+    client, session_id = await open_session(suite.ws_url())
+    await client.send(utterance_message(session_id, 0, b"node dies"))
+    dead, dead_id, first = await first_assign(nodes)
+    other, other_id = next((p, n) for p, n in nodes if n != dead_id)
+    await dead.close()
+    # No clock movement: the offline event alone moves the job.
+    second = await other.expect("job_assign", wait_s=10)
+    assert (second["job_id"], second["attempt_id"]) == (first["job_id"], 2)
+    await other.send(result_for(second, other_id, "survived"))
+    assert (await client.expect("translation_result"))["text_asr"] == "survived"
+    await eventually(lambda: _zero(suite, [dead_id, other_id]))
+
+
+async def test_a_full_fleet_queues_the_job_and_dispatches_it_when_a_slot_frees(
+    clocked: InProcessSuite,
+) -> None:
+    suite = clocked
+    ((peer, node_id),) = await ready_nodes(suite, 1)
+    client, session_id = await open_session(suite.ws_url())
+    for index in range(5):  # max 4 jobs per node: one of them waits
+        await client.send(utterance_message(session_id, index, f"u{index}".encode()))
+    assigns = [await peer.expect("job_assign") for _ in range(4)]
+    with pytest.raises(TimeoutError):
+        await peer.expect("job_assign", wait_s=0.5)
+    await peer.send(result_for(assigns[0], node_id, "first"))
+    waited = await peer.expect("job_assign", wait_s=5)
+    assert {a["utterance_index"] for a in [*assigns, waited]} == {0, 1, 2, 3, 4}
+    for assign in [*assigns[1:], waited]:
+        await peer.send(result_for(assign, node_id, "later"))
+    seen = [(await client.expect("translation_result"))["utterance_index"] for _ in range(5)]
+    assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_waiting_is_bounded_then_no_available_node(clocked: InProcessSuite) -> None:
+    suite, clock = clocked, clock_of(clocked)
+    ((peer, node_id),) = await ready_nodes(suite, 1)
+    client, session_id = await open_session(suite.ws_url())
+    for index in range(5):
+        await client.send(utterance_message(session_id, index, f"u{index}".encode()))
+    assigns = [await peer.expect("job_assign") for _ in range(4)]
+    waiting = ({0, 1, 2, 3, 4} - {a["utterance_index"] for a in assigns}).pop()
+    await asyncio.sleep(0.3)
+    await settle()
+    clock.advance(10_001)  # past the pending wait, not yet the running jobs' deadline
+    await asyncio.sleep(0.5)
+    for assign in assigns:
+        await peer.send(result_for(assign, node_id, "done"))
+    seen: list[tuple[int, str]] = []
+    while len(seen) < 5:
+        message = await client.recv(wait_s=5)
+        if message["type"] == "translation_result":
+            seen.append((message["utterance_index"], "result"))
+        elif message["type"] == "error":
+            seen.append((message["details"]["utterance_index"], message["code"]))
+    assert [index for index, _ in seen] == [0, 1, 2, 3, 4]
+    assert dict(seen)[waiting] == "NO_AVAILABLE_NODE"
