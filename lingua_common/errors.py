@@ -40,6 +40,11 @@ def wire_code_of(error: grpc.aio.AioRpcError, default: str = "INTERNAL_ERROR") -
     for key, value in metadata:
         if key == ERROR_CODE_METADATA_KEY:
             return str(value)
-    if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+    if error.code() in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ):
         return "SCHEDULER_DEPENDENCY_DOWN"
     return default

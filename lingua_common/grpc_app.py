@@ -34,6 +34,9 @@ GRPC_OPTIONS = (
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    # A burst (10,000 nodes reconnecting, each with a heartbeat) must queue, not be
+    # cancelled: the default cancels calls beyond ~1,000 pending.
+    ("grpc.server.max_pending_requests", 50_000),
 )
 
 
@@ -144,8 +147,17 @@ async def _guarded(loop_fn: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
+            if _being_cancelled():
+                raise asyncio.CancelledError from None
             logger.exception("background loop failed; restarting", extra={"loop": loop_fn})
             await asyncio.sleep(1.0)
+
+
+def _being_cancelled() -> bool:
+    """True while this task is being cancelled (some libraries turn the cancellation
+    into their own error, e.g. a gRPC call ending CANCELLED): shutdown must still win."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 async def _logged(hook: Hook) -> None:

@@ -42,6 +42,9 @@ class IndexReplica:
                     if self.synced:
                         delay = RETRY_INITIAL_S
             except grpc.aio.AioRpcError as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # shutting down, not a lost feed
                 logger.warning("index feed lost; resyncing", extra={"code": str(error.code())})
             self.synced = False
             await asyncio.sleep(delay)

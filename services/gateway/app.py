@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.gateway.v1 import gateway_service_pb2 as pb
@@ -19,11 +20,18 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.store import RedisGatewayStore
 from services.gateway.ws_server import WebSocketEndpoints
 
+logger = logging.getLogger(__name__)
+
 REGISTRY_SERVICE = "lingua.registry.v1.RegistryService"
 DISPATCHER_SERVICE = "lingua.dispatcher.v1.DispatcherService"
 
 
 def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceApp:
+    settings.validate()
+    if settings.auth.disabled:
+        logger.warning(
+            "authentication is disabled (LINGUA_AUTH_DISABLED=true): any peer may connect"
+        )
     clock = clock or SystemClock()
     app = ServiceApp("gateway", settings.server)
     redis = connect(settings.redis)

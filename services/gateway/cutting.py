@@ -5,6 +5,10 @@ Finalizing swaps the buffer and advances the index in one step, so there is only
 finalize per index and chunks arriving afterwards belong to the next index. There are
 no per-utterance timers: the pause rule is a deadline checked against the *current*
 buffer, so a stale timer can never finalize an old index.
+
+Nothing is held forever: a VAD blip (shorter than `min_pause_cut_ms`) waits the longer
+`blip_hold_ms` for more speech instead of `pause_ms`, and TTS playback suspends the pause
+rule for at most `max_playback_ms` (a `tts_started` whose `tts_play_ended` never comes).
 """
 
 from __future__ import annotations
@@ -29,8 +33,13 @@ class CutSettings:
     pause_ms: int = 3000
     max_duration_ms: int = 10_000
     max_bytes: int = 500 * 1024
-    # A pause never cuts less than this (a VAD blip); it waits to join the next speech.
+    # A pause never cuts less than this (a VAD blip) after `pause_ms`: the blip waits up
+    # to `blip_hold_ms` of quiet to join the next speech, then is cut all the same. So a
+    # VAD that stops after 200 ms yields at most one tiny job per hold, never a flood.
     min_pause_cut_ms: int = 500
+    blip_hold_ms: int = 6000
+    # TTS playback suspends the pause rule; a lost tts_play_ended counts as sent this late.
+    max_playback_ms: int = 30_000
     audio_format: str = "opus"
     sample_rate: int = 16_000
 
@@ -74,7 +83,8 @@ class UtteranceCutter:
         self._bytes = 0
         self._duration_ms = 0
         self._last_activity_ms = 0
-        self._playback = False
+        # When the current TTS playback started (None: nothing is playing).
+        self._playback_since: int | None = None
 
     @property
     def buffered_bytes(self) -> int:
@@ -99,15 +109,21 @@ class UtteranceCutter:
             return self._finalize(Trigger.MANUAL)
         if self._duration_ms >= self._settings.max_duration_ms:
             return self._finalize(Trigger.MAX_DURATION)
-        if self._bytes >= self._settings.max_bytes:
+        if self._bytes > self._settings.max_bytes:
             return self._finalize(Trigger.MAX_SIZE)
         return None
 
     def pause_deadline_ms(self) -> int | None:
         """When the pause rule will cut the current buffer, if nothing else arrives."""
-        if not self._bytes or self._playback or self._duration_ms < self._settings.min_pause_cut_ms:
+        if not self._bytes:
             return None
-        return self._last_activity_ms + self._settings.pause_ms
+        s = self._settings
+        quiet_since = self._last_activity_ms
+        if self._playback_since is not None:
+            # While TTS plays the speaker is listening: silence is not the end of a turn.
+            quiet_since = max(quiet_since, self._playback_since + s.max_playback_ms)
+        wait = s.pause_ms if self._duration_ms >= s.min_pause_cut_ms else s.blip_hold_ms
+        return quiet_since + wait
 
     def poll(self, now_ms: int) -> Utterance | None:
         deadline = self.pause_deadline_ms()
@@ -115,13 +131,18 @@ class UtteranceCutter:
             return None
         return self._finalize(Trigger.PAUSE)
 
-    def playback_started(self) -> None:
-        # While TTS plays the speaker is listening: silence is not the end of a turn.
-        self._playback = True
+    @property
+    def playing(self) -> bool:
+        return self._playback_since is not None
+
+    def playback_started(self, now_ms: int) -> None:
+        if self._playback_since is None:
+            self._playback_since = now_ms
 
     def playback_ended(self, now_ms: int) -> None:
-        self._playback = False
-        self._last_activity_ms = now_ms
+        """The pause timer restarts: the speaker may answer what they just heard."""
+        self._playback_since = None
+        self._last_activity_ms = max(self._last_activity_ms, now_ms)
 
     def close(self) -> Utterance | None:
         return self._finalize(Trigger.CLOSE)

@@ -70,6 +70,19 @@ class ResultOrderer:
             out.extend(self._flush())
         return out
 
+    def accepted_at_ms(self, index: int) -> int | None:
+        pending = self._pending.get(index)
+        return pending.expected_at_ms if pending is not None else None
+
+    def give_up(self, session_id: str, code: str, message: str) -> list[Message]:
+        """Answer every unanswered index with an error of its own (the session is ending)."""
+        for index, pending in self._pending.items():
+            if pending.answer is None:
+                pending.answer = [
+                    index_error(session_id, index, pending.job_id, pending.trace_id, code, message)
+                ]
+        return self._flush()
+
     def next_deadline_ms(self) -> int | None:
         if not self._heap:
             return None
@@ -96,10 +109,23 @@ class ResultOrderer:
 
 
 def timeout_error(session_id: str, index: int, job_id: str, trace_id: str) -> Message:
+    return index_error(
+        session_id,
+        index,
+        job_id,
+        trace_id,
+        "JOB_TIMEOUT",
+        f"no result for utterance {index} in time",
+    )
+
+
+def index_error(
+    session_id: str, index: int, job_id: str, trace_id: str, code: str, message: str
+) -> Message:
     return {
         "type": "error",
-        "code": "JOB_TIMEOUT",
-        "message": f"no result for utterance {index} in time",
+        "code": code,
+        "message": message,
         "details": {
             "utterance_index": index,
             "job_id": job_id,

@@ -1,7 +1,8 @@
 """Ordered, bounded sends on one WebSocket.
 
-One writer task per connection drains a bounded queue; a peer that reads too slowly
-to keep up overflows it and is disconnected, so the process never grows without bound.
+One writer task per connection drains a queue bounded in messages and in bytes; a peer
+that reads too slowly to keep up overflows it and is disconnected (1008), so the process
+never grows without bound, whatever the size of the messages.
 A send can be awaited until the frame was written, so "delivered" means written to an
 open socket, never "handed to a socket that had already closed".
 """
@@ -25,9 +26,11 @@ _Item = tuple[bytes, asyncio.Future[bool] | None]
 
 
 class Outbox:
-    def __init__(self, ws: Connection, limit: int) -> None:
+    def __init__(self, ws: Connection, limit: int, max_bytes: int = 16 * 1024 * 1024) -> None:
         self._ws = ws
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(limit)
+        self._max_bytes = max_bytes
+        self.queued_bytes = 0
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
         self._task = asyncio.create_task(self._write_loop())
@@ -50,16 +53,23 @@ class Outbox:
     def _put(self, data: bytes, future: asyncio.Future[bool] | None) -> bool:
         if self._closed:
             return False
+        if self.queued_bytes + len(data) > self._max_bytes and self.queued_bytes:
+            self._overflow()
+            return False
         try:
             self._queue.put_nowait((data, future))
         except asyncio.QueueFull:
-            logger.warning("send queue overflow; dropping slow peer")
-            self._closed = True
-            self._close_task = asyncio.create_task(
-                self._ws.close(CLOSE_POLICY_VIOLATION, "send queue overflow")
-            )
+            self._overflow()
             return False
+        self.queued_bytes += len(data)
         return True
+
+    def _overflow(self) -> None:
+        logger.warning("send queue overflow; dropping slow peer")
+        self._closed = True
+        self._close_task = asyncio.create_task(
+            self._ws.close(CLOSE_POLICY_VIOLATION, "send queue overflow")
+        )
 
     async def _write_loop(self) -> None:
         try:
@@ -68,6 +78,7 @@ class Outbox:
                 if item is None:
                     return
                 data, future = item
+                self.queued_bytes -= len(data)
                 try:
                     await self._ws.send(data, text=True)
                 except ConnectionClosed:

@@ -53,7 +53,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         if which == "outcome":
             delivered = link.deliver_outcome(request.outcome)
         elif which == "asr_partial":
-            delivered = link.deliver_now(out.asr_partial(request.session_id, request.asr_partial))
+            delivered = link.deliver_partial(request.asr_partial)
         elif which == "ui_event":
             delivered = link.deliver_now(out.ui_event_message(request.session_id, request.ui_event))
         else:

@@ -1,34 +1,39 @@
-"""The WebSocket endpoints: routing, framing errors, health probes."""
+"""The WebSocket endpoints: the server, one handler per connection, and the drain.
+
+Who may connect is decided at the handshake (handshake.py); each frame goes through
+frames.py to the connection's NodeLink or SessionLink.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from http import HTTPStatus
-from urllib.parse import urlsplit
 
-import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
 
+from services.gateway.auth import AuthError
 from services.gateway.context import GatewayContext
+from services.gateway.frames import dispatch_frame
+from services.gateway.handshake import NODE_PATH, Admission, path_of, remote_ip
+from services.gateway.limits import RateGuard
 from services.gateway.node_link import NodeLink
 from services.gateway.session_link import SessionLink
-from services.gateway.wire import out
-from services.gateway.wire.fields import WireError
 
 logger = logging.getLogger(__name__)
 
-NODE_PATH = "/ws/node"
-SESSION_PATH = "/ws/session"
 CLOSE_SERVICE_RESTART = 1012
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_POLICY_VIOLATION = 1008
+DRAIN_POLL_S = 0.05
+INBOUND_FRAMES = 4
 
 
 class WebSocketEndpoints:
     def __init__(self, ctx: GatewayContext) -> None:
         self._ctx = ctx
         self._server: Server | None = None
+        self.admission = Admission(ctx)
         self.links: set[NodeLink | SessionLink] = set()
 
     async def start(self) -> int:
@@ -37,8 +42,10 @@ class WebSocketEndpoints:
             self._handle,
             self._ctx.settings.ws_host,
             self._ctx.settings.ws_port,
-            process_request=self._process_request,
+            process_request=self.admission.process_request,
             max_size=limits.max_frame_bytes,
+            # Frames read ahead of the handler: at most this many per connection.
+            max_queue=INBOUND_FRAMES,
             # Deflate costs CPU on every message; audio does not compress anyway.
             compression=None,
             ping_interval=20,
@@ -49,83 +56,73 @@ class WebSocketEndpoints:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path
-        if path == "/healthz":
-            return connection.respond(HTTPStatus.OK, "ok\n")
-        if path == "/readyz":
-            if self._ctx.draining:
-                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
-            return connection.respond(HTTPStatus.OK, "ready\n")
-        if path not in (NODE_PATH, SESSION_PATH):
-            return connection.respond(HTTPStatus.NOT_FOUND, "unknown path\n")
-        if self._ctx.draining:
-            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
-        return None
-
     async def _handle(self, ws: ServerConnection) -> None:
-        path = urlsplit(ws.request.path if ws.request else "").path
-        link: NodeLink | SessionLink = (
-            NodeLink(ws, self._ctx) if path == NODE_PATH else SessionLink(ws, self._ctx)
-        )
+        ip = remote_ip(ws)
+        counter = self.admission.connections
+        # The handshake checked the count too; handshakes racing each other end up here.
+        if not counter.acquire(ip):
+            await ws.close(CLOSE_TRY_AGAIN_LATER, "too many connections from your address")
+            return
+        try:
+            await self._serve(ws)
+        finally:
+            counter.release(ip)
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        request = ws.request
+        assert request is not None  # the handler runs after a completed handshake
+        path = path_of(request.path)
+        try:
+            identity = self.admission.identify(path, request)
+        except AuthError as exc:  # pragma: no cover - the handshake already refused it
+            await ws.close(CLOSE_POLICY_VIOLATION, str(exc))
+            return
+        limits = self._ctx.settings.limits
+        link: NodeLink | SessionLink
+        if path == NODE_PATH:
+            link = NodeLink(ws, self._ctx, identity)
+            guard = RateGuard(limits.node_rate, limits.rate_strikes, self._ctx.clock)
+        else:
+            link = SessionLink(ws, self._ctx, identity)
+            guard = RateGuard(limits.session_rate, limits.rate_strikes, self._ctx.clock)
         self.links.add(link)
         try:
             async for frame in ws:
-                await self._dispatch(link, frame)
+                await dispatch_frame(link, guard, frame)
         except ConnectionClosed:
             pass
         finally:
             self.links.discard(link)
             await link.closed()
 
-    async def _dispatch(self, link: NodeLink | SessionLink, frame: str | bytes) -> None:
-        if isinstance(frame, bytes):
-            link.outbox.send(
-                out.error("INVALID_MESSAGE", "binary frames are not part of protocol v1")
-            )
-            return
-        try:
-            msg = orjson.loads(frame)
-        except orjson.JSONDecodeError as exc:
-            link.outbox.send(out.error("INVALID_MESSAGE", f"malformed JSON: {exc}"))
-            return
-        if not isinstance(msg, dict):
-            link.outbox.send(out.error("INVALID_MESSAGE", "a message must be a JSON object"))
-            return
-        if not isinstance(msg.get("type"), str):
-            link.outbox.send(out.error("INVALID_MESSAGE", "missing required field 'type'"))
-            return
-        try:
-            await link.handle(msg)
-        except WireError as exc:
-            link.outbox.send(out.error("INVALID_MESSAGE", f"{msg['type']}: {exc}"))
-        except Exception:
-            # One bad message must never take the connection (or the process) down.
-            logger.exception("message handling failed", extra={"type": msg.get("type")})
-            link.outbox.send(out.error("INTERNAL_ERROR", f"{msg['type']}: internal error"))
-
     async def shutdown(self, timeout_s: float) -> None:
-        """Drain: refuse new sockets, send nodes elsewhere, let answers in flight go out."""
+        """Drain: refuse new sockets, send nodes elsewhere, let answers in flight go out.
+
+        Nodes are closed with 1012 at once (agents reconnect to another replica). Each
+        session cuts what it has buffered and accepts nothing new; the answers it still
+        awaits may arrive until the deadline, then each gets an error of its own. Only
+        then are session sockets closed (1012), so no accepted utterance goes unanswered.
+        """
         self._ctx.draining = True
-        # 1012 "service restart": agents reconnect (to another replica) at once.
-        await asyncio.gather(
-            *(
-                link.ws.close(CLOSE_SERVICE_RESTART, "gateway draining; reconnect")
-                for link in list(self.links)
-                if isinstance(link, NodeLink)
-            )
-        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        nodes = [link for link in self.links if isinstance(link, NodeLink)]
+        sessions = [link for link in self.links if isinstance(link, SessionLink)]
+        await asyncio.gather(
+            *(link.ws.close(CLOSE_SERVICE_RESTART, "gateway draining; reconnect") for link in nodes)
+        )
+        for session in sessions:
+            session.begin_drain()
         # A bounded poll: answers arrive over gRPC from other services, not from one event.
-        while loop.time() < deadline and any(  # noqa: ASYNC110
-            isinstance(link, SessionLink) and link.outstanding for link in self.links
-        ):
-            await asyncio.sleep(0.05)
-        for link in list(self.links):
-            await link.outbox.drain(max(0.0, deadline - loop.time()))
+        while loop.time() < deadline and any(s.outstanding for s in sessions):  # noqa: ASYNC110
+            await asyncio.sleep(DRAIN_POLL_S)
+        for session in sessions:
+            session.give_up()
+        await asyncio.gather(
+            *(link.outbox.drain(max(0.1, deadline - loop.time())) for link in sessions)
+        )
         if self._server is not None:
-            self._server.close(close_connections=True)
+            self._server.close(close_connections=True, code=CLOSE_SERVICE_RESTART)
             await self._server.wait_closed()
         # Offline reports of the nodes that left (bounded by the remaining drain time).
         if self._ctx.background:

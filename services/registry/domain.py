@@ -32,7 +32,8 @@ from services.registry.store import (
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SCHEMA_VERSION = "2.0"
-RECONCILE_BATCH = 500
+RECONCILE_BATCH = 200
+RECONCILE_PAUSE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,8 @@ class Registry:
                 resent += 1
             if cursor == 0:
                 return resent
+            # Let heartbeats through between batches: a full pass must never stall them.
+            await asyncio.sleep(RECONCILE_PAUSE_S)
 
     async def _take_offline(
         self, node_id: str, epoch: int, reason: str, stale_before_ms: int = 0

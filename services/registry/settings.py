@@ -36,7 +36,8 @@ class RegistrySettings:
     sweep_interval_ms: int = 1_000
     event_feed_maxlen: int = 100_000
     history_length: int = 50
-    reconcile_interval_ms: int = 30_000
+    # Anti-entropy for index updates lost in a crash: rare, so cheap and spread out.
+    reconcile_interval_ms: int = 300_000
     health: HealthPolicy = field(default_factory=HealthPolicy)
 
     @property

@@ -52,6 +52,7 @@ class AudioChunk:
 @dataclass(frozen=True)
 class TtsPlayback:
     session_id: str
+    trace_id: str
     group_id: str
     ended: bool
 
@@ -146,15 +147,25 @@ def parse_utterance(
 
 
 def parse_session_ref(msg: JsonObject) -> str:
-    """client_heartbeat, session_close: the session they are about."""
+    """The session a message is about."""
     return req_string(msg, "session_id")
 
 
+def parse_client_heartbeat(msg: JsonObject) -> str:
+    req_uint(msg, "timestamp")
+    return parse_session_ref(msg)
+
+
+def parse_session_close(msg: JsonObject) -> str:
+    req_string(msg, "reason")
+    return parse_session_ref(msg)
+
+
 def parse_tts_playback(msg: JsonObject, ended: bool) -> TtsPlayback:
-    req_string(msg, "trace_id")
     req_uint(msg, "ts_end_ms" if ended else "ts_start_ms")
     return TtsPlayback(
         session_id=req_string(msg, "session_id"),
+        trace_id=req_string(msg, "trace_id"),
         group_id=req_string(msg, "group_id"),
         ended=ended,
     )

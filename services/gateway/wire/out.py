@@ -236,3 +236,24 @@ def server_heartbeat(session_id: str, now_ms: int) -> JsonObject:
 
 def session_close_ack(session_id: str) -> JsonObject:
     return {"type": "session_close_ack", "session_id": session_id}
+
+
+def ui_event(
+    session_id: str,
+    event: str,
+    utterance_index: int,
+    job_id: str = "",
+    trace_id: str = "",
+    *,
+    elapsed_ms: int | None = None,
+    hint: str | None = None,
+) -> JsonObject:
+    """A progress event the gateway raises itself (INPUT_*, ASR_*, NMT_DONE, TTS_PLAY_*)."""
+    message = gw_pb.UiEvent(
+        utterance_index=utterance_index, job_id=job_id, trace_id=trace_id, event=event
+    )
+    if elapsed_ms is not None:
+        message.elapsed_ms = max(0, elapsed_ms)
+    if hint is not None:
+        message.hint = hint
+    return ui_event_message(session_id, message)

@@ -1,0 +1,88 @@
+"""What a node's messages become at the other services: results, job events, drain,
+and the offline report after its socket closed. Failures are logged, never raised: a
+node's message must not take its connection down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
+from lingua.registry.v1 import registry_service_pb2 as registry_pb
+from lingua_common.errors import wire_code_of
+from services.gateway.context import GatewayContext
+from services.gateway.wire import node_in
+
+logger = logging.getLogger(__name__)
+
+
+async def complete(ctx: GatewayContext, node_id: str, message: node_in.NodeJobResult) -> None:
+    try:
+        await ctx.dispatcher.CompleteJob(
+            dispatcher_pb.CompleteJobRequest(
+                job_id=message.job_id,
+                node_id=node_id,
+                attempt_id=message.attempt_id,
+                result=message.result,
+            ),
+            timeout=ctx.rpc_timeout_s,
+        )
+    except grpc.aio.AioRpcError as error:
+        logger.error(
+            "result not recorded",
+            extra={"job_id": message.job_id, "node_id": node_id, "code": wire_code_of(error)},
+        )
+
+
+async def report(
+    ctx: GatewayContext,
+    node_id: str,
+    job_id: str,
+    attempt: int,
+    kind: int,
+    text: str = "",
+    is_final: bool = False,
+) -> None:
+    try:
+        await ctx.dispatcher.ReportJobEvent(
+            dispatcher_pb.ReportJobEventRequest(
+                job_id=job_id,
+                node_id=node_id,
+                attempt_id=attempt,
+                kind=kind,  # type: ignore[arg-type]
+                partial_text=text,
+                partial_is_final=is_final,
+            ),
+            timeout=ctx.rpc_timeout_s,
+        )
+    except grpc.aio.AioRpcError as error:
+        logger.warning(
+            "job event not recorded", extra={"job_id": job_id, "code": str(error.code())}
+        )
+
+
+async def drain(ctx: GatewayContext, node_id: str, reason: str) -> str | None:
+    """Ask the registry to drain the node; the wire error code when it refused."""
+    try:
+        await ctx.registry.DrainNode(
+            registry_pb.DrainNodeRequest(node_id=node_id, reason=reason),
+            timeout=ctx.rpc_timeout_s,
+        )
+    except grpc.aio.AioRpcError as error:
+        return wire_code_of(error)
+    return None
+
+
+async def offline_after_grace(ctx: GatewayContext, node_id: str, epoch: int) -> None:
+    """The socket closed: the node is offline unless it re-registered within the grace."""
+    await asyncio.sleep(ctx.settings.node_offline_grace_ms / 1000)
+    try:
+        # Fenced by epoch: if the node re-registered meanwhile, this changes nothing.
+        await ctx.registry.DeregisterNode(
+            registry_pb.DeregisterNodeRequest(node_id=node_id, epoch=epoch, reason="socket closed"),
+            timeout=ctx.rpc_timeout_s,
+        )
+    except grpc.aio.AioRpcError as error:
+        logger.warning("deregister failed", extra={"node_id": node_id, "code": str(error.code())})

@@ -1,0 +1,86 @@
+"""Turning a session's accepted utterances into jobs at the dispatcher.
+
+Each accepted utterance is one CreateJob call (idempotent: the job id derives from the
+session, index and target). Its reply either fails the utterance at once (an `error`
+in order), or announces `ui_event DISPATCHED`; the answer itself comes later through
+GatewayService.DeliverToSession. An utterance in another language pair than the one
+before first updates the session state (the Lua script resets the preferred pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from lingua.common.v1 import job_pb2
+from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
+from lingua_common.errors import wire_code_of
+from lingua_common.metadata import REPLY_TO_METADATA_KEY
+from services.gateway.context import GatewayContext
+from services.gateway.session_answers import Answers, Emit
+from services.gateway.wire import out
+
+logger = logging.getLogger(__name__)
+
+
+class JobSubmitter:
+    def __init__(self, ctx: GatewayContext, answers: Answers, emit: Emit) -> None:
+        self._ctx = ctx
+        self._answers = answers
+        self._emit = emit
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
+        task = asyncio.create_task(self._submit(spec, pair_changed))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
+        index = spec.utterance_index
+        if pair_changed:
+            await self._change_pair(spec)
+        try:
+            reply = await self._ctx.dispatcher.CreateJob(
+                dispatcher_pb.CreateJobRequest(spec=spec),
+                metadata=((REPLY_TO_METADATA_KEY, self._ctx.gateway_id),),
+                timeout=self._ctx.rpc_timeout_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            self._answers.error(
+                index,
+                "",
+                "",
+                wire_code_of(error),
+                error.details() or "job not created",
+                self._ctx.clock.now_ms(),
+            )
+            return
+        job = reply.job
+        self._answers.note_job(index, job.job_id, job.trace_id)
+        if job.state == job_pb2.JOB_STATE_FAILED:
+            self._answers.error(
+                index,
+                job.job_id,
+                job.trace_id,
+                job.error.code,
+                job.error.message,
+                self._ctx.clock.now_ms(),
+            )
+        elif job.state == job_pb2.JOB_STATE_DISPATCHED and reply.created:
+            self._emit(out.ui_event(spec.session_id, "DISPATCHED", index, job.job_id, job.trace_id))
+
+    async def _change_pair(self, spec: job_pb2.JobSpec) -> None:
+        try:
+            await self._ctx.store.open_session(
+                spec.session_id,
+                spec.src_lang,
+                spec.tgt_lang,
+                spec.tenant_id,
+                self._ctx.clock.now_ms(),
+                self._ctx.settings.session_ttl_ms,
+            )
+        except Exception:
+            # The pair in the session state is a hint for routing; the job still goes out.
+            logger.exception("session pair not updated", extra={"session_id": spec.session_id})
