@@ -13,6 +13,9 @@ CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.enable_retries", 1),
+    # With several addresses (a headless Service, or "ipv4:a,b"), spread calls over all of
+    # them and route around one that died.
+    ("grpc.lb_policy_name", "round_robin"),
 )
 
 

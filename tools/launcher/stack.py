@@ -98,7 +98,8 @@ class Stack:
 
     def _spawn_gateway(self, index: int, ws_port: int) -> ServiceProcess:
         assert self.registry is not None
-        dispatcher = self.dispatchers[index % len(self.dispatchers)]
+        # Every dispatcher replica, round-robin: a gateway survives losing one of them.
+        dispatchers = ",".join(d.grpc_address for d in self.dispatchers)
         return self._spawn(
             f"gateway-{index}",
             "services.gateway",
@@ -106,7 +107,7 @@ class Stack:
                 "LINGUA_GATEWAY_ID": f"gateway-{index}",
                 "LINGUA_WS_PORT": str(ws_port),
                 "LINGUA_REGISTRY_ADDRESS": self.registry.grpc_address,
-                "LINGUA_DISPATCHER_ADDRESS": dispatcher.grpc_address,
+                "LINGUA_DISPATCHER_ADDRESS": f"ipv4:{dispatchers}",
                 # Local runs take peers without credentials (the gateway logs a warning);
                 # a config that sets LINGUA_AUTH_DISABLED itself decides.
                 "LINGUA_AUTH_DISABLED": self.config.env.get("LINGUA_AUTH_DISABLED", "true"),
