@@ -3,7 +3,9 @@ real Redis. Faster than subprocesses, so service-level tests can use many of the
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,12 +15,13 @@ from lingua_common.settings import RedisSettings, ServerSettings
 from services.dispatcher.app import build_app as build_dispatcher
 from services.dispatcher.settings import DispatcherSettings
 from services.gateway.app import build_app as build_gateway
-from services.gateway.settings import GatewaySettings
+from services.gateway.settings import AuthSettings, GatewaySettings
 from services.pool.app import build_app as build_pool
 from services.pool.settings import PoolSettings
 from services.registry.app import build_app as build_registry
 from services.registry.settings import RegistrySettings
 
+STOP_TIMEOUT_S = 20.0
 LOCAL = ServerSettings(host="127.0.0.1", grpc_port=0, log_format="text", shutdown_grace_s=1.0)
 
 
@@ -73,6 +76,8 @@ class InProcessSuite:
                 ws_port=0,
                 registry_address=grpc_address(self.registry),
                 dispatcher_address=grpc_address(self.dispatcher),
+                # Tests run without credentials unless they configure `auth` in overrides.
+                auth=AuthSettings(disabled=True),
             )
             settings = dataclasses.replace(settings, **self.gateway_overrides)
             self.gateway_apps.append(await self._run(build_gateway(settings, clock=self.clock)))
@@ -88,5 +93,13 @@ class InProcessSuite:
 
     async def stop(self) -> None:
         for app in reversed(self.apps):
-            await app.stop()
+            try:
+                await asyncio.wait_for(app.stop(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                stacks = io.StringIO()
+                for task in asyncio.all_tasks():
+                    task.print_stack(limit=8, file=stacks)
+                raise AssertionError(
+                    f"{app.name} did not stop within {STOP_TIMEOUT_S}s; tasks:\n{stacks.getvalue()}"
+                ) from None
         self.apps = []
