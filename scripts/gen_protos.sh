@@ -3,7 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-gen}"
-python="${PYTHON:-python}"
+python="$(command -v "${PYTHON:-python}")"
+# Absolute, but not through symlinks (a venv's python is one): the generator runs in protos/.
+python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"
 rm -rf "$out/lingua"
 mkdir -p "$out"
 mapfile -t files < <(cd protos && find lingua -name '*.proto' | LC_ALL=C sort)
