@@ -5,9 +5,9 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 scripts/gen_protos.sh "$tmp"
-if ! diff -r -q "$tmp/lingua" gen/lingua >/dev/null; then
+if ! diff -r -q -x __pycache__ "$tmp/lingua" gen/lingua >/dev/null; then
   echo "gen/ is stale: run 'make gen' and commit the result" >&2
-  diff -r "$tmp/lingua" gen/lingua | head -40 >&2
+  diff -r -x __pycache__ "$tmp/lingua" gen/lingua | head -40 >&2
   exit 1
 fi
 echo "generated code is up to date"
