@@ -16,6 +16,11 @@ CHANNEL_OPTIONS = (
     # With several addresses (a headless Service, or "ipv4:a,b"), spread calls over all of
     # them and route around one that died.
     ("grpc.lb_policy_name", "round_robin"),
+    # A restarted peer is reachable again within ~2 s, not after gRPC's default backoff
+    # (which grows towards two minutes while calls fail fast).
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
 )
 
 

@@ -53,4 +53,7 @@ class DispatcherSettings:
                 env, "LINGUA_PENDING_MAX_PER_PAIR", cls.pending_max_per_pair
             ),
             shard_size=env_int(env, "LINGUA_POOL_SHARD_SIZE", cls.shard_size),
+            slot_audit_interval_ms=env_int(
+                env, "LINGUA_SLOT_AUDIT_INTERVAL_MS", cls.slot_audit_interval_ms
+            ),
         )

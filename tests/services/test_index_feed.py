@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import grpc
 import pytest
 
 from lingua.common.v1 import node_pb2
@@ -40,6 +41,19 @@ async def pool(redis_settings: RedisSettings) -> AsyncIterator[ServiceApp]:
     await app.stop()
 
 
+async def until_reachable(call: Callable[[], Awaitable[None]], wait_s: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        try:
+            await call()
+            return
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            assert asyncio.get_running_loop().time() < deadline, "pool not reachable again"
+            await asyncio.sleep(0.1)
+
+
 async def restart_pool(old: ServiceApp, settings: PoolSettings) -> ServiceApp:
     port = old.ports["grpc"]
     await old.stop()
@@ -70,7 +84,8 @@ async def test_a_restarted_pool_rebuilds_from_redis_and_the_replica_resyncs(
         pool = await restart_pool(pool, settings)
         # While it was away, nothing changed; after it, one more node and one removal.
         indexer = GrpcPoolIndexer(insecure_channel(grpc_address(pool)))
-        await indexer.upsert("n9", ZH_EN, ["asr"], index_seq=1)
+        # Like the registry's index sync, retry while the channel reconnects.
+        await until_reachable(lambda: indexer.upsert("n9", ZH_EN, ["asr"], index_seq=1))
         await indexer.remove("n0", index_seq=2)
 
         async def caught_up() -> bool:
