@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from redis.exceptions import ClusterError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lingua_common.errors import ERROR_CODE_METADATA_KEY
+from lingua_common.redis_client import never_sent
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,13 @@ if TYPE_CHECKING:
 else:
     Handler = grpc.RpcMethodHandler
     Interceptor = grpc.aio.ServerInterceptor
-DEPENDENCY_ERRORS = (RedisConnectionError, RedisTimeoutError, RedisClusterException)
+DEPENDENCY_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisClusterException,
+    ClusterError,
+    TryAgainError,
+)
 
 
 class DependencyErrorInterceptor(Interceptor):
@@ -42,7 +49,9 @@ class DependencyErrorInterceptor(Interceptor):
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 return await inner(request, context)
-            except DEPENDENCY_ERRORS as error:
+            except (*DEPENDENCY_ERRORS, AttributeError, RuntimeError) as error:
+                if not isinstance(error, DEPENDENCY_ERRORS) and not never_sent(error):
+                    raise
                 logger.warning(
                     "dependency unavailable", extra={"method": method, "error": repr(error)}
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,11 @@ RedisClient = aioredis.Redis | RedisCluster
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 
 
-UNSENT_RETRIES = 3
-UNSENT_RETRY_DELAY_S = 0.05
+UNSENT_RETRIES = 5
+UNSENT_RETRY_DELAY_S = 0.1
 
 
-def _never_sent(error: BaseException) -> bool:
+def never_sent(error: BaseException) -> bool:
     """Errors redis-py's cluster client raises when a topology refresh tore down the
     connection a command was about to use: the command never left this process."""
     text = str(error)
@@ -43,10 +44,27 @@ class ResilientRedisCluster(RedisCluster):
             try:
                 return await super().execute_command(*args, **kwargs)
             except (AttributeError, RuntimeError) as error:
-                if attempt == UNSENT_RETRIES or not _never_sent(error):
+                if attempt == UNSENT_RETRIES or not never_sent(error):
                     raise
                 await asyncio.sleep(UNSENT_RETRY_DELAY_S * (attempt + 1))
         raise AssertionError("unreachable")
+
+
+async def run_pipeline(client: RedisClient, build: Callable[[Any], None]) -> list[Any]:
+    """Run a non-transactional pipeline, rebuilt and re-run when a failover tore down its
+    connections before it was sent (see ResilientRedisCluster). Only for pipelines of
+    reads and idempotent writes, which every caller here is."""
+    for attempt in range(UNSENT_RETRIES + 1):
+        pipe = client.pipeline(transaction=False)
+        build(pipe)
+        try:
+            result: list[Any] = await pipe.execute()
+            return result
+        except (AttributeError, RuntimeError) as error:
+            if attempt == UNSENT_RETRIES or not never_sent(error):
+                raise
+            await asyncio.sleep(UNSENT_RETRY_DELAY_S * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def connect(settings: RedisSettings) -> RedisClient:

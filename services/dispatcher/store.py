@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, RedisClient
+from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
 from services.dispatcher.model import Abandoned, Finished, JobEvent, JobRecord, JobState, NodeLoad
 
 TIMEOUT_BUCKETS = 16
@@ -94,11 +94,13 @@ class RedisJobStore:
         if head < 0:
             raise RequestIdClashError(job_id)
         if head == 1:
-            pipe = self._r.pipeline(transaction=False)
-            pipe.zadd(self._keys.jobs_recent(), {job_id: now_ms})
-            if session_id:
-                pipe.zadd(self._keys.session_jobs(session_id), {job_id: utterance_index})
-            await pipe.execute()
+
+            def index(pipe: Any) -> None:
+                pipe.zadd(self._keys.jobs_recent(), {job_id: now_ms})
+                if session_id:
+                    pipe.zadd(self._keys.session_jobs(session_id), {job_id: utterance_index})
+
+            await run_pipeline(self._r, index)
             return Created(True, _text(result[1]), JobState.CREATED, "", 0)
         return Created(
             False, _text(result[4]), JobState(_text(result[1])), _text(result[2]), int(result[3])
@@ -271,12 +273,14 @@ class RedisJobStore:
         if not node_ids:
             return []
         k = self._keys
-        pipe = self._r.pipeline(transaction=False)
-        for node_id in node_ids:
-            pipe.hmget(k.node(node_id), "status", "max_jobs")
-            pipe.hlen(k.node_inflight(node_id))
-            pipe.get(k.node_owner(node_id))
-        replies = await pipe.execute()
+
+        def reads(pipe: Any) -> None:
+            for node_id in node_ids:
+                pipe.hmget(k.node(node_id), "status", "max_jobs")
+                pipe.hlen(k.node_inflight(node_id))
+                pipe.get(k.node_owner(node_id))
+
+        replies = await run_pipeline(self._r, reads)
         loads = []
         for i, node_id in enumerate(node_ids):
             (status, max_jobs), running, owner = replies[3 * i : 3 * i + 3]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, RedisClient
+from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
 from services.registry.model import BeatOutcome, Claim, NodeEvent, NodeRecord, NodeStatus, Offline
 
 
@@ -93,16 +93,18 @@ class RedisRegistryStore:
     async def record_registration(self, node_id: str, now_ms: int, event: NodeEvent) -> None:
         """The node's entries in the shared sets and the event feed, in one round trip."""
         k = self._keys
-        pipe = self._r.pipeline(transaction=False)
-        pipe.sadd(k.nodes_all(), node_id)
-        pipe.zadd(k.nodes_last_seen(), {node_id: now_ms})
-        pipe.xadd(
-            k.node_events(),
-            _event_fields(event),
-            maxlen=self._limits.event_feed_maxlen,
-            approximate=True,
-        )
-        await pipe.execute()
+
+        def writes(pipe: Any) -> None:
+            pipe.sadd(k.nodes_all(), node_id)
+            pipe.zadd(k.nodes_last_seen(), {node_id: now_ms})
+            pipe.xadd(
+                k.node_events(),
+                _event_fields(event),
+                maxlen=self._limits.event_feed_maxlen,
+                approximate=True,
+            )
+
+        await run_pipeline(self._r, writes)
 
     async def heartbeat(
         self,
