@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ import orjson
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.interceptors import DependencyErrorInterceptor
 from lingua_common.settings import ServerSettings
 
@@ -131,6 +133,8 @@ class ServiceApp:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        # For operators (and the launcher, before it kills a service that will not stop).
+        loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
         await self.start()
         try:
             await self._stopping.wait()
@@ -147,17 +151,17 @@ async def _guarded(loop_fn: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
-            if _being_cancelled():
-                raise asyncio.CancelledError from None
+            reraise_if_cancelling()
             logger.exception("background loop failed; restarting", extra={"loop": loop_fn})
             await asyncio.sleep(1.0)
 
 
-def _being_cancelled() -> bool:
-    """True while this task is being cancelled (some libraries turn the cancellation
-    into their own error, e.g. a gRPC call ending CANCELLED): shutdown must still win."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+def dump_tasks() -> None:
+    """Log the stack of every asyncio task: what a stuck process is waiting for."""
+    stacks = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=12, file=stacks)
+    logger.warning("task dump", extra={"tasks": stacks.getvalue()})
 
 
 async def _logged(hook: Hook) -> None:

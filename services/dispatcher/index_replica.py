@@ -15,6 +15,7 @@ import grpc
 
 from lingua.pool.v1 import pool_service_pb2 as pool_pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
+from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
 from services.dispatcher.pool_client import Candidate, GrpcCandidateFinder
 
@@ -42,9 +43,7 @@ class IndexReplica:
                     if self.synced:
                         delay = RETRY_INITIAL_S
             except grpc.aio.AioRpcError as error:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError from None  # shutting down, not a lost feed
+                reraise_if_cancelling()  # shutting down, not a lost feed
                 logger.warning("index feed lost; resyncing", extra={"code": str(error.code())})
             self.synced = False
             await asyncio.sleep(delay)

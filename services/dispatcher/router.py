@@ -10,6 +10,7 @@ import grpc
 from lingua.common.v1 import job_pb2
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as gw_grpc
+from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.channels import ChannelCache
 from services.dispatcher.store import RedisJobStore
 
@@ -44,6 +45,7 @@ class GatewayRouter:
         try:
             reply = await stub.DeliverToNode(request, timeout=DELIVERY_TIMEOUT_S)
         except grpc.aio.AioRpcError as error:
+            reraise_if_cancelling()
             logger.warning(
                 "node delivery failed",
                 extra={
@@ -72,6 +74,7 @@ class GatewayRouter:
             try:
                 reply = await stub.DeliverToSession(request, timeout=DELIVERY_TIMEOUT_S)
             except grpc.aio.AioRpcError as error:
+                reraise_if_cancelling()
                 logger.warning(
                     "session delivery failed",
                     extra={

@@ -8,6 +8,7 @@ import grpc
 
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as gw_grpc
+from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.channels import ChannelCache
 from services.registry.store import RedisRegistryStore
 
@@ -37,6 +38,7 @@ class GatewayNotifier:
                 timeout=CALL_TIMEOUT_S,
             )
         except grpc.aio.AioRpcError as error:
+            reraise_if_cancelling()
             logger.warning(
                 "disconnect failed", extra={"node_id": node_id, "code": str(error.code())}
             )
@@ -59,6 +61,7 @@ class GatewayNotifier:
                 timeout=CALL_TIMEOUT_S,
             )
         except grpc.aio.AioRpcError as error:
+            reraise_if_cancelling()
             logger.warning(
                 "node control failed", extra={"node_id": node_id, "code": str(error.code())}
             )

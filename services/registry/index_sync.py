@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lingua.common.v1 import node_pb2
+from lingua_common.cancellation import reraise_if_cancelling
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ class IndexSync:
                         list(update.ready_types),
                         update.index_seq,
                     )
-            except Exception as error:  # retried: the pool may be restarting
+            except Exception as error:
+                reraise_if_cancelling()
                 logger.warning(
                     "index update failed; will retry",
                     extra={"node_id": update.node_id, "error": repr(error)},

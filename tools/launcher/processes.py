@@ -105,6 +105,9 @@ class ServiceProcess:
         try:
             return self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            # Ask it where it is stuck (its log gets a task dump), then kill it.
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
             self.process.kill()
             return self.process.wait()
         finally:
