@@ -70,9 +70,8 @@ async def run_pipeline(client: RedisClient, build: Callable[[Any], None]) -> lis
 def connect(settings: RedisSettings) -> RedisClient:
     """A pooled client; commands never share a connection across a blocking read.
 
-    The single-server pool is bounded and *waits* for a free connection (up to
-    `pool_timeout_s`) instead of failing a burst with "Too many connections"; the cluster
-    client bounds connections per node.
+    Pools are bounded (`max_connections`, per node on a cluster) and sized so bursts fit:
+    redis-py's blocking pool would wait instead, but costs every command a lock.
     """
     if settings.cluster:
         return ResilientRedisCluster.from_url(
@@ -81,14 +80,12 @@ def connect(settings: RedisSettings) -> RedisClient:
             max_connections=settings.max_connections,
             socket_connect_timeout=settings.connect_timeout_s,
         )
-    pool = aioredis.BlockingConnectionPool.from_url(
+    pool = aioredis.ConnectionPool.from_url(
         settings.url,
         decode_responses=False,
         max_connections=settings.max_connections,
-        timeout=settings.pool_timeout_s,
         socket_connect_timeout=settings.connect_timeout_s,
     )
-    # from_pool: the client owns the pool, so aclose() closes its connections too.
     return aioredis.Redis.from_pool(pool)
 
 

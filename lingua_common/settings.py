@@ -13,9 +13,8 @@ class RedisSettings:
     url: str = "redis://127.0.0.1:6379/0"
     cluster: bool = False
     key_prefix: str = "lingua:v1"
-    max_connections: int = 128
-    # How long a command waits for a free pooled connection before failing.
-    pool_timeout_s: float = 5.0
+    # Generous: a burst must not fail with "Too many connections" (Redis takes 10,000).
+    max_connections: int = 512
     # A Redis address that stops answering (a dead pod's IP) fails fast, not after minutes.
     connect_timeout_s: float = 1.0
 
@@ -26,7 +25,6 @@ class RedisSettings:
             cluster=env_bool(env, "LINGUA_REDIS_CLUSTER", cls.cluster),
             key_prefix=env_str(env, "LINGUA_KEY_PREFIX", cls.key_prefix),
             max_connections=env_int(env, "LINGUA_REDIS_MAX_CONNECTIONS", cls.max_connections),
-            pool_timeout_s=env_int(env, "LINGUA_REDIS_POOL_TIMEOUT_MS", 5000) / 1000,
             connect_timeout_s=env_int(env, "LINGUA_REDIS_CONNECT_TIMEOUT_MS", 1000) / 1000,
         )
 

@@ -112,6 +112,14 @@ class Dispatcher:
                 created=False,
             )
         ticket.trace_id = created.trace_id
+        self._spawn(
+            self._store.index_job(
+                job_id,
+                now_ms=self._clock.now_ms(),
+                session_id=spec.session_id,
+                utterance_index=spec.utterance_index,
+            )
+        )
         placed = await self._placer.place(ticket, 1, (candidates, loads))
         if placed.outcome is Outcome.DISPATCHED:
             state = JobState.DISPATCHED

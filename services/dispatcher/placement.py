@@ -8,6 +8,7 @@ the result deadline. The timeout is armed before the state it guards.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -156,10 +157,15 @@ class Placer:
         """One node: None when it had no slot; a Placed when the attempt was used up."""
         store, settings = self._store, self._settings
         now = self._clock.now_ms()
-        if not await store.reserve(load.node_id, ticket.job_id, attempt, now):
-            return None
         due = now + settings.reservation_ttl_ms
-        await store.schedule(ticket.job_id, due)
+        # Arm the timeout alongside the reservation (not after it): a stray entry is
+        # harmless, the sweeper always goes by the job record's own due time.
+        reserved, _ = await asyncio.gather(
+            store.reserve(load.node_id, ticket.job_id, attempt, now),
+            store.schedule(ticket.job_id, due),
+        )
+        if not reserved:
+            return None
         if not await store.assign(
             ticket.job_id, load.node_id, attempt, now_ms=now, due_ms=due, pool_id=pool_id
         ):

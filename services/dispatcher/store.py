@@ -94,17 +94,23 @@ class RedisJobStore:
         if head < 0:
             raise RequestIdClashError(job_id)
         if head == 1:
-
-            def index(pipe: Any) -> None:
-                pipe.zadd(self._keys.jobs_recent(), {job_id: now_ms})
-                if session_id:
-                    pipe.zadd(self._keys.session_jobs(session_id), {job_id: utterance_index})
-
-            await run_pipeline(self._r, index)
             return Created(True, _text(result[1]), JobState.CREATED, "", 0)
         return Created(
             False, _text(result[4]), JobState(_text(result[1])), _text(result[2]), int(result[3])
         )
+
+    async def index_job(
+        self, job_id: str, *, now_ms: int, session_id: str, utterance_index: int
+    ) -> None:
+        """The listing indexes (recent jobs, jobs of a session): conveniences, written off
+        the dispatch path."""
+
+        def index(pipe: Any) -> None:
+            pipe.zadd(self._keys.jobs_recent(), {job_id: now_ms})
+            if session_id:
+                pipe.zadd(self._keys.session_jobs(session_id), {job_id: utterance_index})
+
+        await run_pipeline(self._r, index)
 
     async def assign(
         self, job_id: str, node_id: str, attempt: int, *, now_ms: int, due_ms: int, pool_id: str
