@@ -4,6 +4,8 @@ python -m bench                       # the spine scenario, full size
 python -m bench --quick               # smoke-sized run of the same scenario
 python -m bench --list                # the scenarios there are
 python -m bench --scenario spine --rate 150 --processing-ms 30 --out /tmp/bench
+python -m bench --scenario nodes      # 10,000 nodes: register, heartbeat, FindCandidates, memory
+python -m bench --scenario jobs       # 1,000 nodes: job latency, jobs/s, Celery reference
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench import catalog
-from bench.options import DEFAULT_OUT_DIR, build_options
+from bench.options import CELERY_POOLS, DEFAULT_OUT_DIR, build_options
 from bench.runner import BenchError, RunOutcome, run_scenario
 
 log = logging.getLogger(__name__)
@@ -34,16 +36,46 @@ def build_parser() -> argparse.ArgumentParser:
     a("--list", action="store_true", help="list the scenarios and exit")
     a("--quick", action="store_true", help="smoke-sized run (tiny fleet, a few seconds)")
     a("--out", type=Path, default=None, help=f"results directory (default: {DEFAULT_OUT_DIR})")
-    a("--nodes", type=int, default=None, help="fake nodes (default 200)")
+    a("--nodes", type=int, default=None, help="fake nodes (default 200; nodes: 10000)")
     a("--clients", type=int, default=None, help="client sessions (default 50)")
     a("--rate", type=float, default=None, help="total jobs/s offered (default 100)")
     a("--utterances", type=int, default=None, help="utterances per session (default 40)")
     a("--processing-ms", type=float, default=None, help="node delay per job (default 20)")
     a("--heartbeat", type=float, default=None, help="heartbeat interval, s (default 2)")
-    a("--probe-rate", type=float, default=None, help="gRPC Heartbeat calls/s (default 300)")
-    a("--probe-seconds", type=float, default=None, help="heartbeat probe length (default 5)")
+    a(
+        "--probe-rate",
+        type=float,
+        default=None,
+        help="gRPC Heartbeat calls/s (default 300; nodes: 50)",
+    )
+    a(
+        "--probe-seconds",
+        type=float,
+        default=None,
+        help="heartbeat probe length (default 5; nodes: the heartbeat window, 30)",
+    )
+    a(
+        "--heartbeat-rate",
+        type=float,
+        default=None,
+        help="nodes: WebSocket heartbeats/s over all nodes (default 700)",
+    )
     a("--saturation-seconds", type=float, default=None, help="0 skips it (default 10)")
     a("--saturation-window", type=int, default=None, help="outstanding per session (default 1)")
+    a("--dispatchers", type=int, default=None, help="jobs: dispatcher replicas (default 1)")
+    a(
+        "--celery-pool",
+        choices=CELERY_POOLS,
+        default=None,
+        help="jobs: the Celery reference worker's pool (default threads)",
+    )
+    a("--celery-concurrency", type=int, default=None, help="jobs: its concurrency (default 16)")
+    a(
+        "--celery-seconds",
+        type=float,
+        default=None,
+        help="jobs: Celery saturation length, 0 skips the reference (default 10)",
+    )
     a("-v", "--verbose", action="count", default=0)
     return p
 
@@ -61,6 +93,11 @@ def overrides(ns: argparse.Namespace) -> dict[str, object]:
         "probe_s": ns.probe_seconds,
         "saturation_s": ns.saturation_seconds,
         "saturation_window": ns.saturation_window,
+        "heartbeat_rate": ns.heartbeat_rate,
+        "dispatchers": ns.dispatchers,
+        "celery_pool": ns.celery_pool,
+        "celery_concurrency": ns.celery_concurrency,
+        "celery_seconds": ns.celery_seconds,
     }
 
 

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 5.0
 MAX_CONCURRENT = 256  # beyond this many calls outstanding a scheduled call is skipped
 GATEWAY_ID = "bench-heartbeat-probe"
+SLOW_CALL_S = 0.020  # calls slower than this are listed with their time, to find patterns
+MAX_SLOW_CALLS = 500
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class ProbeReport:
     achieved_rate: float = 0.0
     register: LatencySummary = field(default_factory=lambda: summarize([]))
     heartbeat: LatencySummary = field(default_factory=lambda: summarize([]))
+    # (seconds into the run, milliseconds) of calls slower than SLOW_CALL_S (capped)
+    slow_calls: list[tuple[float, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,28 +62,65 @@ class ProbeReport:
             "achieved_rate": self.achieved_rate,
             "register": self.register.as_dict(),
             "heartbeat": self.heartbeat.as_dict(),
+            "slow_calls": [[round(at, 3), round(ms, 1)] for at, ms in self.slow_calls],
         }
 
 
 class HeartbeatProbe:
+    """`run()` does it all; or, to do something between the steps (e.g. read the index
+    version once the probe nodes are in it): `open()`, `measure()`, `finish()`, `close()`."""
+
     def __init__(self, config: ProbeConfig) -> None:
         self.config = config
         self._nodes: list[tuple[str, int]] = []  # (node_id, epoch)
         self._latencies: list[float] = []
         self._errors: Counter[str] = Counter()
         self._register_latencies: list[float] = []
+        self._slow: list[tuple[float, float]] = []
+        self._started = 0.0
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: registry_grpc.RegistryServiceStub | None = None
 
     async def run(self) -> ProbeReport:
-        channel = grpc.aio.insecure_channel(self.config.address)
         try:
-            stub = registry_grpc.RegistryServiceStub(channel)
-            await self._register_all(stub)
-            report = await self._beat_all(stub)
-            await self._deregister_all(stub)
+            await self.open()
+            report = await self.measure()
+            await self.finish()
             report.errors = dict(self._errors)
             return report
         finally:
-            await channel.close(None)
+            await self.close()
+
+    async def open(self) -> None:
+        """Open the channel and register the probe nodes."""
+        self._channel = grpc.aio.insecure_channel(self.config.address)
+        self._stub = registry_grpc.RegistryServiceStub(self._channel)
+        await self._register_all(self._stub)
+
+    async def measure(self) -> ProbeReport:
+        """Heartbeat calls at the configured rate for the configured time."""
+        assert self._stub is not None, "open() first"
+        return await self._beat_all(self._stub)
+
+    async def finish(self) -> None:
+        """Deregister the probe nodes (failures are counted in the report's errors)."""
+        if self._stub is not None:
+            await self._deregister_all(self._stub)
+            self._nodes = []
+
+    @property
+    def registered(self) -> int:
+        """Probe nodes registered (and not yet deregistered)."""
+        return len(self._nodes)
+
+    @property
+    def errors(self) -> dict[str, int]:
+        return dict(self._errors)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(None)
+        self._channel = self._stub = None
 
     async def _register_all(self, stub: registry_grpc.RegistryServiceStub) -> None:
         descriptor = probe_node.descriptor()
@@ -112,7 +153,7 @@ class HeartbeatProbe:
         capabilities = probe_node.capability_by_type()
         tasks: set[asyncio.Task[None]] = set()
         skipped = 0
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         for k in range(planned):
             delay = started + k / cfg.rate - time.perf_counter()
             if delay > 0:
@@ -142,6 +183,7 @@ class HeartbeatProbe:
             achieved_rate=len(self._latencies) / elapsed if elapsed > 0 else 0.0,
             register=summarize(self._register_latencies),
             heartbeat=summarize(self._latencies),
+            slow_calls=sorted(self._slow),
         )
 
     async def _beat(
@@ -153,4 +195,7 @@ class HeartbeatProbe:
         except grpc.aio.AioRpcError as error:
             self._errors[f"heartbeat:{error.code().name}"] += 1
             return
-        self._latencies.append(time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        self._latencies.append(latency)
+        if latency > SLOW_CALL_S and len(self._slow) < MAX_SLOW_CALLS:
+            self._slow.append((started - self._started, latency * 1000))

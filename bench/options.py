@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent / "results"
+CELERY_POOLS = ("threads", "prefork", "solo")
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,22 @@ class BenchOptions:
     saturation_processing_ms: float = 5.0
     saturation_max_in_flight: int = 16
     answer_timeout_s: float = 20.0
+    # Scenario "nodes": node heartbeats/s over all WebSockets (the interval follows).
+    heartbeat_rate: float = 700.0
+    # Scenario "jobs": dispatcher replicas, and the Celery reference's worker and time
+    # (celery_seconds 0 skips the reference).
+    dispatchers: int = 1
+    celery_pool: str = "threads"
+    celery_concurrency: int = 16
+    celery_seconds: float = 10.0
+    # The options given explicitly (not defaults), so a scenario with its own defaults
+    # (e.g. "nodes": 10,000 nodes) can tell `--nodes 200` from "not given".
+    explicit: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["out_dir"] = str(self.out_dir)
+        data["explicit"] = sorted(self.explicit)
         return data
 
 
@@ -56,7 +69,7 @@ QUICK: dict[str, Any] = {
     "answer_timeout_s": 10.0,
 }
 
-FIELD_NAMES = frozenset(f.name for f in fields(BenchOptions))
+FIELD_NAMES = frozenset(f.name for f in fields(BenchOptions)) - {"explicit"}
 
 
 def build_options(quick: bool, overrides: dict[str, Any]) -> BenchOptions:
@@ -67,7 +80,8 @@ def build_options(quick: bool, overrides: dict[str, Any]) -> BenchOptions:
     options = BenchOptions(quick=quick)
     if quick:
         options = replace(options, **QUICK)
-    options = replace(options, **{k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    options = replace(options, **given, explicit=frozenset(given))
     validate(options)
     return options
 
@@ -80,6 +94,7 @@ def validate(o: BenchOptions) -> None:
         "heartbeat_s": o.heartbeat_s,
         "probe_rate": o.probe_rate,
         "answer_timeout_s": o.answer_timeout_s,
+        "heartbeat_rate": o.heartbeat_rate,
     }
     bad = [name for name, value in positive.items() if value <= 0]
     if bad:
@@ -89,3 +104,9 @@ def validate(o: BenchOptions) -> None:
         raise ValueError("durations must be >= 0")
     if o.probe_nodes < 1 or o.saturation_window < 1 or o.saturation_max_in_flight < 1:
         raise ValueError("probe nodes, saturation window and max in flight must be >= 1")
+    if o.dispatchers < 1 or o.celery_concurrency < 1:
+        raise ValueError("dispatchers and celery concurrency must be >= 1")
+    if o.celery_pool not in CELERY_POOLS:
+        raise ValueError(f"celery pool must be one of {', '.join(CELERY_POOLS)}")
+    if o.celery_seconds < 0:
+        raise ValueError("celery seconds must be >= 0")

@@ -80,37 +80,43 @@ def fleet_config(cfg: SaturationConfig) -> FleetConfig:
 
 async def run_saturation(cfg: SaturationConfig) -> SaturationReport:
     async with Fleet(fleet_config(cfg)) as fleet:
-        clients = [
-            ClosedLoopClient(
-                ClosedLoopConfig(
-                    url=cfg.urls[(cfg.nodes + i) % len(cfg.urls)],
-                    name=f"saturation-c{i}",
-                    src_lang=cfg.pairs[i % len(cfg.pairs)][0],
-                    tgt_lang=cfg.pairs[i % len(cfg.pairs)][1],
-                    window=cfg.window,
-                    max_utterances=MAX_UTTERANCES,
-                    drain_timeout_s=cfg.drain_timeout_s,
-                ),
-                fleet.recorder,
-            )
-            for i in range(cfg.clients)
-        ]
-        started = time.perf_counter()
-        runs = asyncio.gather(*(c.run() for c in clients))
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(runs), cfg.duration_s)
-            for client in clients:
-                client.stop()
-            send_s = time.perf_counter() - started
-            reports = await asyncio.wait_for(runs, cfg.drain_timeout_s + FINISH_SLACK_S)
-        except BaseException:
-            runs.cancel()
-            await asyncio.gather(runs, return_exceptions=True)
-            raise
-        last = [c.last_answer_at for c in clients if c.last_answer_at is not None]
-        wall_s = (max(last) if last else time.perf_counter()) - started
-        nodes = [(n.stats, n.node_id is not None) for n in fleet.nodes]
-        report = build_report(reports, nodes, fleet.recorder.summaries(), wall_s)
+        return await saturate(fleet, cfg)
+
+
+async def saturate(fleet: Fleet, cfg: SaturationConfig) -> SaturationReport:
+    """Closed-loop sessions against an already started fleet (`cfg.urls`, `cfg.pairs`,
+    `cfg.clients`, `cfg.window`, `cfg.duration_s`, `cfg.drain_timeout_s` are used)."""
+    clients = [
+        ClosedLoopClient(
+            ClosedLoopConfig(
+                url=cfg.urls[(cfg.nodes + i) % len(cfg.urls)],
+                name=f"saturation-c{i}",
+                src_lang=cfg.pairs[i % len(cfg.pairs)][0],
+                tgt_lang=cfg.pairs[i % len(cfg.pairs)][1],
+                window=cfg.window,
+                max_utterances=MAX_UTTERANCES,
+                drain_timeout_s=cfg.drain_timeout_s,
+            ),
+            fleet.recorder,
+        )
+        for i in range(cfg.clients)
+    ]
+    started = time.perf_counter()
+    runs = asyncio.gather(*(c.run() for c in clients))
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(runs), cfg.duration_s)
+        for client in clients:
+            client.stop()
+        send_s = time.perf_counter() - started
+        reports = await asyncio.wait_for(runs, cfg.drain_timeout_s + FINISH_SLACK_S)
+    except BaseException:
+        runs.cancel()
+        await asyncio.gather(runs, return_exceptions=True)
+        raise
+    last = [c.last_answer_at for c in clients if c.last_answer_at is not None]
+    wall_s = (max(last) if last else time.perf_counter()) - started
+    nodes = [(n.stats, n.node_id is not None) for n in fleet.nodes]
+    report = build_report(reports, nodes, fleet.recorder.summaries(), wall_s)
     log.info("saturation: %d answers in %.1f s", report.answered, wall_s)
     return SaturationReport(fleet=report, send_s=send_s, wall_s=wall_s)

@@ -42,6 +42,8 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         Keys(settings.redis.key_prefix),
         settings.gateway_id,
         settings.owner_ttl_ms,
+        # Leave most of the shared pool to the other calls (owners, advertisements).
+        concurrency=max(1, settings.redis.max_connections // 4),
     )
     # Calls that are idempotent by design (epoch and attempt fencing, request ids) are
     # retried by gRPC itself when a service is briefly unavailable.

@@ -1,8 +1,9 @@
 """Ordered, bounded sends on one WebSocket.
 
-One writer task per connection drains a queue bounded in messages and in bytes; a peer
-that reads too slowly to keep up overflows it and is disconnected (1008), so the process
-never grows without bound, whatever the size of the messages.
+Messages queue in order and one writer at a time sends them; the writer task exists only
+while there is something to send (an idle connection costs no task). The queue is bounded
+in messages and in bytes: a peer that reads too slowly to keep up overflows it and is
+disconnected (1008), so the process never grows without bound, whatever the messages.
 A send can be awaited until the frame was written, so "delivered" means written to an
 open socket, never "handed to a socket that had already closed".
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import Any
 
 import orjson
@@ -28,12 +30,13 @@ _Item = tuple[bytes, asyncio.Future[bool] | None]
 class Outbox:
     def __init__(self, ws: Connection, limit: int, max_bytes: int = 16 * 1024 * 1024) -> None:
         self._ws = ws
-        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(limit)
+        self._limit = limit
         self._max_bytes = max_bytes
+        self._items: deque[_Item] = deque()
         self.queued_bytes = 0
         self._closed = False
+        self._writer: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
-        self._task = asyncio.create_task(self._write_loop())
 
     @property
     def closed(self) -> bool:
@@ -53,31 +56,30 @@ class Outbox:
     def _put(self, data: bytes, future: asyncio.Future[bool] | None) -> bool:
         if self._closed:
             return False
-        if self.queued_bytes + len(data) > self._max_bytes and self.queued_bytes:
+        too_many = len(self._items) >= self._limit
+        # One message larger than the whole budget may still go out alone.
+        too_big = self.queued_bytes and self.queued_bytes + len(data) > self._max_bytes
+        if too_many or too_big:
             self._overflow()
             return False
-        try:
-            self._queue.put_nowait((data, future))
-        except asyncio.QueueFull:
-            self._overflow()
-            return False
+        self._items.append((data, future))
         self.queued_bytes += len(data)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
         return True
 
     def _overflow(self) -> None:
         logger.warning("send queue overflow; dropping slow peer")
         self._closed = True
+        self._fail_queued()
         self._close_task = asyncio.create_task(
             self._ws.close(CLOSE_POLICY_VIOLATION, "send queue overflow")
         )
 
-    async def _write_loop(self) -> None:
+    async def _write(self) -> None:
         try:
-            while True:
-                item = await self._queue.get()
-                if item is None:
-                    return
-                data, future = item
+            while self._items:
+                data, future = self._items.popleft()
                 self.queued_bytes -= len(data)
                 try:
                     await self._ws.send(data, text=True)
@@ -85,27 +87,38 @@ class Outbox:
                     self._closed = True
                     _resolve(future, False)
                     return
+                except BaseException:
+                    _resolve(future, False)  # cancelled (closing) mid-send: not delivered
+                    raise
                 _resolve(future, True)
         finally:
-            self._closed = True
-            while not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is not None:
-                    _resolve(item[1], False)
+            # No await between the emptiness check above and here: a message queued
+            # after this point starts a new writer, after this one, so order holds.
+            self._writer = None
+            if self._closed:
+                self._fail_queued()
+
+    def _fail_queued(self) -> None:
+        while self._items:
+            _resolve(self._items.popleft()[1], False)
+        self.queued_bytes = 0
 
     async def drain(self, timeout_s: float) -> None:
-        """Let queued messages go out (bounded), then stop the writer."""
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+        """Let queued messages go out (bounded), then stop."""
+        writer = self._writer
+        if writer is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer), timeout_s)
         await self.close()
 
     async def close(self) -> None:
         self._closed = True
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        self._fail_queued()
 
 
 def _resolve(future: asyncio.Future[bool] | None, value: bool) -> None:

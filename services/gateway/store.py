@@ -1,13 +1,20 @@
-"""Redis access of the gateway: session state, owner records, replica registration."""
+"""Redis access of the gateway: session state, owner records, replica registration.
+
+Session opens and closes come in bursts (thousands of sockets dropping at once when a
+load balancer restarts); at most `concurrency` of them use Redis at a time, the rest
+wait their turn instead of exhausting the shared connection pool.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
 
 CLOSED_SESSION_RETENTION_MS = 3600 * 1000
+OWNER_REFRESH_BATCH = 1000
 
 
 class RedisGatewayStore:
@@ -18,6 +25,7 @@ class RedisGatewayStore:
         keys: Keys,
         gateway_id: str,
         owner_ttl_ms: int,
+        concurrency: int = 64,
     ) -> None:
         # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
         self._r: Any = client
@@ -25,44 +33,46 @@ class RedisGatewayStore:
         self._keys = keys
         self._gateway_id = gateway_id
         self._owner_ttl_ms = owner_ttl_ms
+        self._sessions_gate = asyncio.Semaphore(max(1, concurrency))
 
     async def open_session(
         self, session_id: str, src: str, tgt: str, tenant: str, now_ms: int, ttl_ms: int
     ) -> int:
         k = self._keys
-        version = await self._lua.run(
-            "session_open",
-            [k.session(session_id), k.session_owner(session_id)],
-            [
-                now_ms,
-                src,
-                tgt,
-                self._gateway_id,
-                self._owner_ttl_ms,
-                ttl_ms,
-                tenant,
-                k.session_channel(),
-            ],
-        )
+        async with self._sessions_gate:
+            version = await self._lua.run(
+                "session_open",
+                [k.session(session_id), k.session_owner(session_id)],
+                [
+                    now_ms,
+                    src,
+                    tgt,
+                    self._gateway_id,
+                    self._owner_ttl_ms,
+                    ttl_ms,
+                    tenant,
+                    k.session_channel(),
+                ],
+            )
         return int(version)
 
     async def close_session(self, session_id: str, now_ms: int) -> bool:
         k = self._keys
-        closed = await self._lua.run(
-            "session_close",
-            [k.session(session_id), k.session_owner(session_id)],
-            [now_ms, self._gateway_id, CLOSED_SESSION_RETENTION_MS, k.session_channel()],
-        )
+        async with self._sessions_gate:
+            closed = await self._lua.run(
+                "session_close",
+                [k.session(session_id), k.session_owner(session_id)],
+                [now_ms, self._gateway_id, CLOSED_SESSION_RETENTION_MS, k.session_channel()],
+            )
         return int(closed) == 1
 
     async def refresh_owners(self, session_ids: list[str]) -> None:
         """Keep this replica's owner records alive while it holds the sockets."""
-        if not session_ids:
-            return
-        pipe = self._r.pipeline(transaction=False)
-        for session_id in session_ids:
-            pipe.pexpire(self._keys.session_owner(session_id), self._owner_ttl_ms)
-        await pipe.execute()
+        for first in range(0, len(session_ids), OWNER_REFRESH_BATCH):
+            pipe = self._r.pipeline(transaction=False)
+            for session_id in session_ids[first : first + OWNER_REFRESH_BATCH]:
+                pipe.pexpire(self._keys.session_owner(session_id), self._owner_ttl_ms)
+            await pipe.execute()
 
     async def advertise(self, address: str) -> None:
         await self._r.set(self._keys.gateway(self._gateway_id), address, px=self._owner_ttl_ms)

@@ -219,15 +219,16 @@ def test_failure_2_a_poll_after_a_manual_cut_uses_the_current_buffer_and_index()
 def test_failure_9_tts_playback_suspends_the_pause_rule():
     cutter = UtteranceCutter(SETTINGS)
     cutter.add_chunk(0, speech(), False, now_ms=0)
-    cutter.playback_started()
-    assert cutter.pause_deadline_ms() is None
-    assert cutter.poll(60_000) is None
+    cutter.playback_started(now_ms=100)
+    # Suspended for as long as playback may last (max_playback_ms), not pause_ms.
+    assert cutter.poll(3000) is None
+    assert cutter.poll(30_000) is None
 
 
 def test_failure_9_tts_play_ended_restarts_the_pause_timer():
     cutter = UtteranceCutter(SETTINGS)
     cutter.add_chunk(0, speech(), False, now_ms=0)
-    cutter.playback_started()
+    cutter.playback_started(now_ms=10)
     cutter.playback_ended(now_ms=5000)
     assert cutter.poll(7999) is None  # not 3 s after the last chunk: 3 s after playback end
     cut = cutter.poll(8000)
@@ -238,10 +239,11 @@ def test_failure_11_a_vad_blip_is_not_cut_on_pause_and_joins_the_next_speech():
     cutter = UtteranceCutter(SETTINGS)
     blip = opus(10, tag=1)  # 200 ms < min_pause_cut_ms
     cutter.add_chunk(0, blip, False, now_ms=0)
-    assert cutter.pause_deadline_ms() is None
-    assert cutter.poll(60_000) is None
-    cutter.add_chunk(1, speech(2), False, now_ms=60_000)
-    cut = cutter.poll(63_000)
+    assert cutter.poll(3000) is None  # a pause does not cut a blip
+    assert cutter.poll(5999) is None  # it waits blip_hold_ms for more speech
+    cutter.add_chunk(1, speech(2), False, now_ms=5000)
+    assert cutter.poll(7999) is None
+    cut = cutter.poll(8000)
     assert cut is not None
     assert (cut.index, cut.audio, cut.duration_ms) == (0, blip + speech(2), 1200)
 
@@ -295,7 +297,7 @@ def test_property_indexes_consecutive_and_audio_conserved(ops, close):
             now += op[1]
             check(cutter.poll(now))
         elif op[1]:
-            cutter.playback_started()
+            cutter.playback_started(now)
         else:
             cutter.playback_ended(now)
         assert cutter.buffered_bytes == sum(len(p) for p in buffer.values())

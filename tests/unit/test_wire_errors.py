@@ -35,8 +35,8 @@ PARSERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "session_init": client_in.parse_session_init,
     "audio_chunk": lambda m: client_in.parse_audio_chunk(m, max_bytes=1024),
     "utterance": lambda m: client_in.parse_utterance(m, job_pb2.JobSpec(), max_audio_bytes=1024),
-    "client_heartbeat": client_in.parse_session_ref,
-    "session_close": client_in.parse_session_ref,
+    "client_heartbeat": client_in.parse_client_heartbeat,
+    "session_close": client_in.parse_session_close,
     "tts_started": lambda m: client_in.parse_tts_playback(m, ended=False),
     "tts_play_ended": lambda m: client_in.parse_tts_playback(m, ended=True),
 }
@@ -89,7 +89,10 @@ MISSING = [
     ("utterance", ("sample_rate",), "sample_rate"),
     ("utterance", ("pipeline", "use_tts"), "pipeline.use_tts"),
     ("client_heartbeat", ("session_id",), "session_id"),
+    ("client_heartbeat", ("timestamp",), "timestamp"),
     ("session_close", ("session_id",), "session_id"),
+    ("session_close", ("reason",), "reason"),
+    ("tts_started", ("trace_id",), "trace_id"),
     ("tts_started", ("ts_start_ms",), "ts_start_ms"),
     ("tts_play_ended", ("group_id",), "group_id"),
 ]
@@ -147,6 +150,9 @@ WRONG = [
     ("job_result", ("text_asr",), 42, "text_asr"),
     ("job_result", ("extra",), "happy", "extra"),
     ("client_heartbeat", ("session_id",), 42, "session_id"),
+    ("client_heartbeat", ("timestamp",), "now", "timestamp"),
+    ("session_close", ("reason",), ["bye"], "reason"),
+    ("tts_play_ended", ("ts_end_ms",), -5, "ts_end_ms"),
     # invalid base64
     ("audio_chunk", ("payload",), "not base64!", "payload"),
     ("utterance", ("audio",), "AAE", "audio"),

@@ -225,15 +225,15 @@ def test_utterance_parses_over_the_session_defaults():
     assert defaults.auto_langs == ["zh", "en"]  # the session defaults are not modified
 
 
-@pytest.mark.parametrize("kind", ["client_heartbeat", "session_close"])
-def test_client_heartbeat_and_session_close_name_their_session(kind):
-    assert client_in.parse_session_ref(CLIENT_IN[kind]) == "sess-1"
+def test_client_heartbeat_and_session_close_name_their_session():
+    assert client_in.parse_client_heartbeat(CLIENT_IN["client_heartbeat"]) == "sess-1"
+    assert client_in.parse_session_close(CLIENT_IN["session_close"]) == "sess-1"
 
 
 @pytest.mark.parametrize(("kind", "ended"), [("tts_started", False), ("tts_play_ended", True)])
 def test_tts_playback_messages_parse(kind, ended):
     assert client_in.parse_tts_playback(CLIENT_IN[kind], ended=ended) == client_in.TtsPlayback(
-        session_id="sess-1", group_id="g-1", ended=ended
+        session_id="sess-1", trace_id="trace-1", group_id="g-1", ended=ended
     )
 
 
@@ -247,7 +247,8 @@ INBOUND = [
     (client_in.parse_session_init, CLIENT_IN["session_init"]),
     (lambda m: client_in.parse_audio_chunk(m, 1024), CLIENT_IN["audio_chunk"]),
     (lambda m: client_in.parse_utterance(m, job_pb2.JobSpec(), 1024), CLIENT_IN["utterance"]),
-    (client_in.parse_session_ref, CLIENT_IN["client_heartbeat"]),
+    (client_in.parse_client_heartbeat, CLIENT_IN["client_heartbeat"]),
+    (client_in.parse_session_close, CLIENT_IN["session_close"]),
     (lambda m: client_in.parse_tts_playback(m, ended=True), CLIENT_IN["tts_play_ended"]),
 ]
 

@@ -29,8 +29,12 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+# Error messages may quote what a peer sent: never echo back more than this.
+MAX_ERROR_MESSAGE = 1000
+
+
 def error(code: str, message: str, details: Any = None) -> JsonObject:
-    out: JsonObject = {"type": "error", "code": code, "message": message}
+    out: JsonObject = {"type": "error", "code": code, "message": message[:MAX_ERROR_MESSAGE]}
     if details is not None:
         out["details"] = details
     return out

@@ -1,0 +1,77 @@
+"""Hypothesis strategies for gateway fuzzing: frames a peer might send, from random JSON
+to golden protocol messages with one field (at any depth) deleted or replaced."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+Message = dict[str, Any]
+INVALID_UTF8 = b'{"type": "\xc3\x28"}'
+
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.sampled_from([2**64, -(2**63) - 1, 10**30, 1e308, -0.0])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=24)
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*prefix, key)
+            yield from paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield (*prefix, index)
+            yield from paths(item, (*prefix, index))
+
+
+@st.composite
+def mutated(draw: st.DrawFn, goldens: dict[str, Message]) -> Message:
+    message = copy.deepcopy(goldens[draw(st.sampled_from(sorted(goldens)))])
+    path = draw(st.sampled_from(list(paths(message))))
+    target = message
+    for step in path[:-1]:
+        target = target[step]
+    if draw(st.booleans()):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = draw(JSON_VALUES)
+    return message
+
+
+@dataclass(frozen=True)
+class Frame:
+    data: str | bytes
+    text: bool = True
+
+
+def frames(goldens: dict[str, Message]) -> st.SearchStrategy[Frame]:
+    common = st.one_of(
+        st.builds(json.dumps, mutated(goldens)).map(Frame),
+        st.builds(json.dumps, mutated(goldens)).map(Frame),
+        st.builds(json.dumps, JSON_VALUES).map(Frame),
+        st.sampled_from(sorted(goldens)).map(lambda kind: Frame(json.dumps(goldens[kind]))),
+        st.text(max_size=200).map(Frame),
+        st.integers(1, 3000).map(lambda n: Frame("[" * n + "]" * n)),
+        st.integers(1, 3000).map(lambda n: Frame('{"a":' * n + "1" + "}" * n)),
+        st.binary(max_size=64).map(lambda data: Frame(data, text=False)),
+    )
+    # Invalid UTF-8 ends the connection (RFC 6455), so it comes rarely.
+    return st.integers(0, 39).flatmap(lambda n: st.just(Frame(INVALID_UTF8)) if n == 0 else common)
