@@ -8,7 +8,6 @@ health NOT_SERVING -> drain hooks -> server.stop(grace) -> background tasks canc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import os
@@ -29,6 +28,7 @@ from lingua_common.settings import ServerSettings
 logger = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
+TASK_STOP_TIMEOUT_S = 5.0
 
 GRPC_OPTIONS = (
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
@@ -122,9 +122,12 @@ class ServiceApp:
         await self.server.stop(self.settings.shutdown_grace_s)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded: a loop stuck in a library call must not keep the process alive.
+            _, stuck = await asyncio.wait(self._tasks, timeout=TASK_STOP_TIMEOUT_S)
+            if stuck:
+                dump_tasks()
+                logger.error("background tasks did not stop", extra={"count": len(stuck)})
         for hook in reversed(self._close):
             await _logged(hook)
         logger.info("stopped", extra={"service": self.name})
@@ -160,7 +163,14 @@ def dump_tasks() -> None:
     """Log the stack of every asyncio task: what a stuck process is waiting for."""
     stacks = io.StringIO()
     for task in asyncio.all_tasks():
-        task.print_stack(limit=12, file=stacks)
+        try:
+            for frame in task.get_stack(limit=12):
+                stacks.write(
+                    f"{task.get_name()}: {frame.f_code.co_filename}:{frame.f_lineno} "
+                    f"{frame.f_code.co_name}\n"
+                )
+        except Exception as error:  # a dump must never be what fails
+            stacks.write(f"{task.get_name()}: <no stack: {error!r}>\n")
     logger.warning("task dump", extra={"tasks": stacks.getvalue()})
 
 

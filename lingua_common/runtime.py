@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -25,3 +27,7 @@ def run_app(build: Callable[[], ServiceApp]) -> None:
         await build().run_until_signalled()
 
     run(main())
+    # The app has drained and closed what it owns; leftover library tasks or threads
+    # must not hold the process past its shutdown (Kubernetes would SIGKILL it).
+    logging.shutdown()
+    os._exit(0)
