@@ -26,19 +26,8 @@ class SessionNotifier:
         result: job_pb2.JobResult,
         dispatched_ms: int,
     ) -> None:
-        await self._send(
-            reply_to,
-            gw_pb.DeliverToSessionRequest(
-                session_id=session_id,
-                outcome=gw_pb.UtteranceOutcome(
-                    utterance_index=utterance_index,
-                    job_id=job_id,
-                    trace_id=trace_id,
-                    result=result,
-                    dispatched_at_ms=dispatched_ms,
-                ),
-            ),
-        )
+        outcome = gw_pb.UtteranceOutcome(result=result, dispatched_at_ms=dispatched_ms)
+        await self._outcome(session_id, reply_to, utterance_index, job_id, trace_id, outcome)
 
     async def failure(
         self,
@@ -51,17 +40,24 @@ class SessionNotifier:
         code: str,
         message: str,
     ) -> None:
+        outcome = gw_pb.UtteranceOutcome(error=job_pb2.JobError(code=code, message=message))
+        await self._outcome(session_id, reply_to, utterance_index, job_id, trace_id, outcome)
+
+    async def _outcome(
+        self,
+        session_id: str,
+        reply_to: str,
+        utterance_index: int,
+        job_id: str,
+        trace_id: str,
+        outcome: gw_pb.UtteranceOutcome,
+    ) -> None:
+        """The one answer of an utterance, addressed to its session."""
+        outcome.utterance_index = utterance_index
+        outcome.job_id = job_id
+        outcome.trace_id = trace_id
         await self._send(
-            reply_to,
-            gw_pb.DeliverToSessionRequest(
-                session_id=session_id,
-                outcome=gw_pb.UtteranceOutcome(
-                    utterance_index=utterance_index,
-                    job_id=job_id,
-                    trace_id=trace_id,
-                    error=job_pb2.JobError(code=code, message=message),
-                ),
-            ),
+            reply_to, gw_pb.DeliverToSessionRequest(session_id=session_id, outcome=outcome)
         )
 
     async def event(
