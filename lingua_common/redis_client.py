@@ -10,6 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lingua_common.settings import RedisSettings
 
@@ -38,6 +39,20 @@ class ResilientRedisCluster(RedisCluster):
     are being handed them; those fail before anything is written and are not retried by
     the library. Retrying them (bounded) is safe, including for scripts.
     """
+
+    _closed = False
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> ResilientRedisCluster:
+        # redis-py re-initializes a closed cluster client on its next command, reopening
+        # connections nobody will close; a late command during shutdown must fail instead.
+        if self._closed:
+            raise RedisConnectionError("redis cluster client is closed")
+        await super().initialize(*args, **kwargs)
+        return self
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await super().aclose()
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         for attempt in range(UNSENT_RETRIES + 1):
