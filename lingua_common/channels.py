@@ -7,6 +7,8 @@ from typing import Any
 
 import grpc
 
+from lingua_common.telemetry.tracing import client_interceptors
+
 CHANNEL_OPTIONS = (
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
     ("grpc.max_send_message_length", 8 * 1024 * 1024),
@@ -44,7 +46,7 @@ def insecure_channel(target: str, retries: list[dict[str, Any]] | None = None) -
     if retries:
         config = json.dumps({"methodConfig": retries})
         options = (*CHANNEL_OPTIONS, ("grpc.service_config", config))
-    return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.insecure_channel(target, options=options, interceptors=client_interceptors())
 
 
 class ChannelCache:

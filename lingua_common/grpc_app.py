@@ -1,6 +1,7 @@
 """gRPC server bootstrap shared by every service.
 
-Health (aio servicer) and reflection are always on. Shutdown on SIGTERM/SIGINT runs:
+Health (aio servicer) and reflection are always on; Prometheus metrics are served on
+`metrics_port` (GET /metrics) unless it is negative. Shutdown on SIGTERM/SIGINT runs:
 health NOT_SERVING -> drain hooks -> server.stop(grace) -> background tasks cancelled
 -> close hooks (pools, telemetry flush).
 """
@@ -20,10 +21,14 @@ import grpc
 import orjson
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import Counter
 
 from lingua_common.cancellation import reraise_if_cancelling
-from lingua_common.interceptors import DependencyErrorInterceptor
+from lingua_common.interceptors import DEPENDENCY_ERRORS, DependencyErrorInterceptor
+from lingua_common.metrics.endpoint import MetricsEndpoint
+from lingua_common.metrics.service import ServiceMetrics
 from lingua_common.settings import ServerSettings
+from lingua_common.telemetry.tracing import server_interceptors
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +53,15 @@ class ServiceApp:
     def __init__(self, name: str, settings: ServerSettings) -> None:
         self.name = name
         self.settings = settings
+        # This app's own registry: several apps may share a process (tests).
+        self.metrics = ServiceMetrics()
+        self._metrics_endpoint = MetricsEndpoint(self.metrics.render)
         self.server = grpc.aio.server(
-            options=GRPC_OPTIONS, interceptors=[DependencyErrorInterceptor()]
+            options=GRPC_OPTIONS,
+            interceptors=[
+                *server_interceptors(),
+                DependencyErrorInterceptor(self.metrics.redis_errors_rpc),
+            ],
         )
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -94,8 +106,15 @@ class ServiceApp:
         await self.server.start()
         for hook in self._serving:
             await hook()
+        if self.settings.metrics_port >= 0:
+            self.ports["metrics"] = await self._metrics_endpoint.start(
+                self.settings.host, self.settings.metrics_port
+            )
+        redis_errors = self.metrics.redis_errors_background
         for loop_fn in self._background:
-            self._tasks.append(asyncio.create_task(_guarded(loop_fn), name=loop_fn.__name__))
+            self._tasks.append(
+                asyncio.create_task(_guarded(loop_fn, redis_errors), name=loop_fn.__name__)
+            )
         for service_name in [*self._service_names, ""]:
             await self.health.set(service_name, health_pb2.HealthCheckResponse.SERVING)
         self._write_ready_file()
@@ -120,6 +139,7 @@ class ServiceApp:
         for hook in self._drain:
             await _logged(hook)
         await self.server.stop(self.settings.shutdown_grace_s)
+        await self._metrics_endpoint.close()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -145,7 +165,7 @@ class ServiceApp:
             await self.stop()
 
 
-async def _guarded(loop_fn: Callable[[], Awaitable[None]]) -> None:
+async def _guarded(loop_fn: Callable[[], Awaitable[None]], redis_errors: Counter) -> None:
     """Background loops must not die silently: log and restart after a pause."""
     while True:
         try:
@@ -153,8 +173,10 @@ async def _guarded(loop_fn: Callable[[], Awaitable[None]]) -> None:
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             reraise_if_cancelling()
+            if isinstance(error, DEPENDENCY_ERRORS):
+                redis_errors.inc()
             logger.exception("background loop failed; restarting", extra={"loop": loop_fn})
             await asyncio.sleep(1.0)
 

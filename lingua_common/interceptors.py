@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from prometheus_client import Counter
 from redis.exceptions import ClusterError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -35,6 +36,10 @@ class DependencyErrorInterceptor(Interceptor):
     """A store that is down is UNAVAILABLE (retryable, SCHEDULER_DEPENDENCY_DOWN on the
     wire), not UNKNOWN: callers and their retry policies can tell it from a bug."""
 
+    def __init__(self, errors: Counter | None = None) -> None:
+        # Counts the calls answered UNAVAILABLE because of the store (lingua_redis_errors).
+        self._errors = errors
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
@@ -52,6 +57,8 @@ class DependencyErrorInterceptor(Interceptor):
             except (*DEPENDENCY_ERRORS, AttributeError, RuntimeError) as error:
                 if not isinstance(error, DEPENDENCY_ERRORS) and not never_sent(error):
                     raise
+                if self._errors is not None:
+                    self._errors.inc()
                 logger.warning(
                     "dependency unavailable", extra={"method": method, "error": repr(error)}
                 )

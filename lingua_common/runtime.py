@@ -9,6 +9,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from lingua_common.grpc_app import ServiceApp
+from lingua_common.settings import ServerSettings
+from lingua_common.telemetry.tracing import Tracing
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
@@ -20,13 +22,18 @@ def run(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 
-def run_app(build: Callable[[], ServiceApp]) -> None:
-    """Build the app inside the running loop (gRPC aio objects bind to it), serve until SIGTERM."""
+def run_app(service: str, settings: ServerSettings, build: Callable[[], ServiceApp]) -> None:
+    """Install tracing, build the app inside the running loop (gRPC aio objects bind to
+    it), serve until SIGTERM; telemetry is flushed after everything else has stopped."""
+    tracing = Tracing.install(settings.tracing, service)
 
     async def main() -> None:
         await build().run_until_signalled()
 
-    run(main())
+    try:
+        run(main())
+    finally:
+        tracing.shutdown()
     # The app has drained and closed what it owns; leftover library tasks or threads
     # must not hold the process past its shutdown (Kubernetes would SIGKILL it).
     logging.shutdown()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lingua_common.env import env_bool, env_int, env_str
+from lingua_common.telemetry.tracing import TracingSettings
 
 
 @dataclass(frozen=True)
@@ -35,19 +36,26 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     grpc_port: int = 0
+    # GET /metrics (Prometheus) on this port: 0 any free port, negative: no listener.
+    metrics_port: int = 0
     # When set, the service writes its bound ports here as JSON once it serves.
     ready_file: str = ""
     shutdown_grace_s: float = 5.0
     log_format: str = "json"
     log_level: str = "INFO"
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], default_port: int) -> ServerSettings:
+    def from_env(
+        cls, env: Mapping[str, str], default_port: int, default_metrics_port: int = -1
+    ) -> ServerSettings:
         return cls(
             host=env_str(env, "LINGUA_HOST", cls.host),
             grpc_port=env_int(env, "LINGUA_GRPC_PORT", default_port),
+            metrics_port=env_int(env, "LINGUA_METRICS_PORT", default_metrics_port),
             ready_file=env_str(env, "LINGUA_READY_FILE", ""),
             shutdown_grace_s=float(env_int(env, "LINGUA_SHUTDOWN_GRACE_MS", 5000)) / 1000,
             log_format=env_str(env, "LINGUA_LOG_FORMAT", cls.log_format),
             log_level=env_str(env, "LINGUA_LOG_LEVEL", cls.log_level),
+            tracing=TracingSettings.from_env(env),
         )

@@ -18,6 +18,7 @@ ARGV[9]  tenant id
 ARGV[10] reply-to gateway id ("" for API jobs)
 ARGV[11] record TTL (ms)
 ARGV[12] max attempts
+ARGV[13] trace parent (W3C traceparent of the creation; later work joins that trace)
 
 Returns {1, trace_id}                    created
         {0, state, node_id, attempt, trace_id}  it already existed
@@ -36,7 +37,7 @@ rcall("HSET", job,
   "request_id", ARGV[2], "spec", ARGV[3], "trace_id", ARGV[4], "session_id", ARGV[5],
   "utterance_index", ARGV[6], "src", ARGV[7], "tgt", ARGV[8], "tenant", ARGV[9],
   "reply_to", ARGV[10], "state", "created", "node_id", "", "attempt", 0,
-  "max_attempts", ARGV[12], "excluded", "", "due_ms", 0,
+  "max_attempts", ARGV[12], "excluded", "", "due_ms", 0, "trace_parent", ARGV[13],
   "created_ms", ARGV[1], "updated_ms", ARGV[1])
 rcall("PEXPIRE", job, ARGV[11])
 rcall("XADD", events, "*", "kind", "created", "attempt", 0, "node", "", "at", ARGV[1])

@@ -13,7 +13,7 @@ from services.dispatcher.settings import DispatcherSettings
 def main() -> None:
     settings = DispatcherSettings.from_env(os.environ)
     configure_logging("dispatcher", settings.server.log_format, settings.server.log_level)
-    run_app(lambda: build_app(settings))
+    run_app("dispatcher", settings.server, lambda: build_app(settings))
 
 
 if __name__ == "__main__":

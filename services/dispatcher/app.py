@@ -13,6 +13,7 @@ from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.dispatcher.affinity import Affinity
 from services.dispatcher.domain import Dispatcher
 from services.dispatcher.index_replica import IndexReplica, ReplicatedCandidateFinder
+from services.dispatcher.metrics import DispatcherMetrics, JobGauges
 from services.dispatcher.outcomes import SessionNotifier
 from services.dispatcher.placement import Placer
 from services.dispatcher.pool_client import GrpcCandidateFinder
@@ -20,7 +21,7 @@ from services.dispatcher.recovery import Recovery
 from services.dispatcher.router import GatewayRouter
 from services.dispatcher.servicer import DispatcherServicer
 from services.dispatcher.settings import DispatcherSettings
-from services.dispatcher.store import RedisJobStore
+from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
 
 
 def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> ServiceApp:
@@ -28,12 +29,16 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app = ServiceApp("dispatcher", settings.server)
     redis = connect(settings.redis)
     app.on_startup(lambda: initialize(redis))
+    keys = Keys(settings.redis.key_prefix)
+    metrics = DispatcherMetrics(app.metrics.registry)
+    app.metrics.on_scrape(JobGauges(redis, keys, metrics, TIMEOUT_BUCKETS).refresh)
     store = RedisJobStore(
         redis,
         LuaScripts(redis),
-        Keys(settings.redis.key_prefix),
+        keys,
         live_ttl_ms=settings.job_ttl_ms,
         retention_ms=settings.job_retention_ms,
+        metrics=metrics,
     )
     pool_channel = insecure_channel(settings.pool_address)
     # Outcomes are idempotent at the session (one answer per index); assignments are not
@@ -44,9 +49,15 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     router = GatewayRouter(store, gateways)
     replica = IndexReplica(pool_channel, LanguageIndex(shard_size=settings.shard_size))
     finder = ReplicatedCandidateFinder(replica, GrpcCandidateFinder(pool_channel))
-    notifier = SessionNotifier(router)
+    notifier = SessionNotifier(router, metrics)
     placer = Placer(
-        store, finder, router, Affinity(store, settings.affinity_cache_size), clock, settings
+        store,
+        finder,
+        router,
+        Affinity(store, settings.affinity_cache_size),
+        clock,
+        settings,
+        metrics=metrics,
     )
     recovery = Recovery(store, placer, notifier, router, clock, settings, finder.pairs_of)
     dispatcher = Dispatcher(store, placer, recovery, notifier, clock, settings)

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
-from lingua_common.ids import job_id_for, new_trace_id
+from lingua_common.ids import job_id_for
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import link_to, set_attributes, traceparent, wire_trace_id
 from services.dispatcher.model import JobEvent, JobRecord, JobState
 from services.dispatcher.outcomes import SessionNotifier
 from services.dispatcher.placement import Outcome, Placer, Ticket
@@ -27,6 +30,7 @@ from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import RedisJobStore
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,31 @@ class Dispatcher:
             raise DomainError("INVALID_MESSAGE", "audio is empty", grpc.StatusCode.INVALID_ARGUMENT)
         request_id = request_id or default_request_id(spec)
         job_id = job_id_for(request_id)
-        ticket = Ticket(job_id, new_trace_id(), spec)
+        with tracer.start_as_current_span(
+            names.DISPATCHER_CREATE,
+            attributes={
+                names.JOB_ID: job_id,
+                names.SESSION_ID: spec.session_id,
+                names.UTTERANCE_INDEX: spec.utterance_index,
+                names.SRC_LANG: spec.src_lang,
+                names.TGT_LANG: spec.tgt_lang,
+                names.TENANT_ID: spec.tenant_id,
+                names.CLIENT_TRACE_ID: spec.client_trace_id,
+            },
+        ) as span:
+            placement = await self._create(job_id, request_id, spec, reply_to, may_wait)
+            span.set_attribute(names.JOB_CREATED, placement.created)
+            span.set_attribute(names.JOB_STATE, placement.state.value)
+            set_attributes(
+                span,
+                {names.NODE_ID: placement.node_id, names.JOB_ERROR_CODE: placement.error_code},
+            )
+            return placement
+
+    async def _create(
+        self, job_id: str, request_id: str, spec: job_pb2.JobSpec, reply_to: str, may_wait: bool
+    ) -> Placement:
+        ticket = Ticket(job_id, wire_trace_id(), spec, created_ms=self._clock.now_ms())
         candidates = await self._placer.candidates(ticket)
         # The loads are read while the job is created: one round trip instead of two.
         created, loads = await asyncio.gather(
@@ -95,6 +123,7 @@ class Dispatcher:
                 tenant_id=spec.tenant_id,
                 reply_to=reply_to,
                 max_attempts=self._settings.max_attempts,
+                trace_parent=traceparent(),
             ),
             self._store.node_loads([c.node_id for c in candidates]),
         )
@@ -163,6 +192,9 @@ class Dispatcher:
         record = await self._store.get(job_id)
         if record is not None and record.state is JobState.FAILED:
             code, message = record.error_code or code, record.error_message or message
+        logger.info(
+            "job failed", extra={"job_id": job_id, "state": "failed", "code": code, "attempt": 0}
+        )
         if not may_wait and outcome is Outcome.NO_CAPACITY:
             raise DomainError(code, message, grpc.StatusCode.RESOURCE_EXHAUSTED)
         return Placement(
@@ -190,6 +222,18 @@ class Dispatcher:
     async def complete_job(
         self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
     ) -> tuple[bool, JobState]:
+        with tracer.start_as_current_span(
+            names.DISPATCHER_COMPLETE,
+            attributes={names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
+        ) as span:
+            accepted, state = await self._complete(job_id, node_id, attempt, result)
+            span.set_attribute(names.ACCEPTED, accepted)
+            span.set_attribute(names.JOB_STATE, state.value)
+            return accepted, state
+
+    async def _complete(
+        self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
+    ) -> tuple[bool, JobState]:
         final = JobState.COMPLETED if result.success else JobState.FAILED
         now = self._clock.now_ms()
         finished = await self._store.finish(
@@ -214,6 +258,16 @@ class Dispatcher:
                 },
             )
             return False, record.state if record else JobState.FAILED
+        logger.info(
+            "job finished",
+            extra={
+                "job_id": job_id,
+                "state": final.value,
+                "node_id": node_id,
+                "attempt": attempt,
+                "code": result.error.code if not result.success else "",
+            },
+        )
         # The client waits on delivery, the slot and timer only on bookkeeping: at once.
         await asyncio.gather(
             self._notifier.result(
@@ -234,6 +288,22 @@ class Dispatcher:
         return True, final
 
     async def report_event(
+        self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
+    ) -> bool:
+        with tracer.start_as_current_span(
+            names.DISPATCHER_EVENT,
+            attributes={
+                names.JOB_ID: job_id,
+                names.NODE_ID: node_id,
+                names.JOB_ATTEMPT: attempt,
+                names.MESSAGE_TYPE: kind,
+            },
+        ) as span:
+            accepted = await self._report_event(job_id, node_id, attempt, kind, text, is_final)
+            span.set_attribute(names.ACCEPTED, accepted)
+            return accepted
+
+    async def _report_event(
         self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
     ) -> bool:
         now = self._clock.now_ms()
@@ -262,6 +332,15 @@ class Dispatcher:
                 is_final=is_final,
             )
         elif kind == "accepted":
+            logger.info(
+                "job accepted",
+                extra={
+                    "job_id": job_id,
+                    "state": "accepted",
+                    "node_id": node_id,
+                    "attempt": attempt,
+                },
+            )
             await self._notifier.event(
                 session_id=record.session_id,
                 reply_to=record.reply_to,
@@ -276,6 +355,16 @@ class Dispatcher:
     async def cancel_job(self, job_id: str, reason: str) -> JobRecord:
         record = await self.get_job(job_id)
         reason = reason or "cancelled"
+        # In the caller's trace, linked to the job's: both sides find the cancel.
+        with tracer.start_as_current_span(
+            names.DISPATCHER_CANCEL,
+            attributes={names.JOB_ID: job_id, names.REASON: reason},
+            links=link_to(record.trace_parent),
+        ):
+            return await self._cancel(record, reason)
+
+    async def _cancel(self, record: JobRecord, reason: str) -> JobRecord:
+        job_id = record.job_id
         finished = await self._store.finish(
             job_id,
             JobState.CANCELLED,
@@ -284,6 +373,9 @@ class Dispatcher:
             error_message=reason,
         )
         if finished is not None:
+            logger.info(
+                "job cancelled", extra={"job_id": job_id, "state": "cancelled", "reason": reason}
+            )
             await self._store.unschedule(job_id)
             await self._store.drop_pending(record.src_lang, record.tgt_lang, job_id)
             if finished.node_id:

@@ -12,11 +12,13 @@ import asyncio
 import logging
 
 import grpc
+from opentelemetry import trace
 
 from lingua.pool.v1 import pool_service_pb2 as pool_pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
 from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
+from lingua_common.telemetry import names
 from services.dispatcher.pool_client import Candidate, GrpcCandidateFinder
 
 logger = logging.getLogger(__name__)
@@ -90,7 +92,9 @@ class ReplicatedCandidateFinder:
             shard = parsed[1] if parsed is not None and parsed[0] == pair else None
             found = index.candidates(pair, required, exclude, limit, shard)
             if found:
+                trace.get_current_span().set_attribute(names.SELECT_SOURCE, "replica")
                 return [Candidate(n, pool_id(pair, index.shard_of(pair, n))) for n in found]
+        trace.get_current_span().set_attribute(names.SELECT_SOURCE, "pool_service")
         return await self._authority.find(src, tgt, required, exclude, limit, preferred_pool)
 
     def pairs_of(self, node_id: str) -> frozenset[tuple[str, str]]:

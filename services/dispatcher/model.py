@@ -44,6 +44,8 @@ class JobRecord:
     error_message: str
     spec: bytes
     result: bytes
+    # The W3C traceparent of the job's creation: later work on the job joins its trace.
+    trace_parent: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from lingua.common.v1 import job_pb2
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
+from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.router import GatewayRouter
 
 logger = logging.getLogger(__name__)
 
 
 class SessionNotifier:
-    def __init__(self, router: GatewayRouter) -> None:
+    def __init__(self, router: GatewayRouter, metrics: DispatcherMetrics | None = None) -> None:
         self._router = router
+        self._metrics = metrics or DispatcherMetrics()
 
     async def result(
         self,
@@ -26,8 +29,10 @@ class SessionNotifier:
         result: job_pb2.JobResult,
         dispatched_ms: int,
     ) -> None:
+        accepted = time.perf_counter()
         outcome = gw_pb.UtteranceOutcome(result=result, dispatched_at_ms=dispatched_ms)
-        await self._outcome(session_id, reply_to, utterance_index, job_id, trace_id, outcome)
+        if await self._outcome(session_id, reply_to, utterance_index, job_id, trace_id, outcome):
+            self._metrics.result_latency.observe(time.perf_counter() - accepted)
 
     async def failure(
         self,
@@ -51,12 +56,13 @@ class SessionNotifier:
         job_id: str,
         trace_id: str,
         outcome: gw_pb.UtteranceOutcome,
-    ) -> None:
-        """The one answer of an utterance, addressed to its session."""
+    ) -> bool:
+        """The one answer of an utterance, addressed to its session; True when its
+        session's gateway took it."""
         outcome.utterance_index = utterance_index
         outcome.job_id = job_id
         outcome.trace_id = trace_id
-        await self._send(
+        return await self._send(
             reply_to, gw_pb.DeliverToSessionRequest(session_id=session_id, outcome=outcome)
         )
 
@@ -105,11 +111,13 @@ class SessionNotifier:
             ),
         )
 
-    async def _send(self, reply_to: str, request: gw_pb.DeliverToSessionRequest) -> None:
+    async def _send(self, reply_to: str, request: gw_pb.DeliverToSessionRequest) -> bool:
         if not request.session_id:
-            return  # an API job: callers read it with GetJob / WatchJob
+            return False  # an API job: callers read it with GetJob / WatchJob
         if not await self._router.deliver_to_session(reply_to, request):
             logger.warning(
                 "session unreachable: answer kept in the job record only",
                 extra={"session_id": request.session_id},
             )
+            return False
+        return True

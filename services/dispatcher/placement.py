@@ -14,15 +14,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from opentelemetry import trace
+
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import set_attributes
 from services.dispatcher.affinity import Affinity, turn_key
+from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.model import NodeLoad
 from services.dispatcher.pool_client import Candidate
 from services.dispatcher.router import GatewayRouter, assignment_request
 from services.dispatcher.selection import power_of_two_order
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import RedisJobStore
+
+tracer = trace.get_tracer(__name__)
 
 
 class CandidateFinder(Protocol):
@@ -55,6 +62,8 @@ class Ticket:
     trace_id: str
     spec: job_pb2.JobSpec
     excluded: set[str] = field(default_factory=set)
+    # When the job was created (ms, the job record's clock): dispatch latency runs from it.
+    created_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ class Placer:
         clock: Clock,
         settings: DispatcherSettings,
         rng: random.Random | None = None,
+        metrics: DispatcherMetrics | None = None,
     ) -> None:
         self._store = store
         self._finder = finder
@@ -94,17 +104,27 @@ class Placer:
         self._clock = clock
         self._settings = settings
         self._rng = rng or random.Random()
+        self._metrics = metrics or DispatcherMetrics()
 
-    async def candidates(self, ticket: Ticket) -> list[Candidate]:
+    async def candidates(self, ticket: Ticket, exclude: set[str] | None = None) -> list[Candidate]:
+        """The pool lookup: a sample of nodes serving the pair, preferred pool first."""
         spec = ticket.spec
-        return await self._finder.find(
-            spec.src_lang,
-            spec.tgt_lang,
-            required_service_types(spec.pipeline),
-            sorted(ticket.excluded),
-            self._settings.candidate_sample,
-            await self._affinity.preferred_pool(spec.session_id),
-        )
+        with tracer.start_as_current_span(
+            names.DISPATCHER_SELECT,
+            attributes={names.SRC_LANG: spec.src_lang, names.TGT_LANG: spec.tgt_lang},
+        ) as span:
+            preferred = await self._affinity.preferred_pool(spec.session_id)
+            found = await self._finder.find(
+                spec.src_lang,
+                spec.tgt_lang,
+                required_service_types(spec.pipeline),
+                sorted(ticket.excluded if exclude is None else exclude),
+                self._settings.candidate_sample,
+                preferred,
+            )
+            span.set_attribute(names.SELECT_CANDIDATES, len(found))
+            set_attributes(span, {names.POOL_ID: preferred})
+            return found
 
     async def place(
         self,
@@ -113,6 +133,22 @@ class Placer:
         first: tuple[list[Candidate], list[NodeLoad]] | None = None,
     ) -> Placed:
         """Place attempt `attempt`; `first` is a candidate sample already read (with loads)."""
+        with tracer.start_as_current_span(
+            names.DISPATCHER_PLACE,
+            attributes={names.JOB_ID: ticket.job_id, names.JOB_ATTEMPT: attempt},
+        ) as span:
+            placed = await self._place(ticket, attempt, first)
+            self._metrics.placed(placed.outcome)
+            span.set_attribute(names.PLACE_OUTCOME, placed.outcome.value)
+            set_attributes(span, {names.NODE_ID: placed.node_id, names.POOL_ID: placed.pool_id})
+            return placed
+
+    async def _place(
+        self,
+        ticket: Ticket,
+        attempt: int,
+        first: tuple[list[Candidate], list[NodeLoad]] | None,
+    ) -> Placed:
         seen_any = False
         tried = set(ticket.excluded)
         for _ in range(self._settings.selection_rounds):
@@ -120,14 +156,7 @@ class Placer:
                 candidates, loads = first
                 first = None
             else:
-                candidates = await self._finder.find(
-                    ticket.spec.src_lang,
-                    ticket.spec.tgt_lang,
-                    required_service_types(ticket.spec.pipeline),
-                    sorted(tried),
-                    self._settings.candidate_sample,
-                    await self._affinity.preferred_pool(ticket.spec.session_id),
-                )
+                candidates = await self.candidates(ticket, tried)
                 loads = await self._store.node_loads([c.node_id for c in candidates])
             if not candidates:
                 break
@@ -160,22 +189,36 @@ class Placer:
         due = now + settings.reservation_ttl_ms
         # Arm the timeout alongside the reservation (not after it): a stray entry is
         # harmless, the sweeper always goes by the job record's own due time.
-        reserved, _ = await asyncio.gather(
-            store.reserve(load.node_id, ticket.job_id, attempt, now),
-            store.schedule(ticket.job_id, due),
-        )
-        if not reserved:
-            return None
-        if not await store.assign(
-            ticket.job_id, load.node_id, attempt, now_ms=now, due_ms=due, pool_id=pool_id
-        ):
-            await store.release(load.node_id, ticket.job_id, attempt)
-            return Placed(Outcome.SUPERSEDED, attempt)
+        with tracer.start_as_current_span(
+            names.DISPATCHER_RESERVE, attributes={names.NODE_ID: load.node_id}
+        ) as span:
+            reserved, _ = await asyncio.gather(
+                store.reserve(load.node_id, ticket.job_id, attempt, now),
+                store.schedule(ticket.job_id, due),
+            )
+            if not reserved:
+                span.set_attribute(names.RESERVE_OUTCOME, "full")
+                return None
+            if not await store.assign(
+                ticket.job_id, load.node_id, attempt, now_ms=now, due_ms=due, pool_id=pool_id
+            ):
+                span.set_attribute(names.RESERVE_OUTCOME, "superseded")
+                await store.release(load.node_id, ticket.job_id, attempt)
+                return Placed(Outcome.SUPERSEDED, attempt)
+            span.set_attribute(names.RESERVE_OUTCOME, "reserved")
         request = assignment_request(
             load.node_id, load.owner_epoch, ticket.job_id, attempt, ticket.trace_id, ticket.spec
         )
-        if await self._router.deliver_to_node(load.owner_gateway, request):
+        with tracer.start_as_current_span(
+            names.DISPATCHER_DELIVER,
+            attributes={names.NODE_ID: load.node_id, names.GATEWAY_ID: load.owner_gateway},
+        ) as span:
+            delivered = await self._router.deliver_to_node(load.owner_gateway, request)
+            span.set_attribute(names.DELIVERED, delivered)
+        if delivered:
             now = self._clock.now_ms()
+            if ticket.created_ms:
+                self._metrics.dispatch_latency.observe(max(0, now - ticket.created_ms) / 1000)
             deadline = await store.confirm(
                 ticket.job_id,
                 load.node_id,

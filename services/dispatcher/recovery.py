@@ -11,9 +11,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from opentelemetry import trace
+
 from lingua.common.v1 import job_pb2
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua_common.clock import Clock
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import continued, link_to
 from services.dispatcher.model import Abandoned, JobRecord, JobState
 from services.dispatcher.outcomes import SessionNotifier
 from services.dispatcher.placement import Outcome, Placed, Placer, Ticket
@@ -22,6 +26,7 @@ from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 # Which pairs a node serves (from the dispatcher's index replica).
 PairsOfNode = Callable[[str], frozenset[tuple[str, str]]]
@@ -75,6 +80,13 @@ class Recovery:
                 )
             ):
                 self._pending_pairs.add((src, tgt))
+                logger.info(
+                    "job pending",
+                    extra={"job_id": record.job_id, "state": "pending", "due_ms": due},
+                )
+                trace.get_current_span().add_event(
+                    names.DISPATCHER_PEND, {names.SRC_LANG: src, names.TGT_LANG: tgt}
+                )
                 return placed
             placed = Placed(Outcome.NO_NODE, placed.attempt)  # the queue is full
         if placed.outcome is Outcome.NO_NODE:
@@ -95,7 +107,15 @@ class Recovery:
         if finished is None:
             return False
         await self._store.drop_pending(record.src_lang, record.tgt_lang, record.job_id)
-        logger.info("job failed", extra={"job_id": record.job_id, "code": code})
+        logger.info(
+            "job failed",
+            extra={
+                "job_id": record.job_id,
+                "state": "failed",
+                "code": code,
+                "attempt": record.attempt,
+            },
+        )
         await self._notifier.failure(
             session_id=finished.session_id,
             reply_to=finished.reply_to,
@@ -110,12 +130,28 @@ class Recovery:
     async def retry(self, record: JobRecord, abandoned: Abandoned, reason: str) -> None:
         """Place the next attempt of a job whose attempt was abandoned."""
         spec = job_pb2.JobSpec.FromString(record.spec)
-        ticket = Ticket(record.job_id, record.trace_id, spec, set(abandoned.excluded))
+        ticket = Ticket(
+            record.job_id,
+            record.trace_id,
+            spec,
+            set(abandoned.excluded),
+            created_ms=record.created_ms,
+        )
         placed = await self._placer.place(ticket, abandoned.attempt + 1)
         current = await self._store.get(record.job_id)
         if current is not None:
             placed = await self.settle(current, placed, spec, no_node_code=reason)
         if placed.outcome is Outcome.DISPATCHED:
+            logger.info(
+                "job dispatched",
+                extra={
+                    "job_id": record.job_id,
+                    "state": "dispatched",
+                    "node_id": placed.node_id,
+                    "attempt": placed.attempt,
+                    "after": reason,
+                },
+            )
             await self._notifier.event(
                 session_id=record.session_id,
                 reply_to=record.reply_to,
@@ -147,6 +183,20 @@ class Recovery:
         if record.due_ms > now:
             await self._store.schedule(job_id, record.due_ms)  # re-armed since: not yet
             return
+        with continued(
+            tracer,
+            names.DISPATCHER_TIMEOUT,
+            record.trace_parent,
+            {
+                names.JOB_ID: job_id,
+                names.JOB_STATE: record.state.value,
+                names.NODE_ID: record.node_id,
+                names.JOB_ATTEMPT: record.attempt,
+            },
+        ):
+            await self._expired(record)
+
+    async def _expired(self, record: JobRecord) -> None:
         if record.state is JobState.PENDING:
             await self.fail(
                 record,
@@ -213,8 +263,11 @@ class Recovery:
 
     # --- lost nodes -----------------------------------------------------------------------------
 
-    async def node_offline(self, node_id: str) -> int:
-        """Fail over every job the node holds, at once (not at their deadlines)."""
+    async def node_offline(self, node_id: str, cause: str = "") -> int:
+        """Fail over every job the node holds, at once (not at their deadlines).
+
+        `cause` is the traceparent of whatever took the node offline: each job's failover
+        continues the job's own trace and links to it."""
         moved = 0
         for job_id, attempt in await self._store.node_job_ids(node_id):
             record = await self._store.get(job_id)
@@ -222,7 +275,14 @@ class Recovery:
                 await self._store.release(node_id, job_id, attempt)
                 continue
             if record.node_id == node_id and record.attempt == attempt:
-                await self.abandon(record, "NODE_UNAVAILABLE", only_if_due=False)
+                with continued(
+                    tracer,
+                    names.DISPATCHER_FAILOVER,
+                    record.trace_parent,
+                    {names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
+                    links=link_to(cause),
+                ):
+                    await self.abandon(record, "NODE_UNAVAILABLE", only_if_due=False)
                 moved += 1
             else:
                 await self._store.release(node_id, job_id, attempt)  # a leftover slot
@@ -237,7 +297,7 @@ class Recovery:
                 after = event_id
                 node_id = fields.get("node", "")
                 if fields.get("kind") == "offline":
-                    await self.node_offline(node_id)
+                    await self.node_offline(node_id, fields.get("traceparent", ""))
                 elif fields.get("status") == "ready":
                     await self.drain(self._pairs_of_node(node_id))
 
@@ -307,10 +367,28 @@ class Recovery:
                 if record is None or record.state is not JobState.PENDING:
                     continue
                 spec = job_pb2.JobSpec.FromString(record.spec)
-                ticket = Ticket(job_id, record.trace_id, spec, set(record.excluded))
-                result = await self._placer.place(ticket, record.attempt + 1)
+                ticket = Ticket(
+                    job_id, record.trace_id, spec, set(record.excluded), record.created_ms
+                )
+                with continued(
+                    tracer,
+                    names.DISPATCHER_DISPATCH_PENDING,
+                    record.trace_parent,
+                    {names.JOB_ID: job_id, names.JOB_ATTEMPT: record.attempt + 1},
+                ):
+                    result = await self._placer.place(ticket, record.attempt + 1)
                 if result.outcome is Outcome.DISPATCHED:
                     placed += 1
+                    logger.info(
+                        "job dispatched",
+                        extra={
+                            "job_id": job_id,
+                            "state": "dispatched",
+                            "node_id": result.node_id,
+                            "attempt": result.attempt,
+                            "after": "pending",
+                        },
+                    )
                     await self._notifier.event(
                         session_id=record.session_id,
                         reply_to=record.reply_to,

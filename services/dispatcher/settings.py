@@ -38,7 +38,7 @@ class DispatcherSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherSettings:
         return cls(
-            server=ServerSettings.from_env(env, default_port=50053),
+            server=ServerSettings.from_env(env, default_port=50053, default_metrics_port=9103),
             redis=RedisSettings.from_env(env),
             pool_address=env_str(env, "LINGUA_POOL_ADDRESS", cls.pool_address),
             job_ttl_ms=env_int(env, "LINGUA_JOB_TTL_MS", cls.job_ttl_ms),

@@ -12,6 +12,7 @@ from typing import Any
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
+from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.model import Abandoned, Finished, JobEvent, JobRecord, JobState, NodeLoad
 
 TIMEOUT_BUCKETS = 16
@@ -43,6 +44,7 @@ class RedisJobStore:
         *,
         live_ttl_ms: int,
         retention_ms: int,
+        metrics: DispatcherMetrics | None = None,
     ) -> None:
         # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
         self._r: Any = client
@@ -50,6 +52,8 @@ class RedisJobStore:
         self._keys = keys
         self._live_ttl_ms = live_ttl_ms
         self._retention_ms = retention_ms
+        # Transitions are counted here, where the scripts say whether they happened.
+        self._metrics = metrics or DispatcherMetrics()
 
     def _job_keys(self, job_id: str) -> list[str]:
         return [self._keys.job(job_id), self._keys.job_events(job_id)]
@@ -71,6 +75,7 @@ class RedisJobStore:
         tenant_id: str,
         reply_to: str,
         max_attempts: int,
+        trace_parent: str = "",
     ) -> Created:
         result = await self._lua.run(
             "job_create",
@@ -88,12 +93,14 @@ class RedisJobStore:
                 reply_to,
                 self._live_ttl_ms,
                 max_attempts,
+                trace_parent,
             ],
         )
         head = int(result[0])
         if head < 0:
             raise RequestIdClashError(job_id)
         if head == 1:
+            self._metrics.created()
             return Created(True, _text(result[1]), JobState.CREATED, "", 0)
         return Created(
             False, _text(result[4]), JobState(_text(result[1])), _text(result[2]), int(result[3])
@@ -162,9 +169,11 @@ class RedisJobStore:
         head = int(reply[0])
         if head == 0:
             return None
+        self._metrics.failover(reason, counts=counts)
         if head == 1:
             excluded = tuple(n for n in _text(reply[3]).split(",") if n)
             return Abandoned(True, _text(reply[1]), int(reply[2]), excluded)
+        self._metrics.finished(JobState.FAILED, reason)
         return Abandoned(
             retry=False,
             node_id=_text(reply[1]),
@@ -203,6 +212,7 @@ class RedisJobStore:
         )
         if int(reply[0]) != 1:
             return None
+        self._metrics.finished(state, error_code)
         return Finished(
             session_id=_text(reply[1]),
             utterance_index=int(reply[2]),
@@ -260,7 +270,9 @@ class RedisJobStore:
             [k.node(node_id), k.node_inflight(node_id)],
             [job_id, attempt, now_ms],
         )
-        return int(result[0]) == 1
+        head = int(result[0])
+        self._metrics.reserved(head)
+        return head == 1
 
     async def release(
         self, node_id: str, job_id: str, attempt: int, *, outcome: str = "none", now_ms: int = 0
@@ -433,6 +445,7 @@ def _record(job_id: str, fields: dict[bytes, bytes]) -> JobRecord:
         node_id=text("node_id"),
         attempt=int(text("attempt", "0")),
         trace_id=text("trace_id"),
+        trace_parent=text("trace_parent"),
         session_id=text("session_id"),
         utterance_index=int(text("utterance_index", "0")),
         src_lang=text("src"),

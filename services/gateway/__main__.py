@@ -18,7 +18,7 @@ def main() -> None:
     except SettingsError as exc:
         sys.exit(f"gateway: refusing to start: {exc}")
     configure_logging("gateway", settings.server.log_format, settings.server.log_level)
-    run_app(lambda: build_app(settings))
+    run_app("gateway", settings.server, lambda: build_app(settings))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.gateway.context import GatewayContext
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.servicer import GatewayServicer
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import RedisGatewayStore
@@ -61,6 +62,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         store=store,
         registry=registry_grpc.RegistryServiceStub(registry_channel),
         dispatcher=dispatcher_grpc.DispatcherServiceStub(dispatcher_channel),
+        metrics=GatewayMetrics(app.metrics.registry),
     )
     endpoints = WebSocketEndpoints(ctx)
     pb_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(ctx), app.server)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from lingua_common.clock import Clock
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import RedisGatewayStore
 
@@ -32,6 +33,7 @@ class GatewayContext:
     draining: bool = False
     # Work that outlives a connection (e.g. a node's offline after its grace).
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

@@ -8,27 +8,46 @@ import asyncio
 import logging
 
 import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
 from lingua_common.errors import wire_code_of
+from lingua_common.telemetry import names
 from services.gateway.context import GatewayContext
 from services.gateway.wire import node_in
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
-async def complete(ctx: GatewayContext, node_id: str, message: node_in.NodeJobResult) -> None:
+async def complete(
+    ctx: GatewayContext,
+    node_id: str,
+    message: node_in.NodeJobResult,
+    parent: otel_context.Context | None = None,
+) -> None:
+    """`parent`: the trace of the job_assign this answers (see job_traces.py)."""
     try:
-        await ctx.dispatcher.CompleteJob(
-            dispatcher_pb.CompleteJobRequest(
-                job_id=message.job_id,
-                node_id=node_id,
-                attempt_id=message.attempt_id,
-                result=message.result,
-            ),
-            timeout=ctx.rpc_timeout_s,
-        )
+        with tracer.start_as_current_span(
+            names.GATEWAY_NODE_RESULT,
+            context=parent,
+            attributes={
+                names.JOB_ID: message.job_id,
+                names.NODE_ID: node_id,
+                names.JOB_ATTEMPT: message.attempt_id,
+            },
+        ):
+            await ctx.dispatcher.CompleteJob(
+                dispatcher_pb.CompleteJobRequest(
+                    job_id=message.job_id,
+                    node_id=node_id,
+                    attempt_id=message.attempt_id,
+                    result=message.result,
+                ),
+                timeout=ctx.rpc_timeout_s,
+            )
     except grpc.aio.AioRpcError as error:
         logger.error(
             "result not recorded",
@@ -44,19 +63,25 @@ async def report(
     kind: int,
     text: str = "",
     is_final: bool = False,
+    parent: otel_context.Context | None = None,
 ) -> None:
     try:
-        await ctx.dispatcher.ReportJobEvent(
-            dispatcher_pb.ReportJobEventRequest(
-                job_id=job_id,
-                node_id=node_id,
-                attempt_id=attempt,
-                kind=kind,  # type: ignore[arg-type]
-                partial_text=text,
-                partial_is_final=is_final,
-            ),
-            timeout=ctx.rpc_timeout_s,
-        )
+        with tracer.start_as_current_span(
+            names.GATEWAY_NODE_EVENT,
+            context=parent,
+            attributes={names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
+        ):
+            await ctx.dispatcher.ReportJobEvent(
+                dispatcher_pb.ReportJobEventRequest(
+                    job_id=job_id,
+                    node_id=node_id,
+                    attempt_id=attempt,
+                    kind=kind,  # type: ignore[arg-type]
+                    partial_text=text,
+                    partial_is_final=is_final,
+                ),
+                timeout=ctx.rpc_timeout_s,
+            )
     except grpc.aio.AioRpcError as error:
         logger.warning(
             "job event not recorded", extra={"job_id": job_id, "code": str(error.code())}

@@ -20,6 +20,7 @@ from services.gateway import node_calls
 from services.gateway.auth import ANONYMOUS, Identity
 from services.gateway.context import GatewayContext
 from services.gateway.inflight import InFlight
+from services.gateway.job_traces import JobTraces
 from services.gateway.node_beats import HeartbeatQueue
 from services.gateway.outbox import Outbox
 from services.gateway.wire import node_in, out
@@ -51,6 +52,7 @@ class NodeLink:
         self._tasks: set[asyncio.Task[None]] = set()
         self._beats = HeartbeatQueue(ctx, self._spawn, self._reregister)
         self._close_task: asyncio.Task[None] | None = None
+        self.job_traces = JobTraces()
 
     async def handle(self, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
@@ -67,7 +69,10 @@ class NodeLink:
             result = node_in.parse_job_result(msg)
             self._check_node_id(result.node_id)
             await self._work.run(
-                node_calls.complete(self.ctx, self.node_id, result), result.result.ByteSize()
+                node_calls.complete(
+                    self.ctx, self.node_id, result, self.job_traces.pop(result.job_id)
+                ),
+                result.result.ByteSize(),
             )
         elif kind in PROGRESS_EVENTS:
             progress = node_in.parse_job_progress(msg)
@@ -79,6 +84,7 @@ class NodeLink:
                     progress.job_id,
                     progress.attempt_id,
                     PROGRESS_EVENTS[kind],
+                    parent=self.job_traces.get(progress.job_id),
                 ),
                 0,
             )
@@ -94,6 +100,7 @@ class NodeLink:
                     dispatcher_pb.JOB_EVENT_KIND_ASR_PARTIAL,
                     partial.text,
                     partial.is_final,
+                    parent=self.job_traces.get(partial.job_id),
                 ),
                 len(partial.text),
             )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import grpc
+from opentelemetry import trace
 
 from lingua.gateway.v1 import gateway_service_pb2 as pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import Context
+from lingua_common.telemetry import names
 from services.gateway.context import GatewayContext
 from services.gateway.wire import out
+
+tracer = trace.get_tracer(__name__)
 
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):
@@ -24,6 +28,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         which = request.WhichOneof("message")
         if which == "job_assign":
             message = out.job_assign(request.job_assign)
+            link.job_traces.remember_current(request.job_assign.job_id)
         elif which == "job_cancel":
             message = out.job_cancel(request.job_cancel)
         elif which == "node_control":
@@ -32,7 +37,13 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no message to deliver")
             raise AssertionError("unreachable")
         # Delivered means written to the open socket, not merely queued.
-        return pb.DeliverToNodeResponse(delivered=await link.outbox.send_and_wait(message))
+        with tracer.start_as_current_span(
+            names.GATEWAY_SEND_TO_NODE,
+            attributes={names.NODE_ID: request.node_id, names.MESSAGE_TYPE: which},
+        ) as span:
+            delivered = await link.outbox.send_and_wait(message)
+            span.set_attribute(names.DELIVERED, delivered)
+        return pb.DeliverToNodeResponse(delivered=delivered)
 
     async def DisconnectNode(
         self, request: pb.DisconnectNodeRequest, context: Context
@@ -50,13 +61,20 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         if link is None:
             return pb.DeliverToSessionResponse(delivered=False)
         which = request.WhichOneof("message")
-        if which == "outcome":
-            delivered = link.deliver_outcome(request.outcome)
-        elif which == "asr_partial":
-            delivered = link.deliver_partial(request.asr_partial)
-        elif which == "ui_event":
-            delivered = link.deliver_now(out.ui_event_message(request.session_id, request.ui_event))
-        else:
+        if which is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no message to deliver")
             raise AssertionError("unreachable")
+        with tracer.start_as_current_span(
+            names.GATEWAY_SEND_TO_SESSION,
+            attributes={names.SESSION_ID: request.session_id, names.MESSAGE_TYPE: which},
+        ) as span:
+            if which == "outcome":
+                delivered = link.deliver_outcome(request.outcome)
+            elif which == "asr_partial":
+                delivered = link.deliver_partial(request.asr_partial)
+            else:
+                delivered = link.deliver_now(
+                    out.ui_event_message(request.session_id, request.ui_event)
+                )
+            span.set_attribute(names.DELIVERED, delivered)
         return pb.DeliverToSessionResponse(delivered=delivered)

@@ -13,16 +13,32 @@ import asyncio
 import logging
 
 import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from lingua.common.v1 import job_pb2
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
 from lingua_common.errors import wire_code_of
 from lingua_common.metadata import REPLY_TO_METADATA_KEY
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import set_attributes
 from services.gateway.context import GatewayContext
 from services.gateway.session_answers import Answers, Emit
 from services.gateway.wire import out
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+def cut_reason(spec: job_pb2.JobSpec) -> str:
+    if spec.is_manual_cut:
+        return "manual"
+    if spec.is_timeout_triggered:
+        return "pause"
+    if spec.is_max_duration_triggered:
+        return "max_duration"
+    return "utterance"
 
 
 class JobSubmitter:
@@ -38,6 +54,25 @@ class JobSubmitter:
         task.add_done_callback(self._tasks.discard)
 
     async def _submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
+        # The root of the job's trace: everything the job causes, anywhere, hangs below.
+        with tracer.start_as_current_span(
+            names.GATEWAY_UTTERANCE,
+            context=otel_context.Context(),
+            kind=SpanKind.SERVER,
+            attributes={
+                names.SESSION_ID: spec.session_id,
+                names.UTTERANCE_INDEX: spec.utterance_index,
+                names.SRC_LANG: spec.src_lang,
+                names.TGT_LANG: spec.tgt_lang,
+                names.UTTERANCE_CUT: cut_reason(spec),
+                names.GATEWAY_ID: self._ctx.gateway_id,
+                names.CLIENT_TRACE_ID: spec.client_trace_id,
+            },
+        ) as span:
+            job_id = await self._create(spec, pair_changed)
+            set_attributes(span, {names.JOB_ID: job_id})
+
+    async def _create(self, spec: job_pb2.JobSpec, pair_changed: bool) -> str:
         index = spec.utterance_index
         if pair_changed:
             await self._change_pair(spec)
@@ -56,7 +91,7 @@ class JobSubmitter:
                 error.details() or "job not created",
                 self._ctx.clock.now_ms(),
             )
-            return
+            return ""
         job = reply.job
         self._answers.note_job(index, job.job_id, job.trace_id)
         if job.state == job_pb2.JOB_STATE_FAILED:
@@ -70,6 +105,7 @@ class JobSubmitter:
             )
         elif job.state == job_pb2.JOB_STATE_DISPATCHED and reply.created:
             self._emit(out.ui_event(spec.session_id, "DISPATCHED", index, job.job_id, job.trace_id))
+        return str(job.job_id)
 
     async def _change_pair(self, spec: job_pb2.JobSpec) -> None:
         try:

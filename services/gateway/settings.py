@@ -155,7 +155,7 @@ class GatewaySettings:
     def from_env(cls, env: Mapping[str, str]) -> GatewaySettings:
         default_id = f"gw-{socket.gethostname()}-{os.getpid()}"
         settings = cls(
-            server=ServerSettings.from_env(env, default_port=50054),
+            server=ServerSettings.from_env(env, default_port=50054, default_metrics_port=9104),
             redis=RedisSettings.from_env(env),
             gateway_id=env_str(env, "LINGUA_GATEWAY_ID", default_id),
             ws_host=env_str(env, "LINGUA_WS_HOST", cls.ws_host),

@@ -82,10 +82,13 @@ class WebSocketEndpoints:
         if path == NODE_PATH:
             link = NodeLink(ws, self._ctx, identity)
             guard = RateGuard(limits.node_rate, limits.rate_strikes, self._ctx.clock)
+            open_sockets = self._ctx.metrics.connections["node"]
         else:
             link = SessionLink(ws, self._ctx, identity)
             guard = RateGuard(limits.session_rate, limits.rate_strikes, self._ctx.clock)
+            open_sockets = self._ctx.metrics.connections["session"]
         self.links.add(link)
+        open_sockets.inc()
         try:
             async for frame in ws:
                 await dispatch_frame(link, guard, frame)
@@ -93,6 +96,7 @@ class WebSocketEndpoints:
             pass
         finally:
             self.links.discard(link)
+            open_sockets.dec()
             await link.closed()
 
     async def shutdown(self, timeout_s: float) -> None:

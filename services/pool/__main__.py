@@ -13,7 +13,7 @@ from services.pool.settings import PoolSettings
 def main() -> None:
     settings = PoolSettings.from_env(os.environ)
     configure_logging("pool", settings.server.log_format, settings.server.log_level)
-    run_app(lambda: build_app(settings))
+    run_app("pool", settings.server, lambda: build_app(settings))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.pool.domain import PoolDirectory
+from services.pool.metrics import watch_index
 from services.pool.servicer import PoolServicer
 from services.pool.settings import PoolSettings
 from services.pool.store import RedisPoolStore
@@ -21,6 +22,7 @@ def build_app(settings: PoolSettings) -> ServiceApp:
     keys = Keys(settings.redis.key_prefix)
     store = RedisPoolStore(redis, LuaScripts(redis), keys, settings.feed_maxlen)
     directory = PoolDirectory(store, LanguageIndex(shard_size=settings.shard_size))
+    watch_index(app.metrics.registry, directory.index)
     pb_grpc.add_PoolServiceServicer_to_server(PoolServicer(directory), app.server)
     app.add_service_name(pb.DESCRIPTOR.services_by_name["PoolService"].full_name)
     app.on_startup(directory.load)

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
+from opentelemetry import trace
 
 from lingua.common.v1 import node_pb2
 from lingua.pool.v1 import pool_service_pb2 as pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import Context
 from lingua_common.language_index import Pair, parse_pool_id, pool_id
+from lingua_common.telemetry import names
 from services.pool.domain import IndexChange, PoolDirectory, ResyncRequired
+
+tracer = trace.get_tracer(__name__)
 
 DEFAULT_CANDIDATES = 8
 MAX_CANDIDATES = 64
@@ -72,9 +76,14 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
                 preferred = parsed[1]
         limit = min(request.limit or DEFAULT_CANDIDATES, MAX_CANDIDATES)
         index = self._directory.index
-        found = index.candidates(
-            pair, request.required_service_types, request.exclude_node_ids, limit, preferred
-        )
+        with tracer.start_as_current_span(
+            names.POOL_FIND_CANDIDATES,
+            attributes={names.SRC_LANG: pair[0], names.TGT_LANG: pair[1]},
+        ) as span:
+            found = index.candidates(
+                pair, request.required_service_types, request.exclude_node_ids, limit, preferred
+            )
+            span.set_attribute(names.SELECT_CANDIDATES, len(found))
         return pb.FindCandidatesResponse(
             candidates=[
                 pb.Candidate(node_id=n, pool_id=pool_id(pair, index.shard_of(pair, n)))

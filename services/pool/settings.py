@@ -20,7 +20,7 @@ class PoolSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PoolSettings:
         return cls(
-            server=ServerSettings.from_env(env, default_port=50052),
+            server=ServerSettings.from_env(env, default_port=50052, default_metrics_port=9102),
             redis=RedisSettings.from_env(env),
             feed_maxlen=env_int(env, "LINGUA_INDEX_FEED_MAXLEN", cls.feed_maxlen),
             shard_size=env_int(env, "LINGUA_POOL_SHARD_SIZE", cls.shard_size),

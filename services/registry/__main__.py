@@ -13,7 +13,7 @@ from services.registry.settings import RegistrySettings
 def main() -> None:
     settings = RegistrySettings.from_env(os.environ)
     configure_logging("registry", settings.server.log_format, settings.server.log_level)
-    run_app(lambda: build_app(settings))
+    run_app("registry", settings.server, lambda: build_app(settings))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from lingua_common.redis_client import LuaScripts, connect, initialize
 from services.registry.domain import Registry
 from services.registry.gateways import GatewayNotifier
 from services.registry.index_sync import IndexSync
+from services.registry.metrics import NodeGauges, RegistryMetrics
 from services.registry.pool_client import GrpcPoolIndexer
 from services.registry.servicer import RegistryServicer
 from services.registry.settings import RegistrySettings
@@ -27,10 +28,13 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
     redis = connect(settings.redis)
     app.on_startup(lambda: initialize(redis))
     health = settings.health
+    keys = Keys(settings.redis.key_prefix)
+    metrics = RegistryMetrics(app.metrics.registry)
+    app.metrics.on_scrape(NodeGauges(redis, keys, metrics).refresh)
     store = RedisRegistryStore(
         redis,
         LuaScripts(redis),
-        Keys(settings.redis.key_prefix),
+        keys,
         StoreLimits(
             owner_ttl_ms=settings.owner_ttl_ms,
             record_ttl_ms=settings.record_ttl_ms,
@@ -41,6 +45,7 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
             history_length=settings.history_length,
             event_feed_maxlen=settings.event_feed_maxlen,
         ),
+        metrics,
     )
     pool_channel = insecure_channel(settings.pool_address)
     gateway_channels = ChannelCache()

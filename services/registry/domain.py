@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 
 from lingua.common.v1 import node_pb2
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import new_id
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import traceparent
 from services.registry.gateways import GatewayNotifier
 from services.registry.index_sync import IndexSync, IndexUpdate
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
@@ -30,6 +33,7 @@ from services.registry.store import (
 )
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 SUPPORTED_SCHEMA_VERSION = "2.0"
 RECONCILE_BATCH = 200
@@ -276,9 +280,17 @@ class Registry:
         if offline is None:
             return False
         self._index.submit(IndexUpdate(node_id, offline.index_seq, None))
-        await self._store.append_event(
-            _event("offline", node_id, offline.epoch, NodeStatus.OFFLINE, reason, now)
-        )
+        # The node's jobs fail over in their own traces; each links back to this span.
+        with tracer.start_as_current_span(
+            names.REGISTRY_NODE_OFFLINE,
+            attributes={
+                names.NODE_ID: node_id,
+                names.NODE_EPOCH: offline.epoch,
+                names.REASON: reason,
+            },
+        ):
+            event = _event("offline", node_id, offline.epoch, NodeStatus.OFFLINE, reason, now)
+            await self._store.append_event(replace(event, traceparent=traceparent()))
         logger.info(
             "node offline", extra={"node_id": node_id, "epoch": offline.epoch, "reason": reason}
         )

@@ -67,3 +67,5 @@ class NodeEvent:
     status: str
     reason: str
     at_ms: int
+    # W3C traceparent of the span that caused it (an offline's failovers link to it).
+    traceparent: str = ""

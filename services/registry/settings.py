@@ -53,7 +53,7 @@ class RegistrySettings:
     def from_env(cls, env: Mapping[str, str]) -> RegistrySettings:
         required = env_str(env, "LINGUA_REQUIRED_SERVICE_TYPES", "asr,nmt")
         return cls(
-            server=ServerSettings.from_env(env, default_port=50051),
+            server=ServerSettings.from_env(env, default_port=50051, default_metrics_port=9101),
             redis=RedisSettings.from_env(env),
             pool_address=env_str(env, "LINGUA_POOL_ADDRESS", cls.pool_address),
             heartbeat_interval_ms=env_int(

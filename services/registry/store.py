@@ -7,6 +7,7 @@ from typing import Any
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
+from services.registry.metrics import RegistryMetrics
 from services.registry.model import BeatOutcome, Claim, NodeEvent, NodeRecord, NodeStatus, Offline
 
 
@@ -36,13 +37,20 @@ class StoreLimits:
 
 class RedisRegistryStore:
     def __init__(
-        self, client: RedisClient, scripts: LuaScripts, keys: Keys, limits: StoreLimits
+        self,
+        client: RedisClient,
+        scripts: LuaScripts,
+        keys: Keys,
+        limits: StoreLimits,
+        metrics: RegistryMetrics | None = None,
     ) -> None:
         # Replies are dynamically shaped (bytes, lists, dicts): typed where parsed below.
         self._r: Any = client
         self._lua = scripts
         self._keys = keys
         self._limits = limits
+        # Beats and registrations are counted here, where the scripts decided them.
+        self._metrics = metrics or RegistryMetrics()
 
     def _node_keys(self, node_id: str) -> list[str]:
         k = self._keys
@@ -83,6 +91,7 @@ class RedisRegistryStore:
         )
         if int(result[0]) < 0:
             raise NodeIdConflictError(node_id)
+        self._metrics.registered()
         return Claim(
             epoch=int(result[0]),
             previous_status=_text(result[1]),
@@ -140,9 +149,12 @@ class RedisRegistryStore:
         )
         head = _text(result[0])
         if head == "stale":
+            self._metrics.heartbeat("stale_epoch")
             raise StaleEpochError(node_id)
         if head == "offline":
+            self._metrics.heartbeat("offline")
             raise NodeOfflineError(node_id)
+        self._metrics.heartbeat("ok")
         await self._r.zadd(self._keys.nodes_last_seen(), {node_id: now_ms})
         return BeatOutcome(
             status=NodeStatus(head),
@@ -259,6 +271,7 @@ class RedisRegistryStore:
                         status=_text(fields[b"status"]),
                         reason=_text(fields[b"reason"]),
                         at_ms=int(fields[b"at"]),
+                        traceparent=_text(fields.get(b"traceparent", b"")),
                     )
                 )
         return events
@@ -272,6 +285,7 @@ def _event_fields(event: NodeEvent) -> dict[str, str | int]:
         "status": event.status,
         "reason": event.reason,
         "at": event.at_ms,
+        "traceparent": event.traceparent,
     }
 
 

@@ -10,12 +10,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import promql_parser
 import pytest
+import yaml
 from kubernetes_validate import utils as kv
 
 from tests.deploy.manifests import (
+    ALERTS_FILE,
     GRPC_PORTS,
     IMAGE,
+    METRICS_PORTS,
     OVERLAYS,
     REPO_ROOT,
     SERVICES,
@@ -83,7 +87,7 @@ def test_grpc_services_use_native_grpc_probes_on_their_port(target: Rendered, se
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == GRPC_PORTS[service], probe
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"grpc": GRPC_PORTS[service]}
+    assert ports == {"grpc": GRPC_PORTS[service], "metrics": METRICS_PORTS[service]}
     assert target.env_of(target.find("Deployment", service))["LINGUA_GRPC_PORT"] == str(
         GRPC_PORTS[service]
     )
@@ -95,7 +99,11 @@ def test_the_gateway_is_probed_over_http_on_its_websocket_port(target: Rendered)
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ws"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     env = target.env_of(target.find("Deployment", "gateway"))
-    assert ports == {"ws": int(env["LINGUA_WS_PORT"]), "grpc": GRPC_PORTS["gateway"]}
+    assert ports == {
+        "ws": int(env["LINGUA_WS_PORT"]),
+        "grpc": GRPC_PORTS["gateway"],
+        "metrics": METRICS_PORTS["gateway"],
+    }
 
 
 def test_every_container_has_resource_requests_and_limits(target: Rendered) -> None:
@@ -215,6 +223,61 @@ def test_every_setting_in_the_config_map_is_one_the_code_reads(target: Rendered)
             assert f'"{key}"' in sources, f"{key} is read by no service (typo?)"
         else:
             assert re.fullmatch(r"OTEL_[A-Z_]+", key), key
+
+
+# --- metrics and alerts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_prometheus_scrapes_each_service_on_its_metrics_port(
+    target: Rendered, service: str
+) -> None:
+    deployment = target.find("Deployment", service)
+    notes = deployment["spec"]["template"]["metadata"]["annotations"]
+    port = METRICS_PORTS[service]
+    assert notes["prometheus.io/scrape"] == "true"
+    assert notes["prometheus.io/path"] == "/metrics"
+    assert notes["prometheus.io/port"] == str(port)
+    container = containers(deployment)[0]
+    assert {"name": "metrics", "containerPort": port} in container["ports"]
+    assert target.env_of(deployment)["LINGUA_METRICS_PORT"] == str(port)
+    # Not through a Service: scrapes reach each replica, and clients never see it.
+    for svc in target.of_kind("Service"):
+        assert all(p["targetPort"] != "metrics" for p in svc["spec"]["ports"])
+
+
+def test_only_prometheus_reaches_the_metrics_ports(target: Rendered) -> None:
+    rules = [
+        rule
+        for policy in target.of_kind("NetworkPolicy")
+        for rule in policy["spec"].get("ingress", [])
+        if any(p["port"] == "metrics" for p in rule.get("ports", []))
+    ]
+    assert rules, "no policy lets Prometheus scrape"
+    for rule in rules:
+        assert rule["from"], "metrics open to everyone"
+        for peer in rule["from"]:
+            assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    for name in SERVICES:
+        labels = target.find("Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        assert any(
+            any(p["port"] == "metrics" for r in pol["spec"]["ingress"] for p in r["ports"])
+            for pol in _policies_for(target, labels)
+        ), name
+
+
+def test_the_alert_rules_ship_as_a_config_map_under_a_fixed_name(target: Rendered) -> None:
+    config_map = target.find("ConfigMap", "lingua-alerts")
+    assert config_map["data"] == {"alerts.yaml": ALERTS_FILE.read_text()}
+    groups = yaml.safe_load(config_map["data"]["alerts.yaml"])["groups"]
+    alerts = [rule for group in groups for rule in group["rules"]]
+    names = [rule["alert"] for rule in alerts]
+    assert len(names) == len(set(names)) >= 6
+    for rule in alerts:
+        assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        assert rule["for"], rule["alert"]
+        promql_parser.parse(rule["expr"])  # metric names: tests/services/test_metrics_alerts.py
 
 
 # --- Services, Ingress ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from lingua_common.redis_client import LuaScripts, RedisClient
 
 NOW = 1_700_000_000_000
 TTL = 3_600_000
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def job_keys(keys: Keys, job: str) -> list[str]:
@@ -19,7 +20,7 @@ async def create(lua: LuaScripts, keys: Keys, job: str, request: str = "r1") -> 
     result: list[object] = await lua.run(
         "job_create",
         job_keys(keys, job),
-        [NOW, request, b"spec", "trace1", "s1", 3, "zh", "en", "tenant", "gw-a", TTL, 3],
+        [NOW, request, b"spec", "trace1", "s1", 3, "zh", "en", "tenant", "gw-a", TTL, 3, TRACEPARENT],
     )
     return result
 
@@ -87,6 +88,13 @@ async def test_concurrent_creators_of_one_request_get_one_job(
     assert len([r for r in results if r[0] == 1]) == 1
     assert all(r == [0, b"created", b"", 0, b"trace1"] for r in results if r[0] == 0)
     assert await kinds(redis_client, keys, "j1") == [b"created"]
+
+
+async def test_the_record_keeps_the_trace_of_its_creation(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await create(lua, keys, "j1")
+    assert await redis_client.hget(keys.job("j1"), "trace_parent") == TRACEPARENT.encode()
 
 
 async def test_a_different_request_on_the_same_job_id_is_refused(

@@ -93,6 +93,8 @@ def _print_endpoints(stack: Stack) -> None:
     print(f"lingua: redis     {stack.redis_url}")
     for name, service in [(s.name, s) for s in stack.services]:
         extra = f"  ws://127.0.0.1:{service.ports['ws']}" if "ws" in service.ports else ""
+        if "metrics" in service.ports:
+            extra += f"  metrics http://127.0.0.1:{service.ports['metrics']}/metrics"
         print(f"lingua: {name:<12} grpc 127.0.0.1:{service.ports['grpc']}{extra}")
     first = stack.gateway_urls[0]
     print(f"lingua: ready — nodes connect to {first}/ws/node, clients to {first}/ws/session")

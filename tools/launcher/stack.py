@@ -119,6 +119,8 @@ class Stack:
             "LINGUA_REDIS_URL": self.redis_url,
             "LINGUA_REDIS_CLUSTER": "true" if self.config.redis_cluster else "false",
             "LINGUA_GRPC_PORT": "0",
+            # Several replicas of one service share the host: every port is a free one.
+            "LINGUA_METRICS_PORT": "0",
             "LINGUA_LOG_FORMAT": self.config.log_format,
             "LINGUA_LOG_LEVEL": self.config.log_level,
             **self.config.env,

@@ -1,0 +1,137 @@
+"""Scenario "tracing": what tracing costs a job.
+
+The same fleet at the same job rate runs against a fresh stack in alternating rounds,
+tracing off (no OTEL_* exporter: the services install no SDK) and on (every service
+exporting OTLP to a receiver in this process, which decodes and keeps every span).
+Rounds alternate (off, on, off, on ...) so the host's drift hits both modes alike.
+Target (issue 6): p50 job latency with tracing on within 20 % of off.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from bench.catalog import RunContext, scenario
+from bench.options import BenchOptions
+from bench.proc_stats import ProcSample
+from bench.results import ScenarioResult, ms
+from bench.stack_runner import running_stack, stack_config
+from tools.fleet import metrics
+from tools.fleet.fleet import Fleet, FleetConfig
+from tools.fleet.report import FleetReport
+from tools.otlp_receiver import OtlpReceiver
+
+log = logging.getLogger(__name__)
+
+MODES = ("off", "on")
+OVERHEAD_TARGET = 0.20
+MEASURED = (metrics.UTTERANCE_TO_ASSIGN, metrics.RESULT_TO_ANSWER, metrics.END_TO_END)
+
+
+def rounds_of(opts: BenchOptions) -> int:
+    return 1 if opts.quick else 2
+
+
+def fleet_config(opts: BenchOptions, urls: tuple[str, ...], run_id: str) -> FleetConfig:
+    return FleetConfig(
+        urls=urls,
+        nodes=min(opts.nodes, 50),
+        clients=min(opts.clients, 20),
+        pairs=(("zh", "en"), ("en", "zh")),
+        processing_ms=opts.processing_ms,
+        utterances=opts.utterances,
+        job_rate=min(opts.rate, 60.0),
+        heartbeat_interval_s=opts.heartbeat_s,
+        node_ramp_s=opts.node_ramp_s,
+        client_ramp_s=min(opts.clients, 20) / min(opts.rate, 60.0),
+        answer_timeout_s=opts.answer_timeout_s,
+        run_id=run_id,
+    )
+
+
+async def one_round(
+    opts: BenchOptions, ctx: RunContext, mode: str, number: int, receiver: OtlpReceiver
+) -> dict[str, Any]:
+    config = stack_config(opts.gateways, opts.heartbeat_s, ctx.run_dir / f"{mode}-{number}")
+    env = {**config.env, "LINGUA_METRICS_PORT": "0"}
+    if mode == "on":
+        env.update(receiver.env())
+        env["OTEL_BSP_SCHEDULE_DELAY"] = "1000"  # the SDK's batching, near its default
+    config = replace(config, env=env)
+    receiver.clear()
+    async with running_stack(config) as stack:
+        pids = {s.name: s.process.pid for s in stack.services if s.process is not None}
+        async with Fleet(fleet_config(opts, tuple(stack.gateway_urls), f"{mode}{number}")) as fleet:
+            before = ProcSample.take(pids)
+            report: FleetReport = await fleet.run_clients()
+            after = ProcSample.take(pids)
+    cpu = {
+        name: (after.cpu[name] or 0.0) - (before.cpu[name] or 0.0)
+        for name in pids
+        if after.cpu.get(name) is not None and before.cpu.get(name) is not None
+    }
+    log.info("tracing %s round %d: %d answered", mode, number, report.answered)
+    return {
+        "mode": mode,
+        "round": number,
+        "ok": report.ok,
+        "sent": report.sent,
+        "answered": report.answered,
+        "latency": {name: report.latency[name].as_dict() for name in MEASURED},
+        "service_cpu_s": cpu,
+        "spans_received": receiver.received,
+    }
+
+
+def mean_of(rounds: list[dict[str, Any]], mode: str, metric: str, field: str) -> float:
+    values = [r["latency"][metric][field] for r in rounds if r["mode"] == mode]
+    return sum(values) / len(values) if values else 0.0
+
+
+def cpu_per_job_ms(rounds: list[dict[str, Any]], mode: str) -> float:
+    mine = [r for r in rounds if r["mode"] == mode]
+    jobs = sum(r["answered"] for r in mine)
+    cpu = sum(sum(r["service_cpu_s"].values()) for r in mine)
+    return cpu * 1000 / jobs if jobs else 0.0
+
+
+@scenario("tracing", "job latency, tracing exporting OTLP to an in-process receiver vs off")
+async def run_tracing(opts: BenchOptions, ctx: RunContext) -> ScenarioResult:
+    receiver = OtlpReceiver().start()
+    rounds: list[dict[str, Any]] = []
+    try:
+        for number in range(rounds_of(opts)):
+            for mode in MODES:
+                rounds.append(await one_round(opts, ctx, mode, number, receiver))
+    finally:
+        receiver.stop()
+    result = ScenarioResult(ok=all(r["ok"] for r in rounds))
+    result.add_section(f"{rounds_of(opts)} round(s) per mode, alternating; means of round p50s")
+    for metric in MEASURED:
+        off = mean_of(rounds, "off", metric, "p50_ms")
+        on = mean_of(rounds, "on", metric, "p50_ms")
+        overhead = (on - off) / off if off else 0.0
+        target = f"<= +{OVERHEAD_TARGET:.0%}" if metric == metrics.END_TO_END else ""
+        met = overhead <= OVERHEAD_TARGET if target else None
+        result.add(
+            f"{metric} p50 off / on (overhead)",
+            f"{ms(off)} / {ms(on)} ({overhead:+.1%})",
+            target,
+            met,
+        )
+        p99_off = mean_of(rounds, "off", metric, "p99_ms")
+        p99_on = mean_of(rounds, "on", metric, "p99_ms")
+        result.add(f"{metric} p99 off / on", f"{ms(p99_off)} / {ms(p99_on)}")
+    result.add(
+        "service CPU per job off / on",
+        f"{cpu_per_job_ms(rounds, 'off'):.2f} / {cpu_per_job_ms(rounds, 'on'):.2f} ms",
+    )
+    spans = [r["spans_received"] for r in rounds if r["mode"] == "on"]
+    jobs_on = sum(r["answered"] for r in rounds if r["mode"] == "on")
+    result.add("spans received (on)", f"{sum(spans)} ({sum(spans) / max(jobs_on, 1):.1f} per job)")
+    if not all(r["ok"] for r in rounds):
+        result.notes.append("a round lost or misordered answers: see rounds in the JSON")
+    result.data.update({"rounds": rounds, "run_dir": str(ctx.run_dir)})
+    return result

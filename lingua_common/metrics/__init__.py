@@ -1,0 +1,1 @@
+"""Prometheus metrics: one registry per service app, served as text on GET /metrics."""

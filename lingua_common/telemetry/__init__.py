@@ -1,0 +1,1 @@
+"""Tracing shared by every service: settings, setup, span names, context propagation."""

@@ -1,0 +1,151 @@
+"""The dispatcher's Prometheus metrics.
+
+Counters count where an atomic Lua transition says something happened (this call
+created the job, finished it, abandoned its attempt), so sums over dispatcher replicas
+are exact. Gauges of state that lives in Redis (jobs in flight, pending depth) are read
+from Redis when scraped, never derived from the counters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from lingua_common.keys import Keys
+from lingua_common.metrics.service import LATENCY_BUCKETS_S
+from lingua_common.redis_client import RedisClient, run_pipeline
+from services.dispatcher.model import JobState
+
+# placement.Outcome values (strings here: placement imports the store, which imports this).
+PLACEMENT_OUTCOMES = ("dispatched", "no_capacity", "no_node", "superseded")
+# slot_reserve.lua's first reply element -> outcome label.
+RESERVE_OUTCOMES = {1: "reserved", 0: "node_full", -1: "node_not_ready", -2: "conflict"}
+# Why an attempt was given up (job_abandon's reason code) -> failover reason label.
+FAILOVER_REASONS = {"JOB_TIMEOUT": "timeout", "NODE_UNAVAILABLE": "node_lost"}
+UNDELIVERABLE = "gateway_lost"  # the assignment never reached the node's socket
+FINAL_STATES = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+# A scrape reads at most this many pending queues (one per language pair).
+MAX_PENDING_PAIRS = 1_000
+
+
+class DispatcherMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry or CollectorRegistry()
+        self._created = Counter(
+            "lingua_jobs_created",
+            "Jobs created (a repeated request id counts once)",
+            registry=registry,
+        )
+        finished = Counter(
+            "lingua_jobs_finished", "Jobs that reached a final state", ["state"], registry=registry
+        )
+        self._finished = {state: finished.labels(state.value) for state in FINAL_STATES}
+        self._no_available_node = Counter(
+            "lingua_no_available_node",
+            "Jobs failed with NO_AVAILABLE_NODE (nobody served the pair, or no slot in time)",
+            registry=registry,
+        )
+        reservations = Counter(
+            "lingua_reservations",
+            "Slot reservations on a node, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self._reservations = {
+            head: reservations.labels(outcome) for head, outcome in RESERVE_OUTCOMES.items()
+        }
+        placements = Counter(
+            "lingua_placements",
+            "Placements of one job attempt (candidates tried until one took it), by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self._placements = {outcome: placements.labels(outcome) for outcome in PLACEMENT_OUTCOMES}
+        failovers = Counter(
+            "lingua_failovers",
+            "Job attempts given up and moved on (timeout, node lost, gateway lost)",
+            ["reason"],
+            registry=registry,
+        )
+        self._failovers = {
+            reason: failovers.labels(reason)
+            for reason in (*FAILOVER_REASONS.values(), UNDELIVERABLE, "other")
+        }
+        self.dispatch_latency = Histogram(
+            "lingua_dispatch_latency_seconds",
+            "From job creation to its job_assign taken by the node's gateway (any attempt)",
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.result_latency = Histogram(
+            "lingua_result_latency_seconds",
+            "From a node's result reaching the dispatcher to the session's gateway answering",
+            buckets=LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.jobs_in_flight = Gauge(
+            "lingua_jobs_in_flight",
+            "Jobs not finished yet (created, pending, dispatched, accepted), from Redis",
+            registry=registry,
+        )
+        self.pending_jobs = Gauge(
+            "lingua_pending_jobs",
+            "Jobs waiting for a free slot, all pairs, from Redis",
+            registry=registry,
+        )
+
+    def created(self) -> None:
+        self._created.inc()
+
+    def finished(self, state: JobState, error_code: str) -> None:
+        self._finished[state].inc()
+        if error_code == "NO_AVAILABLE_NODE":
+            self._no_available_node.inc()
+
+    def reserved(self, head: int) -> None:
+        counter = self._reservations.get(head)
+        if counter is not None:
+            counter.inc()
+
+    def placed(self, outcome: str) -> None:
+        self._placements[outcome].inc()
+
+    def failover(self, reason: str, *, counts: bool) -> None:
+        label = FAILOVER_REASONS.get(reason, "other") if counts else UNDELIVERABLE
+        self._failovers[label].inc()
+
+
+class JobGauges:
+    """Sets the Redis-backed gauges at scrape time, in two bounded pipelines (each key
+    on its own slot, so it runs on a cluster too)."""
+
+    def __init__(
+        self, client: RedisClient, keys: Keys, metrics: DispatcherMetrics, timeout_buckets: int
+    ) -> None:
+        self._r = client
+        self._keys = keys
+        self._metrics = metrics
+        self._buckets = timeout_buckets
+
+    async def refresh(self) -> None:
+        # Every live job has exactly one timeout entry (deadline, reservation or pending
+        # wait) and a finished one loses it, so the buckets' sizes add up to the jobs
+        # in flight.
+        def first(pipe: Any) -> None:
+            for bucket in range(self._buckets):
+                pipe.zcard(self._keys.timeouts(bucket))
+            pipe.smembers(self._keys.pending_pairs())
+
+        *sizes, members = await run_pipeline(self._r, first)
+        pairs = sorted(m.decode() for m in members)[:MAX_PENDING_PAIRS]
+
+        def depths(pipe: Any) -> None:
+            for pair in pairs:
+                src, _, tgt = pair.partition(" ")
+                pipe.zcard(self._keys.pending(src, tgt))
+
+        waiting = await run_pipeline(self._r, depths) if pairs else []
+        self._metrics.jobs_in_flight.set(sum(int(n) for n in sizes))
+        self._metrics.pending_jobs.set(sum(int(n) for n in waiting))

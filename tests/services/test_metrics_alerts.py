@@ -1,0 +1,118 @@
+"""Every metric an alert rule names is one the running services export.
+
+The four services run in process (metrics on free ports) and are scraped over HTTP; the
+names come from parsing each alert expression with a PromQL parser, so functions,
+keywords, label names and aggregation clauses are never mistaken for metrics, and a
+histogram or counter is matched by the series name Prometheus stores (`_bucket`,
+`_total`, ...), not by its family name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import promql_parser
+import pytest
+import yaml
+
+from lingua_common.settings import RedisSettings
+from tests.deploy.manifests import ALERTS_FILE
+from tests.metrics_scrape import Samples, scrape
+from tests.suite import InProcessSuite
+
+# Made by Prometheus itself for every target, not exported by a service.
+PROMETHEUS_SERIES = {"up"}
+# Labels Prometheus attaches from the target (README "Metrics": pod labels, instance).
+TARGET_LABELS = {"instance", "job", "namespace", "pod"}
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(ALERTS_FILE.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def selectors(expr: str) -> list[promql_parser.VectorSelector]:
+    """Every series selector in the expression (inside range vectors too)."""
+    found: list[promql_parser.VectorSelector] = []
+
+    def visit(node: promql_parser.Expr) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append(node)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def metric_name(selector: promql_parser.VectorSelector) -> str:
+    if selector.name:
+        return selector.name
+    named = [m.value for m in selector.matchers.matchers if m.name == "__name__"]
+    assert named, "a selector without a metric name"
+    return named[0]
+
+
+def is_target_label(label: str) -> bool:
+    return label in TARGET_LABELS or label.startswith("app_kubernetes_io_")
+
+
+@pytest.fixture
+async def exported(single_redis_settings: RedisSettings) -> AsyncIterator[Samples]:
+    suite = await InProcessSuite(single_redis_settings, gateways=1).start()
+    try:
+        yield await scrape(*(app.ports["metrics"] for app in suite.apps))
+    finally:
+        await suite.stop()
+
+
+def test_the_parser_sees_metrics_not_functions_keywords_or_labels() -> None:
+    expr = (
+        'histogram_quantile(0.99, sum by (le, outcome) (rate(a_seconds_bucket{x="y"}[5m])))'
+        " > on() group_left max(b_total offset 5m) unless count without (instance) (c) or up"
+    )
+    assert [metric_name(s) for s in selectors(expr)] == [
+        "a_seconds_bucket",
+        "b_total",
+        "c",
+        "up",
+    ]
+    assert metric_name(selectors('{__name__="d_total", k="v"}')[0]) == "d_total"
+
+
+def test_there_are_alert_rules_for_what_issue_6_asks() -> None:
+    named = {metric_name(s) for rule in alert_rules() for s in selectors(rule["expr"])}
+    assert named >= {
+        "up",
+        "lingua_nodes",
+        "lingua_no_available_node_total",
+        "lingua_dispatch_latency_seconds_bucket",
+        "lingua_pending_jobs",
+        "lingua_failovers_total",
+        "lingua_redis_errors_total",
+    }
+
+
+async def test_every_alert_names_metrics_the_services_export(exported: Samples) -> None:
+    available = exported.names()
+    problems = []
+    for rule in alert_rules():
+        for selector in selectors(rule["expr"]):
+            name = metric_name(selector)
+            if name in PROMETHEUS_SERIES:
+                continue
+            if name not in available:
+                problems.append(f"{rule['alert']}: {name} is exported by no service")
+                continue
+            label_sets = exported.labels_of(name)
+            for matcher in selector.matchers.matchers:
+                if matcher.name == "__name__" or is_target_label(matcher.name):
+                    continue
+                values = {labels.get(matcher.name) for labels in label_sets}
+                if values == {None}:
+                    problems.append(f"{rule['alert']}: {name} has no label {matcher.name}")
+                elif matcher.op == promql_parser.MatchOp.Equal and matcher.value not in values:
+                    problems.append(
+                        f"{rule['alert']}: {name}{{{matcher.name}={matcher.value!r}}} never "
+                        f"appears (values: {sorted(v for v in values if v)})"
+                    )
+    assert not problems, "\n".join(problems)
