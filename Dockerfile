@@ -45,6 +45,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     LINGUA_WS_HOST=0.0.0.0
 # Numeric, so that Kubernetes can verify runAsNonRoot.
 USER 10001:10001
-# WebSocket (gateway) and the default gRPC ports: registry, pool, dispatcher, gateway.
-EXPOSE 5010 50051 50052 50053 50054
+# WebSocket (gateway), then the default gRPC and metrics ports: registry, pool,
+# dispatcher, gateway.
+EXPOSE 5010 50051 50052 50053 50054 9101 9102 9103 9104
 # No default service: the Deployment's command chooses one.

@@ -62,6 +62,11 @@ class _TraceService(pb_grpc.TraceServiceServicer):
     def Export(
         self, request: pb.ExportTraceServiceRequest, context: grpc.ServicerContext
     ) -> pb.ExportTraceServiceResponse:
+        if not self._sink.keep:
+            self._sink.count(
+                sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+            )
+            return pb.ExportTraceServiceResponse()
         spans: list[ReceivedSpan] = []
         for resource_spans in request.resource_spans:
             service = _service_of(list(resource_spans.resource.attributes))
@@ -86,8 +91,10 @@ class _TraceService(pb_grpc.TraceServiceServicer):
 
 
 class OtlpReceiver:
-    def __init__(self, max_spans: int = DEFAULT_MAX_SPANS) -> None:
+    def __init__(self, max_spans: int = DEFAULT_MAX_SPANS, *, keep: bool = True) -> None:
+        """`keep=False` only counts spans (a benchmark's receiver should cost little)."""
         self._max_spans = max_spans
+        self.keep = keep
         self._lock = threading.Lock()
         self._spans: list[ReceivedSpan] = []
         self.received = 0
@@ -119,6 +126,10 @@ class OtlpReceiver:
             self.received += len(spans)
             room = self._max_spans - len(self._spans)
             self._spans.extend(spans[: max(room, 0)])
+
+    def count(self, spans: int) -> None:
+        with self._lock:
+            self.received += spans
 
     def spans(self) -> list[ReceivedSpan]:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -20,6 +21,10 @@ HEARTBEAT_OUTCOMES = ("ok", "stale_epoch", "offline")
 # A scrape reads the status of at most this many nodes, a page per round trip.
 MAX_NODES_COUNTED = 100_000
 SCAN_PAGE = 1_000
+# Counting costs ~15 us of client CPU per node. A scrape that comes sooner after the
+# last count than this many times that count's duration is served the last count (a
+# 10,000-node count of ~0.2 s is redone at most every 4 s, however many scrapers).
+MAX_DUTY_FACTOR = 20
 
 
 class RegistryMetrics:
@@ -59,8 +64,16 @@ class NodeGauges:
         self._r: Any = client
         self._keys = keys
         self._metrics = metrics
+        self._next_count_at = 0.0
 
     async def refresh(self) -> None:
+        started = time.monotonic()
+        if started < self._next_count_at:
+            return
+        await self._count()
+        self._next_count_at = started + MAX_DUTY_FACTOR * (time.monotonic() - started)
+
+    async def _count(self) -> None:
         counts: collections.Counter[str] = collections.Counter()
         seen: set[bytes] = set()
         cursor = 0

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -217,6 +218,7 @@ def test_each_service_starts_from_the_image_tree_and_stops_on_sigterm(
         "LINGUA_KEY_PREFIX": f"image-{service}:v1",
         "LINGUA_GRPC_PORT": "0",
         "LINGUA_WS_PORT": "0",
+        "LINGUA_METRICS_PORT": "0",
         "LINGUA_READY_FILE": str(ready),
         # As the Secret provides them in a cluster (the gateway refuses to start without).
         "LINGUA_NODE_TOKENS": "image-test-node-token",
@@ -240,6 +242,9 @@ def test_each_service_starts_from_the_image_tree_and_stops_on_sigterm(
         assert ports["grpc"] > 0
         if service == "gateway":
             assert ports["ws"] > 0
+        url = f"http://127.0.0.1:{ports['metrics']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert b"lingua_redis_errors_total" in response.read()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=STOP_TIMEOUT_S) == 0, (tmp_path / "service.log").read_text()
     finally:

@@ -20,7 +20,21 @@ async def create(lua: LuaScripts, keys: Keys, job: str, request: str = "r1") -> 
     result: list[object] = await lua.run(
         "job_create",
         job_keys(keys, job),
-        [NOW, request, b"spec", "trace1", "s1", 3, "zh", "en", "tenant", "gw-a", TTL, 3, TRACEPARENT],
+        [
+            NOW,
+            request,
+            b"spec",
+            "trace1",
+            "s1",
+            3,
+            "zh",
+            "en",
+            "tenant",
+            "gw-a",
+            TTL,
+            3,
+            TRACEPARENT,
+        ],
     )
     return result
 

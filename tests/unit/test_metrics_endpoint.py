@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import orjson
 import pytest
 from prometheus_client import Gauge
@@ -200,3 +201,36 @@ def test_every_service_reads_its_metrics_port_from_the_environment() -> None:
         assert settings.from_env(env).server.metrics_port == port
         chosen = settings.from_env({**env, "LINGUA_METRICS_PORT": "0"}).server.metrics_port
         assert chosen == 0
+
+
+async def test_redis_errors_are_counted_in_calls_and_in_background_loops() -> None:
+    app = ServiceApp("failing", ServerSettings(metrics_port=0, shutdown_grace_s=0.1))
+
+    async def call(request: bytes, context: object) -> bytes:
+        raise RedisConnectionError("redis is down")
+
+    handler = grpc.unary_unary_rpc_method_handler(call)
+    app.server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("test.Store", {"Read": handler}),)
+    )
+    failed = asyncio.Event()
+
+    async def loop() -> None:
+        if not failed.is_set():
+            failed.set()
+            raise RedisConnectionError("redis is down")
+        await asyncio.Event().wait()
+
+    app.run_in_background(loop)
+    await app.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.ports['grpc']}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await channel.unary_unary("/test.Store/Read")(b"")
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        await asyncio.wait_for(failed.wait(), 2)
+        samples = await scrape(app.ports["metrics"])
+        assert samples.get("lingua_redis_errors_total", where="rpc") == 1
+        assert samples.get("lingua_redis_errors_total", where="background") == 1
+    finally:
+        await app.stop()
