@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
 TASK_STOP_TIMEOUT_S = 5.0
+RECANCEL_INTERVAL_S = 0.1
 
 GRPC_OPTIONS = (
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
@@ -140,14 +141,10 @@ class ServiceApp:
             await _logged(hook)
         await self.server.stop(self.settings.shutdown_grace_s)
         await self._metrics_endpoint.close()
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # Bounded: a loop stuck in a library call must not keep the process alive.
-            _, stuck = await asyncio.wait(self._tasks, timeout=TASK_STOP_TIMEOUT_S)
-            if stuck:
-                dump_tasks()
-                logger.error("background tasks did not stop", extra={"count": len(stuck)})
+        stuck = await cancel_and_wait(self._tasks, TASK_STOP_TIMEOUT_S)
+        if stuck:
+            dump_tasks()
+            logger.error("background tasks did not stop", extra={"count": len(stuck)})
         for hook in reversed(self._close):
             await _logged(hook)
         logger.info("stopped", extra={"service": self.name})
@@ -163,6 +160,27 @@ class ServiceApp:
             await self._stopping.wait()
         finally:
             await self.stop()
+
+
+async def cancel_and_wait(
+    tasks: Collection[asyncio.Task[None]], timeout_s: float
+) -> set[asyncio.Task[None]]:
+    """Cancel `tasks` and wait for them, at most `timeout_s`; the ones still running.
+
+    The cancel is repeated: Python 3.11's asyncio.wait_for (inside redis-py's send) can
+    swallow a cancellation that lands as its inner await completes, and a loop that lost
+    its cancel would otherwise run on until the bound.
+    """
+    pending = {task for task in tasks if not task.done()}
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            break
+        _, pending = await asyncio.wait(pending, timeout=min(RECANCEL_INTERVAL_S, left))
+    return pending
 
 
 async def _guarded(loop_fn: Callable[[], Awaitable[None]], redis_errors: Counter) -> None:
