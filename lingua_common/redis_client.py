@@ -50,9 +50,11 @@ class ResilientRedisCluster(RedisCluster):
         await super().initialize(*args, **kwargs)
         return self
 
-    async def aclose(self) -> None:
+    async def close_for_good(self) -> None:
+        """Close and stay closed. (redis-py itself calls aclose() to force a topology
+        refresh after a failover, so aclose() must keep meaning "reconnect later".)"""
         self._closed = True
-        await super().aclose()
+        await self.aclose()
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         for attempt in range(UNSENT_RETRIES + 1):
@@ -102,6 +104,14 @@ def connect(settings: RedisSettings) -> RedisClient:
         socket_connect_timeout=settings.connect_timeout_s,
     )
     return aioredis.Redis.from_pool(pool)
+
+
+async def close(client: RedisClient) -> None:
+    """Close the process's client at shutdown; a cluster client then refuses to reopen."""
+    if isinstance(client, ResilientRedisCluster):
+        await client.close_for_good()
+    else:
+        await client.aclose()
 
 
 async def initialize(client: RedisClient) -> None:

@@ -10,14 +10,19 @@ Target (issue 6): p50 job latency with tracing on within 20 % of off.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from typing import Any
+
+from opentelemetry import trace
 
 from bench.catalog import RunContext, scenario
 from bench.options import BenchOptions
 from bench.proc_stats import ProcSample
 from bench.results import ScenarioResult, ms
 from bench.stack_runner import running_stack, stack_config
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import traceparent, wire_trace_id
 from tools.fleet import metrics
 from tools.fleet.fleet import Fleet, FleetConfig
 from tools.fleet.report import FleetReport
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 # off: no exporter; on: every job traced; sampled: 10 % of jobs (the prod overlay's rate).
 MODES = ("off", "on", "sampled")
 SAMPLED_RATIO = "0.1"
+# Spans the services start per job themselves (gRPC and Redis spans come on top, on).
+SPANS_PER_JOB = 12
 # A moderate load: latency shows what tracing adds to each job, not the queueing of a
 # saturated 2-core host (the load generator and the receiver share it).
 LOAD_NODES, LOAD_CLIENTS, LOAD_RATE = 30, 15, 30.0
@@ -93,6 +100,26 @@ async def one_round(
     }
 
 
+def untraced_cost_us(jobs: int = 5_000) -> float:
+    """What one job's span bookkeeping costs with no SDK installed (this process has
+    none): the spans and attributes the services start per job, the traceparent kept in
+    the record and the wire trace id, in microseconds per job."""
+    tracer = trace.get_tracer("bench.untraced")
+    attributes: dict[str, str | int] = {
+        names.JOB_ID: "j-0",
+        names.NODE_ID: "n-0",
+        names.JOB_ATTEMPT: 1,
+    }
+    started = time.perf_counter()
+    for _ in range(jobs):
+        for _ in range(SPANS_PER_JOB):
+            with tracer.start_as_current_span(names.DISPATCHER_PLACE, attributes=attributes):
+                pass
+        traceparent()
+        wire_trace_id()
+    return (time.perf_counter() - started) * 1e6 / jobs
+
+
 def mean_of(rounds: list[dict[str, Any]], mode: str, metric: str, field: str) -> float:
     values = [r["latency"][metric][field] for r in rounds if r["mode"] == mode]
     return sum(values) / len(values) if values else 0.0
@@ -135,6 +162,13 @@ async def run_tracing(opts: BenchOptions, ctx: RunContext) -> ScenarioResult:
         "service CPU per job off / on / 10%",
         " / ".join(f"{cpu_per_job_ms(rounds, mode):.2f}" for mode in MODES) + " ms",
     )
+    untraced = untraced_cost_us()
+    off_cpu_us = cpu_per_job_ms(rounds, "off") * 1000
+    result.add(
+        f"untraced span bookkeeping per job ({SPANS_PER_JOB} no-op spans)",
+        f"{untraced:.1f} us ({untraced / max(off_cpu_us, 1):.2%} of service CPU per job, off)",
+    )
+    result.data["untraced_us_per_job"] = untraced
     for mode in MODES[1:]:
         spans = sum(r["spans_received"] for r in rounds if r["mode"] == mode)
         jobs = sum(r["answered"] for r in rounds if r["mode"] == mode)

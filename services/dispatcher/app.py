@@ -10,6 +10,7 @@ from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
 from lingua_common.redis_client import LuaScripts, connect, initialize
+from lingua_common.redis_client import close as close_redis
 from services.dispatcher.affinity import Affinity
 from services.dispatcher.domain import Dispatcher
 from services.dispatcher.index_replica import IndexReplica, ReplicatedCandidateFinder
@@ -70,7 +71,7 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.run_in_background(recovery.follow_node_events)
     app.run_in_background(recovery.poll_pending)
     app.run_in_background(recovery.audit_loop)
-    app.on_close(redis.aclose)
+    app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(gateways.close)
     return app

@@ -108,11 +108,14 @@ class Dispatcher:
     ) -> Placement:
         ticket = Ticket(job_id, wire_trace_id(), spec, created_ms=self._clock.now_ms())
         candidates = await self._placer.candidates(ticket)
-        # The loads are read while the job is created: one round trip instead of two.
-        created, loads = await asyncio.gather(
+        now = self._clock.now_ms()
+        # The loads are read while the job is created: one round trip instead of two. A
+        # deadline is armed with it, so a creation cut short (a Redis error, a crash) before
+        # placement armed its own is still picked up by the sweeper and placed.
+        created, loads, _ = await asyncio.gather(
             self._store.create(
                 job_id,
-                now_ms=self._clock.now_ms(),
+                now_ms=now,
                 request_id=request_id,
                 spec=spec.SerializeToString(),
                 trace_id=ticket.trace_id,
@@ -126,20 +129,11 @@ class Dispatcher:
                 trace_parent=traceparent(),
             ),
             self._store.node_loads([c.node_id for c in candidates]),
+            self._store.schedule(job_id, now + self._settings.reservation_ttl_ms),
         )
         if not created.created:
             # The same request again: report the job as it stands, never dispatch twice.
-            record = await self._store.get(job_id)
-            return Placement(
-                job_id=job_id,
-                trace_id=created.trace_id,
-                state=record.state if record else created.state,
-                node_id=record.node_id if record else created.node_id,
-                attempt=record.attempt if record else created.attempt,
-                error_code=record.error_code if record else "",
-                error_message=record.error_message if record else "",
-                created=False,
-            )
+            return await self._as_it_stands(job_id, created.trace_id, created=False)
         ticket.trace_id = created.trace_id
         self._spawn(
             self._store.index_job(
@@ -150,6 +144,10 @@ class Dispatcher:
             )
         )
         placed = await self._placer.place(ticket, 1, (candidates, loads))
+        if placed.outcome is Outcome.SUPERSEDED:
+            # The job moved on meanwhile (the sweeper retried an attempt that stalled, or it
+            # was cancelled): report it as it stands, never fail it from here.
+            return await self._as_it_stands(job_id, ticket.trace_id, created=True)
         if placed.outcome is Outcome.DISPATCHED:
             state = JobState.DISPATCHED
         elif placed.outcome is Outcome.NO_CAPACITY and may_wait:
@@ -174,6 +172,21 @@ class Dispatcher:
         )
         return Placement(job_id, ticket.trace_id, state, placed.node_id, placed.attempt)
 
+    async def _as_it_stands(self, job_id: str, trace_id: str, *, created: bool) -> Placement:
+        record = await self._store.get(job_id)
+        if record is None:
+            return Placement(job_id, trace_id, JobState.CREATED, created=created)
+        return Placement(
+            job_id=job_id,
+            trace_id=record.trace_id or trace_id,
+            state=record.state,
+            node_id=record.node_id,
+            attempt=record.attempt,
+            error_code=record.error_code,
+            error_message=record.error_message,
+            created=created,
+        )
+
     async def _failed_at_creation(
         self, job_id: str, ticket: Ticket, outcome: Outcome, may_wait: bool
     ) -> Placement:
@@ -193,7 +206,14 @@ class Dispatcher:
         if record is not None and record.state is JobState.FAILED:
             code, message = record.error_code or code, record.error_message or message
         logger.info(
-            "job failed", extra={"job_id": job_id, "state": "failed", "code": code, "attempt": 0}
+            "job failed",
+            extra={
+                "job_id": job_id,
+                "state": "failed",
+                "code": code,
+                "attempt": 0,
+                "placement": outcome.value,
+            },
         )
         if not may_wait and outcome is Outcome.NO_CAPACITY:
             raise DomainError(code, message, grpc.StatusCode.RESOURCE_EXHAUSTED)

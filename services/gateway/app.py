@@ -14,6 +14,7 @@ from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect, initialize
+from lingua_common.redis_client import close as close_redis
 from services.gateway.context import GatewayContext
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.servicer import GatewayServicer
@@ -94,7 +95,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     app.run_in_background(keep_ownership)
     app.run_in_background(tick)
     app.on_drain(drain)
-    app.on_close(redis.aclose)
+    app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: registry_channel.close(None))
     app.on_close(lambda: dispatcher_channel.close(None))
     return app

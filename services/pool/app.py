@@ -8,6 +8,7 @@ from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
 from lingua_common.redis_client import LuaScripts, connect, initialize
+from lingua_common.redis_client import close as close_redis
 from services.pool.domain import PoolDirectory
 from services.pool.metrics import watch_index
 from services.pool.servicer import PoolServicer
@@ -28,5 +29,5 @@ def build_app(settings: PoolSettings) -> ServiceApp:
     app.on_startup(directory.load)
     # The feed's blocking XREAD holds one pooled connection, never a shared one.
     app.run_in_background(directory.follow_feed)
-    app.on_close(redis.aclose)
+    app.on_close(lambda: close_redis(redis))
     return app

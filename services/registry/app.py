@@ -12,6 +12,7 @@ from lingua_common.grpc_app import ServiceApp
 from lingua_common.ids import new_id
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect, initialize
+from lingua_common.redis_client import close as close_redis
 from services.registry.domain import Registry
 from services.registry.gateways import GatewayNotifier
 from services.registry.index_sync import IndexSync
@@ -74,7 +75,7 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
     app.run_in_background(sweep_loop)
     app.run_in_background(reconcile_loop)
     app.on_drain(finish_indexing)
-    app.on_close(redis.aclose)
+    app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(gateway_channels.close)
     return app

@@ -41,8 +41,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(150)]
 KEY_PREFIX = "failover:v1"
 NODES = 4
 CLIENTS = 4
-UTTERANCES = 160  # per client
-INTERVAL_S = 0.1  # 40 utterances/s over all clients, for 16 s
+UTTERANCES = 200  # per client
+INTERVAL_S = 0.1  # 40 utterances/s over all clients, for 20 s
 KILL_AFTER_S = 3.0
 # Room for the backlog that builds up while the cluster is down, so that capacity is
 # not what the test measures.
@@ -50,8 +50,10 @@ NODE_MAX_JOBS = 16
 # The gateway's bounded wait for an answer (JOB_TIMEOUT after it): short, so that a
 # stuck utterance does not hold the answers queued behind it for long.
 ANSWER_TIMEOUT_MS = 4000
-# Utterances sent this long after the cluster is healthy again must all succeed.
-RECOVERY_GRACE_S = 4.0
+# Utterances sent this long after the cluster is healthy again must all succeed: the
+# backlog of the outage (~40/s while it lasts) drains first, and on a loaded 2-core host
+# that takes a few seconds more than the answer timeout.
+RECOVERY_GRACE_S = 6.0
 # ... and so must those sent this long before the kill.
 BEFORE_KILL_MARGIN_S = 1.0
 CLUSTER_RECOVERY_LIMIT_S = 20.0
