@@ -14,15 +14,13 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from opentelemetry import trace
-
 from bench.catalog import RunContext, scenario
 from bench.options import BenchOptions
 from bench.proc_stats import ProcSample
 from bench.results import ScenarioResult, ms
 from bench.stack_runner import running_stack, stack_config
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import traceparent, wire_trace_id
+from lingua_common.telemetry.spans import get_tracer, traceparent, wire_trace_id
 from tools.fleet import metrics
 from tools.fleet.fleet import Fleet, FleetConfig
 from tools.fleet.report import FleetReport
@@ -104,7 +102,7 @@ def untraced_cost_us(jobs: int = 5_000) -> float:
     """What one job's span bookkeeping costs with no SDK installed (this process has
     none): the spans and attributes the services start per job, the traceparent kept in
     the record and the wire trace id, in microseconds per job."""
-    tracer = trace.get_tracer("bench.untraced")
+    tracer = get_tracer("bench.untraced")
     attributes: dict[str, str | int] = {
         names.JOB_ID: "j-0",
         names.NODE_ID: "n-0",

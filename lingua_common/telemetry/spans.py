@@ -8,7 +8,7 @@ failover, a pending job finally placed) continues that trace from it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -17,9 +17,41 @@ from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from lingua_common.ids import new_trace_id
+from lingua_common.telemetry.tracing import tracing_active
 
 _W3C = TraceContextTextMapPropagator()
 Attributes = Mapping[str, str | int | float | bool]
+_UNTRACED: AbstractContextManager[Span] = nullcontext(trace.INVALID_SPAN)
+
+
+class LazyTracer(trace.Tracer):
+    """A module's tracer: the SDK's once tracing is installed, and until then (or when
+    it never is) a shared no-op context, cheaper per span than the API's proxy."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._tracer: trace.Tracer | None = None
+
+    def _sdk(self) -> trace.Tracer | None:
+        if self._tracer is None and tracing_active():
+            self._tracer = trace.get_tracer(self._name)
+        return self._tracer
+
+    def start_span(self, name: str, *args: Any, **kwargs: Any) -> Span:
+        tracer = self._sdk()
+        return tracer.start_span(name, *args, **kwargs) if tracer else trace.INVALID_SPAN
+
+    def start_as_current_span(  # type: ignore[override]
+        self, name: str, *args: Any, **kwargs: Any
+    ) -> AbstractContextManager[Span]:
+        tracer = self._sdk()
+        if tracer is None:
+            return _UNTRACED
+        return tracer.start_as_current_span(name, *args, **kwargs)
+
+
+def get_tracer(name: str) -> trace.Tracer:
+    return LazyTracer(name)
 
 
 def traceparent() -> str:

@@ -112,9 +112,12 @@ class _ChildOnlyTracer(trace.Tracer):
             yield span
 
 
+_installed = False
+
+
 def tracing_active() -> bool:
     """Whether this process installed an SDK (gRPC instrumentation follows it)."""
-    return isinstance(trace.get_tracer_provider(), TracerProvider)
+    return _installed
 
 
 class Tracing:
@@ -145,6 +148,8 @@ class Tracing:
         for processor in processors or [_exporting_processor(settings)]:
             provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
+        global _installed  # noqa: PLW0603 - one provider per process, set once at start
+        _installed = True
         _instrument_redis(provider)
         logger.info("tracing on", extra={"exporter": settings.exporter})
         return cls(provider)

@@ -14,14 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from opentelemetry import trace
 
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import job_id_for
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import link_to, set_attributes, traceparent, wire_trace_id
+from lingua_common.telemetry.spans import (
+    get_tracer,
+    link_to,
+    set_attributes,
+    traceparent,
+    wire_trace_id,
+)
 from services.dispatcher.model import JobEvent, JobRecord, JobState
 from services.dispatcher.outcomes import SessionNotifier
 from services.dispatcher.placement import Outcome, Placer, Ticket
@@ -30,7 +35,7 @@ from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import RedisJobStore
 
 logger = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ class Dispatcher:
             # The same request again: report the job as it stands, never dispatch twice.
             return await self._as_it_stands(job_id, created.trace_id, created=False)
         ticket.trace_id = created.trace_id
+        ticket.armed_at_creation = True
         self._spawn(
             self._store.index_job(
                 job_id,

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from opentelemetry import trace
-
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import set_attributes
+from lingua_common.telemetry.spans import get_tracer, set_attributes
 from services.dispatcher.affinity import Affinity, turn_key
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.model import NodeLoad
@@ -29,7 +27,7 @@ from services.dispatcher.selection import power_of_two_order
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import RedisJobStore
 
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 
 class CandidateFinder(Protocol):
@@ -64,6 +62,9 @@ class Ticket:
     excluded: set[str] = field(default_factory=set)
     # When the job was created (ms, the job record's clock): dispatch latency runs from it.
     created_ms: int = 0
+    # A deadline entry armed with the creation covers this placement's reservations (the
+    # sweeper goes by the record's own due time, re-arming when the entry fires early).
+    armed_at_creation: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,13 @@ class Placer:
         with tracer.start_as_current_span(
             names.DISPATCHER_RESERVE, attributes={names.NODE_ID: load.node_id}
         ) as span:
-            reserved, _ = await asyncio.gather(
-                store.reserve(load.node_id, ticket.job_id, attempt, now),
-                store.schedule(ticket.job_id, due),
-            )
+            if ticket.armed_at_creation:
+                reserved = await store.reserve(load.node_id, ticket.job_id, attempt, now)
+            else:
+                reserved, _ = await asyncio.gather(
+                    store.reserve(load.node_id, ticket.job_id, attempt, now),
+                    store.schedule(ticket.job_id, due),
+                )
             if not reserved:
                 span.set_attribute(names.RESERVE_OUTCOME, "full")
                 return None

@@ -17,7 +17,7 @@ from lingua.common.v1 import job_pb2
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua_common.clock import Clock
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import continued, link_to
+from lingua_common.telemetry.spans import continued, get_tracer, link_to
 from services.dispatcher.model import Abandoned, JobRecord, JobState
 from services.dispatcher.outcomes import SessionNotifier
 from services.dispatcher.placement import Outcome, Placed, Placer, Ticket
@@ -26,7 +26,7 @@ from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
 
 logger = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 # Which pairs a node serves (from the dispatcher's index replica).
 PairsOfNode = Callable[[str], frozenset[tuple[str, str]]]

@@ -9,17 +9,17 @@ import logging
 
 import grpc
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
 from lingua_common.errors import wire_code_of
 from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import get_tracer
 from services.gateway.context import GatewayContext
 from services.gateway.wire import node_in
 
 logger = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 
 async def complete(

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import grpc
-from opentelemetry import trace
 
 from lingua.gateway.v1 import gateway_service_pb2 as pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import Context
 from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import get_tracer
 from services.gateway.context import GatewayContext
 from services.gateway.wire import out
 
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):

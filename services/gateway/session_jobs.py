@@ -14,7 +14,6 @@ import logging
 
 import grpc
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from lingua.common.v1 import job_pb2
@@ -22,13 +21,13 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
 from lingua_common.errors import wire_code_of
 from lingua_common.metadata import REPLY_TO_METADATA_KEY
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import set_attributes
+from lingua_common.telemetry.spans import get_tracer, set_attributes
 from services.gateway.context import GatewayContext
 from services.gateway.session_answers import Answers, Emit
 from services.gateway.wire import out
 
 logger = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 
 def cut_reason(spec: job_pb2.JobSpec) -> str:

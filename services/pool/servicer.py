@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from opentelemetry import trace
 
 from lingua.common.v1 import node_pb2
 from lingua.pool.v1 import pool_service_pb2 as pb
@@ -13,9 +12,10 @@ from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
 from lingua_common.grpc_app import Context
 from lingua_common.language_index import Pair, parse_pool_id, pool_id
 from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import get_tracer
 from services.pool.domain import IndexChange, PoolDirectory, ResyncRequired
 
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 DEFAULT_CANDIDATES = 8
 MAX_CANDIDATES = 64

@@ -13,14 +13,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
-from opentelemetry import trace
 
 from lingua.common.v1 import node_pb2
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import new_id
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import traceparent
+from lingua_common.telemetry.spans import get_tracer, traceparent
 from services.registry.gateways import GatewayNotifier
 from services.registry.index_sync import IndexSync, IndexUpdate
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
@@ -33,7 +32,7 @@ from services.registry.store import (
 )
 
 logger = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
+tracer = get_tracer(__name__)
 
 SUPPORTED_SCHEMA_VERSION = "2.0"
 RECONCILE_BATCH = 200
