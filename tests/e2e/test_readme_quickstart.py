@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -59,7 +60,16 @@ def test_make_up_from_the_readme_starts_healthy_and_stops_on_ctrl_c(tmp_path: Pa
     assert len(pids) == 5  # pool, registry, dispatcher, two gateways
     # Ctrl-C in a terminal reaches make and the launcher (one process group).
     os.killpg(process.pid, signal.SIGINT)
-    rest, _ = process.communicate(timeout=60)
+    try:
+        rest, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        # Leave nothing behind for the tests after this one, then fail with what it said.
+        os.killpg(process.pid, signal.SIGKILL)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        rest, _ = process.communicate()
+        raise AssertionError("make up did not stop on Ctrl-C:\n" + "".join(lines) + rest) from None
     output = "".join(lines) + rest
     # The launcher exits 0; make itself then dies of the SIGINT (or reports 2), as usual.
     assert process.returncode in (0, 2, -signal.SIGINT), output

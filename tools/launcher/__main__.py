@@ -76,7 +76,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"lingua: starting (logs in {stack.run_dir})", flush=True)
         stack.start()
-        _print_endpoints(stack)
         asyncio.run(_serve(stack, args))
     except (RedisUnavailableError, ServiceStartError) as error:
         sys.exit(f"lingua: {error}")
@@ -106,6 +105,8 @@ async def _serve(stack: Stack, args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # "ready" only once Ctrl-C is handled here: a Ctrl-C right after it must stop us.
+    _print_endpoints(stack)
     demo = asyncio.create_task(_demo(stack, args)) if args.demo else None
     await stop.wait()
     if demo is not None:
