@@ -8,9 +8,13 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import grpc
 import orjson
 import pytest
 
+from lingua.common.v1 import node_pb2
+from lingua.pool.v1 import pool_service_pb2 as pool_pb
+from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
 from lingua_common.telemetry import names
 from tests.peers import Peer, open_session, registered_node, utterance_message
 from tests.services.gateway_helpers import result_for
@@ -51,6 +55,22 @@ async def peers() -> AsyncIterator[list[Peer]]:
     yield opened
     for peer in opened:
         await peer.close()
+
+
+async def indexed(stack: Stack, node_id: str, src: str, tgt: str) -> None:
+    """Wait until the pool index offers the node for the pair (registered, beat, ready):
+    an utterance sent before that gets NO_AVAILABLE_NODE, rightly."""
+    assert stack.pool is not None
+    async with grpc.aio.insecure_channel(stack.pool.grpc_address) as channel:
+        stub = pool_grpc.PoolServiceStub(channel)
+        for _ in range(200):
+            reply = await stub.FindCandidates(
+                pool_pb.FindCandidatesRequest(pair=node_pb2.LanguagePair(src=src, tgt=tgt))
+            )
+            if any(c.node_id == node_id for c in reply.candidates):
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{node_id} never became a candidate for {src}->{tgt}")
 
 
 def by_name(spans: list[ReceivedSpan], name: str) -> list[ReceivedSpan]:
@@ -94,6 +114,7 @@ async def test_one_utterance_is_one_trace_across_the_services(
     node, node_id = await registered_node(traced.gateway_urls[0], pairs=[("zh", "en")])
     client, session_id = await open_session(traced.gateway_urls[1], "zh", "en")
     peers += [node, client]
+    await indexed(traced, node_id, "zh", "en")
     message = utterance_message(session_id, 0, b"ni hao", "zh", "en")
     message["trace_id"] = "client-chosen-id"
     await client.send(message)
@@ -196,13 +217,15 @@ async def answer_on(node: Peer, node_id: str) -> None:
 async def test_a_timed_out_attempt_and_its_retry_share_one_trace(
     traced: Stack, receiver: OtlpReceiver, peers: list[Peer]
 ) -> None:
-    silent, _ = await registered_node(traced.gateway_urls[0], pairs=[("fr", "de")])
+    silent, silent_id = await registered_node(traced.gateway_urls[0], pairs=[("fr", "de")])
     client, session_id = await open_session(traced.gateway_urls[1], "fr", "de")
     peers += [silent, client]
+    await indexed(traced, silent_id, "fr", "de")
     await client.send(utterance_message(session_id, 0, b"bonjour", "fr", "de"))
     first = await silent.expect("job_assign", wait_s=10)
     helper, helper_id = await registered_node(traced.gateway_urls[1], pairs=[("fr", "de")])
     peers.append(helper)
+    await indexed(traced, helper_id, "fr", "de")
     # The silent node never answers: after the deadline the job goes to the other node.
     answering = asyncio.create_task(answer_on(helper, helper_id))
     answer = await client.expect("translation_result", wait_s=20)
@@ -227,13 +250,15 @@ async def test_a_timed_out_attempt_and_its_retry_share_one_trace(
 async def test_a_lost_node_fails_over_in_the_jobs_trace_linked_to_the_registry(
     traced: Stack, receiver: OtlpReceiver, peers: list[Peer]
 ) -> None:
-    doomed, _ = await registered_node(traced.gateway_urls[0], pairs=[("it", "es")])
+    doomed, doomed_id = await registered_node(traced.gateway_urls[0], pairs=[("it", "es")])
     client, session_id = await open_session(traced.gateway_urls[1], "it", "es")
     peers += [doomed, client]
+    await indexed(traced, doomed_id, "it", "es")
     await client.send(utterance_message(session_id, 0, b"ciao", "it", "es"))
     first = await doomed.expect("job_assign", wait_s=10)
     survivor, survivor_id = await registered_node(traced.gateway_urls[1], pairs=[("it", "es")])
     peers.append(survivor)
+    await indexed(traced, survivor_id, "it", "es")
     answering = asyncio.create_task(answer_on(survivor, survivor_id))
     await doomed.close()  # gone: the registry takes it offline, its job fails over at once
     answer = await client.expect("translation_result", wait_s=20)
