@@ -345,7 +345,11 @@ class Dispatcher:
             return False
         await self._store.schedule(job_id, deadline)
         record = await self._store.get(job_id)
-        if record is None or not record.session_id:
+        if record is None or record.state.terminal:
+            # Its result overtook this report: the result's unschedule came first.
+            await self._store.unschedule(job_id)
+            return True
+        if not record.session_id:
             return True
         if kind == "partial":
             await self._notifier.partial(

@@ -173,6 +173,13 @@ class Placer:
                 attempt = placed.attempt  # undeliverable: the same attempt number goes again
         return Placed(Outcome.NO_CAPACITY if seen_any else Outcome.NO_NODE, attempt)
 
+    async def _unschedule_if_finished(self, job_id: str) -> None:
+        """A job that finished meanwhile needs no deadline; a live one (another attempt
+        took over) keeps the entry its own placement armed."""
+        record = await self._store.get(job_id)
+        if record is None or record.state.terminal:
+            await self._store.unschedule(job_id)
+
     def _order(self, ticket: Ticket, loads: list[NodeLoad]) -> list[NodeLoad]:
         order = power_of_two_order(loads, self._rng)
         # A later part of a multi-part turn goes to the node that has the earlier parts.
@@ -223,16 +230,22 @@ class Placer:
             now = self._clock.now_ms()
             if ticket.created_ms:
                 self._metrics.dispatch_latency.observe(max(0, now - ticket.created_ms) / 1000)
+            # The result deadline is armed before the confirmation it guards: a node that
+            # answers at once has its result's unschedule land after this, never before.
+            due_result = now + settings.job_timeout_ms
+            await store.schedule(ticket.job_id, due_result)
             deadline = await store.confirm(
                 ticket.job_id,
                 load.node_id,
                 attempt,
                 now_ms=now,
-                due_ms=now + settings.job_timeout_ms,
+                due_ms=due_result,
                 what="delivered",
             )
-            if deadline is not None:
-                await store.schedule(ticket.job_id, deadline)
+            if deadline is None:
+                await self._unschedule_if_finished(ticket.job_id)
+            elif deadline != due_result:
+                await store.schedule(ticket.job_id, deadline)  # an earlier ack set it
             spec = ticket.spec
             await self._affinity.placed(
                 spec.session_id, turn_key(spec.session_id, spec.turn_id), pool_id, load.node_id
