@@ -22,6 +22,7 @@ from services.dispatcher.recovery import Recovery
 from services.dispatcher.router import GatewayRouter
 from services.dispatcher.servicer import DispatcherServicer
 from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.slot_audit import SlotAudit
 from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
 
 
@@ -70,7 +71,8 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.run_in_background(recovery.sweep_loop)
     app.run_in_background(recovery.follow_node_events)
     app.run_in_background(recovery.poll_pending)
-    app.run_in_background(recovery.audit_loop)
+    audit = SlotAudit(store, recovery.slot_freed, settings.slot_audit_interval_ms)
+    app.run_in_background(audit.run)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(gateways.close)

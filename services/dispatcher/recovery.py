@@ -2,14 +2,15 @@
 
 Every dispatcher replica runs these loops; each item is handled once: timeouts are
 leased from shared buckets, pending jobs are popped atomically, and every transition is
-a fenced script, so two replicas acting on the same job change it once.
+a fenced script, so two replicas acting on the same job change it once. (Leaked slots
+are found by slot_audit.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from opentelemetry import trace
 
@@ -54,7 +55,6 @@ class Recovery:
         self._settings = settings
         self._pairs_of_node = pairs_of_node
         self._pending_pairs: set[tuple[str, str]] = set()
-        self._suspects: set[tuple[str, str, int]] = set()
 
     # --- placing and waiting ------------------------------------------------------------------
 
@@ -129,37 +129,34 @@ class Recovery:
 
     async def retry(self, record: JobRecord, abandoned: Abandoned, reason: str) -> None:
         """Place the next attempt of a job whose attempt was abandoned."""
-        spec = job_pb2.JobSpec.FromString(record.spec)
-        ticket = Ticket(
-            record.job_id,
-            record.trace_id,
-            spec,
-            set(abandoned.excluded),
-            created_ms=record.created_ms,
-        )
+        ticket = _ticket_of(record, abandoned.excluded)
         placed = await self._placer.place(ticket, abandoned.attempt + 1)
         current = await self._store.get(record.job_id)
         if current is not None:
-            placed = await self.settle(current, placed, spec, no_node_code=reason)
+            placed = await self.settle(current, placed, ticket.spec, no_node_code=reason)
         if placed.outcome is Outcome.DISPATCHED:
-            logger.info(
-                "job dispatched",
-                extra={
-                    "job_id": record.job_id,
-                    "state": "dispatched",
-                    "node_id": placed.node_id,
-                    "attempt": placed.attempt,
-                    "after": reason,
-                },
-            )
-            await self._notifier.event(
-                session_id=record.session_id,
-                reply_to=record.reply_to,
-                utterance_index=record.utterance_index,
-                job_id=record.job_id,
-                trace_id=record.trace_id,
-                event="DISPATCHED",
-            )
+            await self._dispatched(record, placed, after=reason)
+
+    async def _dispatched(self, record: JobRecord, placed: Placed, *, after: str) -> None:
+        """A job placed after the fact (a retry, a wait): logged and told to its session."""
+        logger.info(
+            "job dispatched",
+            extra={
+                "job_id": record.job_id,
+                "state": "dispatched",
+                "node_id": placed.node_id,
+                "attempt": placed.attempt,
+                "after": after,
+            },
+        )
+        await self._notifier.event(
+            session_id=record.session_id,
+            reply_to=record.reply_to,
+            utterance_index=record.utterance_index,
+            job_id=record.job_id,
+            trace_id=record.trace_id,
+            event="DISPATCHED",
+        )
 
     # --- deadlines ------------------------------------------------------------------------------
 
@@ -301,50 +298,6 @@ class Recovery:
                 elif fields.get("status") == "ready":
                     await self.drain(self._pairs_of_node(node_id))
 
-    # --- slot audit ------------------------------------------------------------------------
-
-    async def audit_slots(self) -> int:
-        """Free slots held for jobs that no longer run there.
-
-        A crash between the two steps of a cross-slot change (reserve then assign, finish
-        then release) can leave a slot behind. A slot whose job is not held by that node
-        and attempt is freed when it looks so on two passes in a row, so a reservation
-        that is merely between its two steps is never taken away.
-        """
-        suspects: set[tuple[str, str, int]] = set()
-        freed, cursor = 0, 0
-        while True:
-            cursor, node_ids = await self._store.node_ids_page(cursor, 500)
-            for node_id in node_ids:
-                for job_id, attempt in await self._store.node_job_ids(node_id):
-                    record = await self._store.get(job_id)
-                    if (
-                        record is not None
-                        and not record.state.terminal
-                        and record.node_id == node_id
-                        and record.attempt == attempt
-                    ):
-                        continue
-                    slot = (node_id, job_id, attempt)
-                    if slot in self._suspects:
-                        if await self._store.release(node_id, job_id, attempt):
-                            freed += 1
-                            logger.warning(
-                                "leaked slot freed", extra={"node_id": node_id, "job_id": job_id}
-                            )
-                            await self.slot_freed(node_id)
-                    else:
-                        suspects.add(slot)
-            if cursor == 0:
-                break
-        self._suspects = suspects
-        return freed
-
-    async def audit_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.slot_audit_interval_ms / 1000)
-            await self.audit_slots()
-
     # --- waiting for capacity ---------------------------------------------------------------
 
     async def slot_freed(self, node_id: str) -> None:
@@ -366,10 +319,7 @@ class Recovery:
                 record = await self._store.get(job_id)
                 if record is None or record.state is not JobState.PENDING:
                     continue
-                spec = job_pb2.JobSpec.FromString(record.spec)
-                ticket = Ticket(
-                    job_id, record.trace_id, spec, set(record.excluded), record.created_ms
-                )
+                ticket = _ticket_of(record, record.excluded)
                 with continued(
                     tracer,
                     names.DISPATCHER_DISPATCH_PENDING,
@@ -379,24 +329,7 @@ class Recovery:
                     result = await self._placer.place(ticket, record.attempt + 1)
                 if result.outcome is Outcome.DISPATCHED:
                     placed += 1
-                    logger.info(
-                        "job dispatched",
-                        extra={
-                            "job_id": job_id,
-                            "state": "dispatched",
-                            "node_id": result.node_id,
-                            "attempt": result.attempt,
-                            "after": "pending",
-                        },
-                    )
-                    await self._notifier.event(
-                        session_id=record.session_id,
-                        reply_to=record.reply_to,
-                        utterance_index=record.utterance_index,
-                        job_id=job_id,
-                        trace_id=record.trace_id,
-                        event="DISPATCHED",
-                    )
+                    await self._dispatched(record, result, after="pending")
                     continue
                 if result.outcome is not Outcome.SUPERSEDED:
                     await self._store.requeue(src, tgt, job_id, since)
@@ -421,3 +354,14 @@ class Recovery:
                 await self._store.trim_recent(now - self._settings.job_retention_ms)
                 trimmed_at = now
             await asyncio.sleep(self._settings.sweep_interval_ms / 1000)
+
+
+def _ticket_of(record: JobRecord, excluded: Iterable[str]) -> Ticket:
+    """A stored job as placement needs it, for its next attempt."""
+    return Ticket(
+        record.job_id,
+        record.trace_id,
+        job_pb2.JobSpec.FromString(record.spec),
+        set(excluded),
+        created_ms=record.created_ms,
+    )

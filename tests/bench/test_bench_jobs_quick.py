@@ -3,28 +3,16 @@ smoke-sized, with its table and JSON."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
 from bench.celery_reference import with_db
 from bench.options import build_options
 from bench.scenarios.jobs_config import JobsConfig, jobs_config
+from tests.bench.bench_cli import COMMON_KEYS, listed_scenarios, run_bench, the_result
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOP_KEYS = {
-    "scenario",
-    "ok",
-    "quick",
-    "started_at",
-    "wall_s",
-    "machine",
-    "options",
-    "metrics",
-    "notes",
+TOP_KEYS = COMMON_KEYS | {
     "jobs",
     "register",
     "sustained",
@@ -71,35 +59,17 @@ def test_celery_url_is_the_stack_redis_on_another_db() -> None:
 
 
 def test_list_names_the_jobs_scenario() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--list"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "jobs" in {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
+    assert "jobs" in listed_scenarios()
 
 
 @pytest.mark.e2e
 @pytest.mark.timeout(300)
 def test_quick_jobs_answers_every_utterance_and_measures_celery(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--scenario", "jobs", "--quick", "--out", str(tmp_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    done = run_bench("--scenario", "jobs", "--quick", "--out", str(tmp_path), timeout_s=280)
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
-    files = sorted(tmp_path.glob("jobs-*.json"))
-    assert len(files) == 1, done.stdout + done.stderr[-3000:]
-    assert f"results: {files[0]}" in done.stdout
+    data = the_result(tmp_path, "jobs", done)
     assert "utterance -> job_assign p50" in done.stdout
 
-    data = orjson.loads(files[0].read_bytes())
     assert set(data) >= TOP_KEYS
     assert data["scenario"] == "jobs" and data["quick"] is True
     assert len(data["machine"]["load_average_at_start"]) == 3

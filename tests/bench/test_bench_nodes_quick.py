@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOP_KEYS = {
-    "scenario",
-    "ok",
-    "quick",
-    "started_at",
-    "wall_s",
-    "machine",
-    "options",
-    "metrics",
-    "notes",
+from tests.bench.bench_cli import COMMON_KEYS, listed_scenarios, run_bench, the_result
+
+TOP_KEYS = COMMON_KEYS | {
     "nodes",
     "register",
     "index",
@@ -41,35 +30,17 @@ METRICS = {
 
 
 def test_list_names_the_nodes_scenario() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--list"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "nodes" in {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
+    assert "nodes" in listed_scenarios()
 
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
 def test_quick_nodes_registers_every_node_and_all_become_ready(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--scenario", "nodes", "--quick", "--out", str(tmp_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=230,
-        check=False,
-    )
+    done = run_bench("--scenario", "nodes", "--quick", "--out", str(tmp_path), timeout_s=230)
     assert done.returncode in (0, 1), done.stderr[-3000:]
-    files = sorted(tmp_path.glob("nodes-*.json"))
-    assert len(files) == 1, done.stdout + done.stderr[-3000:]
-    assert f"results: {files[0]}" in done.stdout
+    data = the_result(tmp_path, "nodes", done)
     assert "register p50 / p99" in done.stdout
 
-    data = orjson.loads(files[0].read_bytes())
     assert set(data) >= TOP_KEYS
     assert data["scenario"] == "nodes" and data["quick"] is True
     assert {row["metric"] for row in data["metrics"]} >= METRICS

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOP_KEYS = {
-    "scenario",
-    "ok",
-    "quick",
-    "started_at",
-    "wall_s",
-    "machine",
-    "options",
-    "metrics",
-    "notes",
+from tests.bench.bench_cli import COMMON_KEYS, listed_scenarios, run_bench, the_result
+
+TOP_KEYS = COMMON_KEYS | {
     "spine",
     "heartbeat",
     "saturation",
@@ -32,27 +21,11 @@ LATENCIES = {"register", "utterance_to_assign", "result_to_answer", "end_to_end"
 
 
 def test_list_names_the_spine_scenario() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--list"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    names = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
-    assert "spine" in names
+    assert "spine" in listed_scenarios()
 
 
 def test_unknown_scenario_is_a_usage_error() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--scenario", "nope"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bench("--scenario", "nope", timeout_s=60)
     assert done.returncode == 2
     assert "no scenario 'nope'" in done.stderr
 
@@ -60,21 +33,11 @@ def test_unknown_scenario_is_a_usage_error() -> None:
 @pytest.mark.e2e
 @pytest.mark.timeout(180)
 def test_quick_spine_writes_its_json(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=170,
-        check=False,
-    )
+    done = run_bench("--quick", "--out", str(tmp_path), timeout_s=170)
     assert done.returncode in (0, 1), done.stderr[-3000:]
-    files = sorted(tmp_path.glob("spine-*.json"))
-    assert len(files) == 1, done.stdout + done.stderr[-3000:]
-    assert f"results: {files[0]}" in done.stdout
+    data = the_result(tmp_path, "spine", done)
     assert "utterance -> job_assign p50" in done.stdout
 
-    data = orjson.loads(files[0].read_bytes())
     assert set(data) >= TOP_KEYS
     assert data["scenario"] == "spine" and data["quick"] is True
     assert set(data["machine"]) >= MACHINE_KEYS

@@ -3,27 +3,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.bench_cli import run_bench
 
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
 def test_quick_tracing_compares_both_modes_on_correct_runs(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--scenario", "tracing", "--quick", "--out", str(tmp_path)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=230,
-        check=False,
-    )
+    done = run_bench("--scenario", "tracing", "--quick", "--out", str(tmp_path), timeout_s=230)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (path,) = sorted(tmp_path.glob("tracing-*.json"))
     assert "end_to_end p50 off / on / 10%" in done.stdout
