@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, RedisError
 
 from lingua_common.settings import RedisSettings
 
@@ -67,15 +68,18 @@ class ResilientRedisCluster(RedisCluster):
         raise AssertionError("unreachable")
 
 
-async def run_pipeline(client: RedisClient, build: Callable[[Any], None]) -> list[Any]:
+async def run_pipeline(
+    client: RedisClient, build: Callable[[Any], None], *, raise_on_error: bool = True
+) -> list[Any]:
     """Run a non-transactional pipeline, rebuilt and re-run when a failover tore down its
     connections before it was sent (see ResilientRedisCluster). Only for pipelines of
-    reads and idempotent writes, which every caller here is."""
+    reads and idempotent writes, which every caller here is. With raise_on_error=False
+    a command's error is its reply, and the others' replies still count."""
     for attempt in range(UNSENT_RETRIES + 1):
         pipe = client.pipeline(transaction=False)
         build(pipe)
         try:
-            result: list[Any] = await pipe.execute()
+            result: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
             return result
         except (AttributeError, RuntimeError) as error:
             if attempt == UNSENT_RETRIES or not never_sent(error):
@@ -141,3 +145,26 @@ class LuaScripts:
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self[name](keys=keys, args=args)
+
+    async def run_many(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """One script over many key sets in one pipelined round trip (each call in its
+        own slot, so this works on a cluster). A call's reply is its result or the error
+        it raised. Calls that met a Redis without the script are run again one by one,
+        which loads it."""
+        script = self[name]
+
+        def calls_of(pipe: Any) -> None:
+            for keys, args in calls:
+                # Not pipe.evalsha: redis-py refuses that name in cluster pipelines (it
+                # cannot load scripts there); a NOSCRIPT reply is handled below instead.
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+        replies = await run_pipeline(self._client, calls_of, raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                keys, args = calls[i]
+                try:
+                    replies[i] = await script(keys=keys, args=args)
+                except RedisError as error:
+                    replies[i] = error
+        return replies

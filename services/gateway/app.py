@@ -16,6 +16,7 @@ from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.gateway.context import GatewayContext
+from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.servicer import GatewayServicer
 from services.gateway.settings import GatewaySettings
@@ -57,11 +58,14 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         settings.dispatcher_address,
         [retry_policy(DISPATCHER_SERVICE, ["CreateJob", "CompleteJob", "ReportJobEvent"])],
     )
+    registry = registry_grpc.RegistryServiceStub(registry_channel)
+    heartbeats = HeartbeatUplink(registry, settings.heartbeat_uplink)
     ctx = GatewayContext(
         settings=settings,
         clock=clock,
         store=store,
-        registry=registry_grpc.RegistryServiceStub(registry_channel),
+        registry=registry,
+        heartbeats=heartbeats,
         dispatcher=dispatcher_grpc.DispatcherServiceStub(dispatcher_channel),
         metrics=GatewayMetrics(app.metrics.registry),
     )
@@ -92,6 +96,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         await store.withdraw()
 
     app.on_serving(start_endpoints)
+    app.run_in_background(heartbeats.run)
     app.run_in_background(keep_ownership)
     app.run_in_background(tick)
     app.on_drain(drain)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from lingua_common.clock import Clock
+from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import RedisGatewayStore
@@ -26,6 +27,7 @@ class GatewayContext:
     store: RedisGatewayStore
     registry: registry_grpc.RegistryServiceStub
     dispatcher: dispatcher_grpc.DispatcherServiceStub
+    heartbeats: HeartbeatUplink
     nodes: dict[str, NodeLink] = field(default_factory=dict)
     sessions: dict[str, SessionLink] = field(default_factory=dict)
     # Sessions with a pending cut or unanswered utterances: the ticker visits only these.

@@ -1,9 +1,10 @@
-"""A node's heartbeats on their way to the registry: one call at a time, coalesced.
+"""A node's heartbeats on their way to the registry: one at a time, coalesced.
 
-Beats that arrive while a call is under way collapse into the newest (keeping language
-capabilities an older one carried), so a slow registry never builds a queue. A beat the
-registry refuses because the registration is gone ends the connection: the agent
-reconnects and registers afresh.
+Beats that arrive while one is under way collapse into the newest (keeping language
+capabilities an older one carried), so a slow registry never builds a queue. They
+travel on the gateway's heartbeat stream (heartbeat_uplink.py). A beat the registry
+refuses because the registration is gone ends the connection: the agent reconnects
+and registers afresh.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import grpc
-
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
-from lingua_common.errors import wire_code_of
 from services.gateway.context import GatewayContext
 from services.gateway.wire import node_in
 
@@ -71,13 +69,18 @@ class HeartbeatQueue:
         )
         if beat.language_capabilities is not None:
             request.language_capabilities.CopyFrom(beat.language_capabilities)
-        try:
-            await self._ctx.registry.Heartbeat(request, timeout=self._ctx.rpc_timeout_s)
-        except grpc.aio.AioRpcError as error:
-            code = wire_code_of(error)
-            if code in REREGISTER_CODES:
-                # Superseded or swept: make the agent reconnect and register afresh.
-                await self._reregister(code, error.details() or "register again")
-                return False
-            logger.warning("heartbeat failed", extra={"node_id": node_id, "code": code})
+        result = await self._ctx.heartbeats.beat(request, self._ctx.rpc_timeout_s)
+        if result.error_code in REREGISTER_CODES:
+            # Superseded or swept: make the agent reconnect and register afresh.
+            await self._reregister(result.error_code, result.error_message or "register again")
+            return False
+        if result.error_code:
+            logger.warning(
+                "heartbeat not recorded",
+                extra={
+                    "node_id": node_id,
+                    "code": result.error_code,
+                    "reason": result.error_message,
+                },
+            )
         return True

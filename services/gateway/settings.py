@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from lingua_common.env import SettingsError, env_bool, env_float, env_int, env_str
 from lingua_common.settings import RedisSettings, ServerSettings
 from services.gateway.cutting import CutSettings
+from services.gateway.heartbeat_uplink import MAX_BEATS_PER_BATCH, UplinkSettings
 
 DEFAULT_CREDENTIAL_SALT = "lingua-node-credential-v1"
 
@@ -129,6 +130,7 @@ class GatewaySettings:
     cutting: CutSettings = field(default_factory=CutSettings)
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    heartbeat_uplink: UplinkSettings = field(default_factory=UplinkSettings)
 
     def validate(self) -> None:
         """Refuse settings the gateway must not start with (raises SettingsError)."""
@@ -138,6 +140,10 @@ class GatewaySettings:
             raise SettingsError("LINGUA_CUT_BLIP_HOLD_MS must be >= LINGUA_CUT_PAUSE_MS")
         if min(cut.pause_ms, cut.max_duration_ms, cut.max_bytes, cut.max_playback_ms) <= 0:
             raise SettingsError("cutting pause, max duration, max bytes, playback must be > 0")
+        if not 1 <= self.heartbeat_uplink.max_batch <= MAX_BEATS_PER_BATCH:
+            raise SettingsError(
+                f"LINGUA_HEARTBEAT_BATCH_MAX must be within 1..{MAX_BEATS_PER_BATCH}"
+            )
         lim = self.limits
         bounds = (
             lim.send_queue,
@@ -172,6 +178,9 @@ class GatewaySettings:
             cutting=_cutting_from_env(env),
             limits=_limits_from_env(env),
             auth=AuthSettings.from_env(env),
+            heartbeat_uplink=UplinkSettings(
+                max_batch=env_int(env, "LINGUA_HEARTBEAT_BATCH_MAX", UplinkSettings.max_batch)
+            ),
         )
         settings.validate()
         return settings

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
+from redis.exceptions import RedisError
 
 from lingua.common.v1 import node_pb2
 from lingua_common.clock import Clock
@@ -22,7 +23,7 @@ from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, traceparent
 from services.registry.gateways import GatewayNotifier
 from services.registry.index_sync import IndexSync, IndexUpdate
-from services.registry.model import NodeEvent, NodeRecord, NodeStatus
+from services.registry.model import Beat, BeatOutcome, NodeEvent, NodeRecord, NodeStatus
 from services.registry.settings import HealthPolicy, RegistrySettings
 from services.registry.store import (
     NodeIdConflictError,
@@ -37,6 +38,18 @@ tracer = get_tracer(__name__)
 SUPPORTED_SCHEMA_VERSION = "2.0"
 RECONCILE_BATCH = 200
 RECONCILE_PAUSE_S = 0.05
+
+
+@dataclass(frozen=True)
+class HeartbeatInput:
+    """One heartbeat as a node sent it (through its gateway)."""
+
+    node_id: str
+    epoch: int
+    usage: node_pb2.ResourceUsage
+    capability_by_type: list[node_pb2.CapabilityByType]
+    # None when the beat did not carry language capabilities.
+    language_caps: node_pb2.LanguageCapabilities | None
 
 
 @dataclass(frozen=True)
@@ -148,51 +161,66 @@ class Registry:
         )
         return Registration(node_id=node_id, epoch=claim.epoch, status=NodeStatus.REGISTERING)
 
-    async def heartbeat(
-        self,
-        node_id: str,
-        epoch: int,
-        usage: node_pb2.ResourceUsage,
-        capability_by_type: list[node_pb2.CapabilityByType],
-        language_caps: node_pb2.LanguageCapabilities | None,
-    ) -> NodeStatus:
-        ready_types = ready_types_of(capability_by_type)
+    async def heartbeat(self, beat: HeartbeatInput) -> NodeStatus:
+        [outcome] = await self.heartbeat_many([beat])
+        if isinstance(outcome, DomainError):
+            raise outcome
+        return outcome
+
+    async def heartbeat_many(self, beats: list[HeartbeatInput]) -> list[NodeStatus | DomainError]:
+        """Record a batch of beats in one round trip; each beat's status or refusal."""
         now = self._clock.now_ms()
+        prepared = [self._prepare(beat) for beat in beats]
         try:
-            outcome = await self._store.heartbeat(
-                node_id,
-                epoch,
-                now_ms=now,
-                usage=usage.SerializeToString(),
-                unhealthy_reason=assess_health(self._settings.health, ready_types, usage),
-                gpu_reported=usage.HasField("gpu_percent") or usage.HasField("gpu_mem_percent"),
-                language_caps=(
-                    language_caps.SerializeToString(deterministic=True)
-                    if language_caps is not None
-                    else None
-                ),
-                ready_types=ready_types,
+            outcomes = await self._store.heartbeat_many(prepared, now_ms=now)
+        except RedisError as error:
+            logger.warning(
+                "heartbeats not recorded", extra={"beats": len(beats), "error": str(error)}
             )
-        except StaleEpochError:
-            raise DomainError(
-                "NODE_ID_CONFLICT",
-                f"epoch {epoch} of node {node_id} was superseded by a newer registration",
-                grpc.StatusCode.ABORTED,
-            ) from None
-        except NodeOfflineError:
-            raise DomainError(
-                "NODE_UNAVAILABLE",
-                f"node {node_id} is offline; register again",
-                grpc.StatusCode.FAILED_PRECONDITION,
-            ) from None
-        if outcome.index_seq:
-            caps = node_pb2.LanguageCapabilities.FromString(outcome.language_caps)
-            self._index.submit(IndexUpdate(node_id, outcome.index_seq, caps, ready_types))
-        if outcome.status != outcome.previous_status:
-            await self._store.append_event(
-                _event("status_changed", node_id, epoch, outcome.status, outcome.reason, now)
-            )
-        return outcome.status
+            return [_beat_not_recorded(beat.node_id) for beat in prepared]
+        results: list[NodeStatus | DomainError] = []
+        changes: list[NodeEvent] = []
+        for beat, outcome in zip(prepared, outcomes, strict=True):
+            if isinstance(outcome, BeatOutcome):
+                if outcome.index_seq:
+                    caps = node_pb2.LanguageCapabilities.FromString(outcome.language_caps)
+                    self._index.submit(
+                        IndexUpdate(beat.node_id, outcome.index_seq, caps, beat.ready_types)
+                    )
+                if outcome.status != outcome.previous_status:
+                    changes.append(
+                        _event(
+                            "status_changed",
+                            beat.node_id,
+                            beat.epoch,
+                            outcome.status,
+                            outcome.reason,
+                            now,
+                        )
+                    )
+                results.append(outcome.status)
+            else:
+                results.append(_beat_refusal(beat, outcome))
+        if changes:
+            await self._store.append_events(changes)
+        return results
+
+    def _prepare(self, beat: HeartbeatInput) -> Beat:
+        ready_types = ready_types_of(beat.capability_by_type)
+        return Beat(
+            node_id=beat.node_id,
+            epoch=beat.epoch,
+            usage=beat.usage.SerializeToString(),
+            unhealthy_reason=assess_health(self._settings.health, ready_types, beat.usage),
+            gpu_reported=beat.usage.HasField("gpu_percent")
+            or beat.usage.HasField("gpu_mem_percent"),
+            language_caps=(
+                beat.language_caps.SerializeToString(deterministic=True)
+                if beat.language_caps is not None
+                else None
+            ),
+            ready_types=ready_types,
+        )
 
     async def deregister(self, node_id: str, epoch: int, reason: str) -> bool:
         return await self._take_offline(node_id, epoch, reason)
@@ -299,6 +327,31 @@ class Registry:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _beat_refusal(beat: Beat, refusal: Exception) -> DomainError:
+    if isinstance(refusal, StaleEpochError):
+        return DomainError(
+            "NODE_ID_CONFLICT",
+            f"epoch {beat.epoch} of node {beat.node_id} was superseded by a newer registration",
+            grpc.StatusCode.ABORTED,
+        )
+    if isinstance(refusal, NodeOfflineError):
+        return DomainError(
+            "NODE_UNAVAILABLE",
+            f"node {beat.node_id} is offline; register again",
+            grpc.StatusCode.FAILED_PRECONDITION,
+        )
+    logger.warning("heartbeat not recorded", extra={"node_id": beat.node_id, "error": str(refusal)})
+    return _beat_not_recorded(beat.node_id)
+
+
+def _beat_not_recorded(node_id: str) -> DomainError:
+    return DomainError(
+        "SCHEDULER_DEPENDENCY_DOWN",
+        f"heartbeat of node {node_id} not recorded: the node store is unavailable",
+        grpc.StatusCode.UNAVAILABLE,
+    )
 
 
 def _event(

@@ -23,6 +23,21 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Beat:
+    """One heartbeat as the store records it (the caller has judged its health)."""
+
+    node_id: str
+    epoch: int
+    usage: bytes
+    # Why the node is unfit for jobs, "" when fit (see domain.assess_health).
+    unhealthy_reason: str
+    gpu_reported: bool
+    # Serialized LanguageCapabilities; None keeps the stored ones.
+    language_caps: bytes | None
+    ready_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BeatOutcome:
     status: NodeStatus
     previous_status: NodeStatus

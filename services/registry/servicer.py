@@ -11,7 +11,7 @@ from lingua.registry.v1 import registry_service_pb2 as pb
 from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from lingua_common.errors import DomainError, abort_with
 from lingua_common.grpc_app import Context
-from services.registry.domain import Registry
+from services.registry.domain import HeartbeatInput, Registry
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
 from services.registry.store import RedisRegistryStore
 
@@ -29,6 +29,7 @@ EVENT_KIND_TO_PB = {
     "offline": pb.NODE_EVENT_KIND_OFFLINE,
 }
 MAX_PAGE_SIZE = 500
+MAX_BEATS_PER_BATCH = 1_000  # as documented in the proto
 WATCH_BLOCK_MS = 1_000
 
 
@@ -60,19 +61,26 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         self, request: pb.HeartbeatRequest, context: Context
     ) -> pb.HeartbeatResponse:
         try:
-            status = await self._registry.heartbeat(
-                request.node_id,
-                request.epoch,
-                request.resource_usage,
-                list(request.capability_by_type),
-                request.language_capabilities
-                if request.HasField("language_capabilities")
-                else None,
-            )
+            status = await self._registry.heartbeat(_beat_of(request))
         except DomainError as error:
             await abort_with(context, error)
             raise
         return pb.HeartbeatResponse(status=STATUS_TO_PB[status])
+
+    async def StreamHeartbeats(
+        self, request_iterator: AsyncIterator[pb.StreamHeartbeatsRequest], context: Context
+    ) -> AsyncIterator[pb.StreamHeartbeatsResponse]:
+        async for batch in request_iterator:
+            if len(batch.beats) > MAX_BEATS_PER_BATCH:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"batch {batch.batch_id} has {len(batch.beats)} beats; "
+                    f"at most {MAX_BEATS_PER_BATCH}",
+                )
+            results = await self._registry.heartbeat_many([_beat_of(b) for b in batch.beats])
+            yield pb.StreamHeartbeatsResponse(
+                batch_id=batch.batch_id, outcomes=[_outcome_of(r) for r in results]
+            )
 
     async def DeregisterNode(
         self, request: pb.DeregisterNodeRequest, context: Context
@@ -130,6 +138,24 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
             for event in events:
                 after = event.event_id
                 yield event_to_pb(event)
+
+
+def _beat_of(request: pb.HeartbeatRequest) -> HeartbeatInput:
+    return HeartbeatInput(
+        node_id=request.node_id,
+        epoch=request.epoch,
+        usage=request.resource_usage,
+        capability_by_type=list(request.capability_by_type),
+        language_caps=(
+            request.language_capabilities if request.HasField("language_capabilities") else None
+        ),
+    )
+
+
+def _outcome_of(result: NodeStatus | DomainError) -> pb.HeartbeatOutcome:
+    if isinstance(result, DomainError):
+        return pb.HeartbeatOutcome(error_code=result.code, error_message=result.message)
+    return pb.HeartbeatOutcome(status=STATUS_TO_PB[result])
 
 
 def node_to_pb(record: NodeRecord) -> node_pb2.Node:

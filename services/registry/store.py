@@ -8,7 +8,15 @@ from typing import Any
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
 from services.registry.metrics import RegistryMetrics
-from services.registry.model import BeatOutcome, Claim, NodeEvent, NodeRecord, NodeStatus, Offline
+from services.registry.model import (
+    Beat,
+    BeatOutcome,
+    Claim,
+    NodeEvent,
+    NodeRecord,
+    NodeStatus,
+    Offline,
+)
 
 
 class StaleEpochError(Exception):
@@ -115,53 +123,69 @@ class RedisRegistryStore:
 
         await run_pipeline(self._r, writes)
 
-    async def heartbeat(
-        self,
-        node_id: str,
-        epoch: int,
-        *,
-        now_ms: int,
-        usage: bytes,
-        unhealthy_reason: str,
-        gpu_reported: bool,
-        language_caps: bytes | None,
-        ready_types: tuple[str, ...],
-    ) -> BeatOutcome:
+    async def heartbeat_many(
+        self, beats: list[Beat], *, now_ms: int
+    ) -> list[BeatOutcome | Exception]:
+        """Record many beats in one round trip (one script per node), then stamp the
+        accepted ones in nodes:last_seen. Each beat's outcome or refusal, in order:
+        StaleEpochError, NodeOfflineError, or the RedisError its script met."""
         lim = self._limits
-        result = await self._lua.run(
+        replies = await self._lua.run_many(
             "node_heartbeat",
-            self._node_keys(node_id),
             [
-                epoch,
-                now_ms,
-                usage,
-                unhealthy_reason,
-                "1" if gpu_reported else "0",
-                lim.ready_after_beats,
-                language_caps or b"",
-                ",".join(ready_types),
-                lim.owner_ttl_ms,
-                lim.record_ttl_ms,
-                lim.failures_to_degrade,
-                lim.failure_cooldown_ms,
-                lim.history_length,
+                (
+                    self._node_keys(beat.node_id),
+                    [
+                        beat.epoch,
+                        now_ms,
+                        beat.usage,
+                        beat.unhealthy_reason,
+                        "1" if beat.gpu_reported else "0",
+                        lim.ready_after_beats,
+                        beat.language_caps or b"",
+                        ",".join(beat.ready_types),
+                        lim.owner_ttl_ms,
+                        lim.record_ttl_ms,
+                        lim.failures_to_degrade,
+                        lim.failure_cooldown_ms,
+                        lim.history_length,
+                    ],
+                )
+                for beat in beats
             ],
         )
-        head = _text(result[0])
+        outcomes = [
+            self._beat_outcome(beat, reply) for beat, reply in zip(beats, replies, strict=True)
+        ]
+        accepted = {
+            beat.node_id: now_ms
+            for beat, outcome in zip(beats, outcomes, strict=True)
+            if isinstance(outcome, BeatOutcome)
+        }
+        if accepted:
+            # XX: a node the sweeper took offline meanwhile is not put back in the set
+            # (the record's own last_seen_ms, in the script, is what fences the sweep).
+            await self._r.zadd(self._keys.nodes_last_seen(), accepted, xx=True)
+        return outcomes
+
+    def _beat_outcome(self, beat: Beat, reply: Any) -> BeatOutcome | Exception:
+        if isinstance(reply, Exception):
+            self._metrics.heartbeat("error")
+            return reply
+        head = _text(reply[0])
         if head == "stale":
             self._metrics.heartbeat("stale_epoch")
-            raise StaleEpochError(node_id)
+            return StaleEpochError(beat.node_id)
         if head == "offline":
             self._metrics.heartbeat("offline")
-            raise NodeOfflineError(node_id)
+            return NodeOfflineError(beat.node_id)
         self._metrics.heartbeat("ok")
-        await self._r.zadd(self._keys.nodes_last_seen(), {node_id: now_ms})
         return BeatOutcome(
             status=NodeStatus(head),
-            previous_status=NodeStatus(_text(result[1])),
-            index_seq=int(result[2]),
-            language_caps=bytes(result[3]),
-            reason=_text(result[4]),
+            previous_status=NodeStatus(_text(reply[1])),
+            index_seq=int(reply[2]),
+            language_caps=bytes(reply[3]),
+            reason=_text(reply[4]),
         )
 
     async def mark_offline(
@@ -250,6 +274,21 @@ class RedisRegistryStore:
             approximate=True,
         )
         return _text(event_id)
+
+    async def append_events(self, events: list[NodeEvent]) -> None:
+        """Several events in one round trip (their order in the feed is the list's)."""
+        k = self._keys
+
+        def writes(pipe: Any) -> None:
+            for event in events:
+                pipe.xadd(
+                    k.node_events(),
+                    _event_fields(event),
+                    maxlen=self._limits.event_feed_maxlen,
+                    approximate=True,
+                )
+
+        await run_pipeline(self._r, writes)
 
     async def last_event_id(self) -> str:
         last = await self._r.xrevrange(self._keys.node_events(), count=1)

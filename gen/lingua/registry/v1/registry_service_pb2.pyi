@@ -65,6 +65,32 @@ class HeartbeatResponse(_message.Message):
     status: _node_pb2.NodeStatus
     def __init__(self, status: _Optional[_Union[_node_pb2.NodeStatus, str]] = ...) -> None: ...
 
+class StreamHeartbeatsRequest(_message.Message):
+    __slots__ = ("batch_id", "beats")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    BEATS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: int
+    beats: _containers.RepeatedCompositeFieldContainer[HeartbeatRequest]
+    def __init__(self, batch_id: _Optional[int] = ..., beats: _Optional[_Iterable[_Union[HeartbeatRequest, _Mapping]]] = ...) -> None: ...
+
+class StreamHeartbeatsResponse(_message.Message):
+    __slots__ = ("batch_id", "outcomes")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    batch_id: int
+    outcomes: _containers.RepeatedCompositeFieldContainer[HeartbeatOutcome]
+    def __init__(self, batch_id: _Optional[int] = ..., outcomes: _Optional[_Iterable[_Union[HeartbeatOutcome, _Mapping]]] = ...) -> None: ...
+
+class HeartbeatOutcome(_message.Message):
+    __slots__ = ("status", "error_code", "error_message")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    status: _node_pb2.NodeStatus
+    error_code: str
+    error_message: str
+    def __init__(self, status: _Optional[_Union[_node_pb2.NodeStatus, str]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
+
 class DeregisterNodeRequest(_message.Message):
     __slots__ = ("node_id", "epoch", "reason")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -47,6 +47,11 @@ class RegistryServiceStub:
                 request_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.HeartbeatRequest.SerializeToString,
                 response_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.HeartbeatResponse.FromString,
                 _registered_method=True)
+        self.StreamHeartbeats = channel.stream_stream(
+                '/lingua.registry.v1.RegistryService/StreamHeartbeats',
+                request_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.StreamHeartbeatsRequest.SerializeToString,
+                response_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.StreamHeartbeatsResponse.FromString,
+                _registered_method=True)
         self.DeregisterNode = channel.unary_unary(
                 '/lingua.registry.v1.RegistryService/DeregisterNode',
                 request_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.DeregisterNodeRequest.SerializeToString,
@@ -88,6 +93,16 @@ class RegistryServiceServicer:
 
     def Heartbeat(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamHeartbeats(self, request_iterator, context):
+        """The heartbeats of every node on one gateway, on one long-lived stream: each
+        request carries a batch of beats and is answered by one response, in order, with
+        an outcome per beat. What a unary Heartbeat would refuse is an outcome here, not a
+        stream error; the stream ends only on a malformed batch or shutdown.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -134,6 +149,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.Heartbeat,
                     request_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.HeartbeatRequest.FromString,
                     response_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.HeartbeatResponse.SerializeToString,
+            ),
+            'StreamHeartbeats': grpc.stream_stream_rpc_method_handler(
+                    servicer.StreamHeartbeats,
+                    request_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.StreamHeartbeatsRequest.FromString,
+                    response_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.StreamHeartbeatsResponse.SerializeToString,
             ),
             'DeregisterNode': grpc.unary_unary_rpc_method_handler(
                     servicer.DeregisterNode,
@@ -218,6 +238,33 @@ class RegistryService:
             '/lingua.registry.v1.RegistryService/Heartbeat',
             lingua_dot_registry_dot_v1_dot_registry__service__pb2.HeartbeatRequest.SerializeToString,
             lingua_dot_registry_dot_v1_dot_registry__service__pb2.HeartbeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamHeartbeats(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/lingua.registry.v1.RegistryService/StreamHeartbeats',
+            lingua_dot_registry_dot_v1_dot_registry__service__pb2.StreamHeartbeatsRequest.SerializeToString,
+            lingua_dot_registry_dot_v1_dot_registry__service__pb2.StreamHeartbeatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
