@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from services.gateway.session_link import SessionLink
 
 
+OFFLINE_REPORTS_AT_ONCE = 64
+
+
 @dataclass
 class GatewayContext:
     settings: GatewaySettings
@@ -36,6 +39,10 @@ class GatewayContext:
     # Work that outlives a connection (e.g. a node's offline after its grace).
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    # Offline reports of closed node sockets under way at once (the rest wait).
+    offline_reports: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(OFFLINE_REPORTS_AT_ONCE)
+    )
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

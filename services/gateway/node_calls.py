@@ -21,6 +21,10 @@ from services.gateway.wire import node_in
 logger = logging.getLogger(__name__)
 tracer = get_tracer(__name__)
 
+OFFLINE_REPORT_ATTEMPTS = 3
+OFFLINE_REPORT_BACKOFF_S = 0.5
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
 
 async def complete(
     ctx: GatewayContext,
@@ -101,13 +105,29 @@ async def drain(ctx: GatewayContext, node_id: str, reason: str) -> str | None:
 
 
 async def offline_after_grace(ctx: GatewayContext, node_id: str, epoch: int) -> None:
-    """The socket closed: the node is offline unless it re-registered within the grace."""
+    """The socket closed: the node is offline unless it re-registered within the grace.
+
+    When thousands of sockets drop at once (a network blip, a gateway restart), the
+    reports queue here, a bounded number at a time, rather than all timing out at a
+    swamped registry; one that fails is tried again a few times. Should all fail, the
+    registry's sweep still takes the node offline after three heartbeat intervals.
+    """
     await asyncio.sleep(ctx.settings.node_offline_grace_ms / 1000)
-    try:
-        # Fenced by epoch: if the node re-registered meanwhile, this changes nothing.
-        await ctx.registry.DeregisterNode(
-            registry_pb.DeregisterNodeRequest(node_id=node_id, epoch=epoch, reason="socket closed"),
-            timeout=ctx.rpc_timeout_s,
-        )
-    except grpc.aio.AioRpcError as error:
-        logger.warning("deregister failed", extra={"node_id": node_id, "code": str(error.code())})
+    request = registry_pb.DeregisterNodeRequest(
+        node_id=node_id, epoch=epoch, reason="socket closed"
+    )
+    for attempt in range(1, OFFLINE_REPORT_ATTEMPTS + 1):
+        try:
+            async with ctx.offline_reports:
+                # Fenced by epoch: if the node re-registered meanwhile, this changes
+                # nothing, so trying again is safe.
+                await ctx.registry.DeregisterNode(request, timeout=ctx.rpc_timeout_s)
+            return
+        except grpc.aio.AioRpcError as error:
+            if attempt == OFFLINE_REPORT_ATTEMPTS or error.code() not in RETRYABLE:
+                logger.warning(
+                    "deregister failed",
+                    extra={"node_id": node_id, "code": str(error.code()), "attempts": attempt},
+                )
+                return
+        await asyncio.sleep(OFFLINE_REPORT_BACKOFF_S * attempt)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from lingua_common.env import SettingsError, env_bool, env_float, env_int, env_str
 from lingua_common.settings import RedisSettings, ServerSettings
 from services.gateway.cutting import CutSettings
-from services.gateway.heartbeat_uplink import MAX_BEATS_PER_BATCH, UplinkSettings
+from services.gateway.heartbeat_uplink import MAX_BEATS_PER_BATCH, MAX_LINGER_S, UplinkSettings
 
 DEFAULT_CREDENTIAL_SALT = "lingua-node-credential-v1"
 
@@ -144,6 +144,10 @@ class GatewaySettings:
             raise SettingsError(
                 f"LINGUA_HEARTBEAT_BATCH_MAX must be within 1..{MAX_BEATS_PER_BATCH}"
             )
+        if not 0 <= self.heartbeat_uplink.linger_s <= MAX_LINGER_S:
+            raise SettingsError(
+                f"LINGUA_HEARTBEAT_BATCH_LINGER_MS must be within 0..{MAX_LINGER_S * 1000:.0f}"
+            )
         lim = self.limits
         bounds = (
             lim.send_queue,
@@ -179,7 +183,13 @@ class GatewaySettings:
             limits=_limits_from_env(env),
             auth=AuthSettings.from_env(env),
             heartbeat_uplink=UplinkSettings(
-                max_batch=env_int(env, "LINGUA_HEARTBEAT_BATCH_MAX", UplinkSettings.max_batch)
+                max_batch=env_int(env, "LINGUA_HEARTBEAT_BATCH_MAX", UplinkSettings.max_batch),
+                linger_s=env_int(
+                    env,
+                    "LINGUA_HEARTBEAT_BATCH_LINGER_MS",
+                    round(UplinkSettings.linger_s * 1000),
+                )
+                / 1000,
             ),
         )
         settings.validate()
