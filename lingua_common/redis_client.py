@@ -146,11 +146,17 @@ class LuaScripts:
     async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self[name](keys=keys, args=args)
 
-    async def run_many(self, name: str, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+    async def run_many(
+        self,
+        name: str,
+        calls: list[tuple[list[str], list[Any]]],
+        then: Callable[[Any], None] | None = None,
+    ) -> list[Any]:
         """One script over many key sets in one pipelined round trip (each call in its
         own slot, so this works on a cluster). A call's reply is its result or the error
         it raised. Calls that met a Redis without the script are run again one by one,
-        which loads it."""
+        which loads it. `then` adds idempotent commands to the same round trip (their
+        replies are not returned)."""
         script = self[name]
 
         def calls_of(pipe: Any) -> None:
@@ -158,8 +164,11 @@ class LuaScripts:
                 # Not pipe.evalsha: redis-py refuses that name in cluster pipelines (it
                 # cannot load scripts there); a NOSCRIPT reply is handled below instead.
                 pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            if then is not None:
+                then(pipe)
 
         replies = await run_pipeline(self._client, calls_of, raise_on_error=False)
+        replies = replies[: len(calls)]
         for i, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):
                 keys, args = calls[i]

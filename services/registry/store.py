@@ -126,47 +126,44 @@ class RedisRegistryStore:
     async def heartbeat_many(
         self, beats: list[Beat], *, now_ms: int
     ) -> list[BeatOutcome | Exception]:
-        """Record many beats in one round trip (one script per node), then stamp the
-        accepted ones in nodes:last_seen. Each beat's outcome or refusal, in order:
-        StaleEpochError, NodeOfflineError, or the RedisError its script met."""
+        """Record many beats and stamp them in nodes:last_seen, in one round trip (one
+        script per node). Each beat's outcome or refusal, in order: StaleEpochError,
+        NodeOfflineError, or the RedisError its script met."""
         lim = self._limits
-        replies = await self._lua.run_many(
-            "node_heartbeat",
-            [
-                (
-                    self._node_keys(beat.node_id),
-                    [
-                        beat.epoch,
-                        now_ms,
-                        beat.usage,
-                        beat.unhealthy_reason,
-                        "1" if beat.gpu_reported else "0",
-                        lim.ready_after_beats,
-                        beat.language_caps or b"",
-                        ",".join(beat.ready_types),
-                        lim.owner_ttl_ms,
-                        lim.record_ttl_ms,
-                        lim.failures_to_degrade,
-                        lim.failure_cooldown_ms,
-                        lim.history_length,
-                    ],
-                )
-                for beat in beats
-            ],
-        )
-        outcomes = [
-            self._beat_outcome(beat, reply) for beat, reply in zip(beats, replies, strict=True)
+        calls = [
+            (
+                self._node_keys(beat.node_id),
+                [
+                    beat.epoch,
+                    now_ms,
+                    beat.usage,
+                    beat.unhealthy_reason,
+                    "1" if beat.gpu_reported else "0",
+                    lim.ready_after_beats,
+                    beat.language_caps or b"",
+                    ",".join(beat.ready_types),
+                    lim.owner_ttl_ms,
+                    lim.record_ttl_ms,
+                    lim.failures_to_degrade,
+                    lim.failure_cooldown_ms,
+                    lim.history_length,
+                ],
+            )
+            for beat in beats
         ]
-        accepted = {
-            beat.node_id: now_ms
-            for beat, outcome in zip(beats, outcomes, strict=True)
-            if isinstance(outcome, BeatOutcome)
-        }
-        if accepted:
-            # XX: a node the sweeper took offline meanwhile is not put back in the set
-            # (the record's own last_seen_ms, in the script, is what fences the sweep).
-            await self._r.zadd(self._keys.nodes_last_seen(), accepted, xx=True)
-        return outcomes
+
+        def stamp(pipe: Any) -> None:
+            # In the same round trip as the scripts, so before their verdicts: XX keeps
+            # a node the sweeper took offline (or forgot) out of the set, and a refused
+            # beat can at most postpone the sweeper's look at a node, whose record
+            # (last_seen_ms, checked by node_offline.lua) decides. Refused beats end
+            # their connection, so that happens once.
+            pipe.zadd(
+                self._keys.nodes_last_seen(), {beat.node_id: now_ms for beat in beats}, xx=True
+            )
+
+        replies = await self._lua.run_many("node_heartbeat", calls, then=stamp)
+        return [self._beat_outcome(beat, reply) for beat, reply in zip(beats, replies, strict=True)]
 
     def _beat_outcome(self, beat: Beat, reply: Any) -> BeatOutcome | Exception:
         if isinstance(reply, Exception):
