@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.e2e.readiness import indexed
 from tests.peers import Peer, heartbeat_message, register_message, utterance_message
 from tools.launcher.stack import Stack, StackConfig
 
@@ -47,6 +48,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_memory_stays_bounded(
     await node.send(register_message())
     node_id = (await node.expect("node_register_ack", wait_s=10))["node_id"]
     await node.send(heartbeat_message(node_id))
+    await indexed(stack, node_id, "zh", "en")
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

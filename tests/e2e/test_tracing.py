@@ -8,14 +8,11 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import grpc
 import orjson
 import pytest
 
-from lingua.common.v1 import node_pb2
-from lingua.pool.v1 import pool_service_pb2 as pool_pb
-from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
 from lingua_common.telemetry import names
+from tests.e2e.readiness import indexed
 from tests.peers import Peer, open_session, registered_node, utterance_message
 from tests.services.gateway_helpers import result_for
 from tools.launcher.stack import Stack, StackConfig
@@ -55,22 +52,6 @@ async def peers() -> AsyncIterator[list[Peer]]:
     yield opened
     for peer in opened:
         await peer.close()
-
-
-async def indexed(stack: Stack, node_id: str, src: str, tgt: str) -> None:
-    """Wait until the pool index offers the node for the pair (registered, beat, ready):
-    an utterance sent before that gets NO_AVAILABLE_NODE, rightly."""
-    assert stack.pool is not None
-    async with grpc.aio.insecure_channel(stack.pool.grpc_address) as channel:
-        stub = pool_grpc.PoolServiceStub(channel)
-        for _ in range(200):
-            reply = await stub.FindCandidates(
-                pool_pb.FindCandidatesRequest(pair=node_pb2.LanguagePair(src=src, tgt=tgt))
-            )
-            if any(c.node_id == node_id for c in reply.candidates):
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"{node_id} never became a candidate for {src}->{tgt}")
 
 
 def by_name(spans: list[ReceivedSpan], name: str) -> list[ReceivedSpan]:
