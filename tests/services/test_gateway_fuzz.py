@@ -28,7 +28,7 @@ from lingua_common.settings import RedisSettings
 from services.gateway.settings import RateLimit
 from tests.peers import Message, Peer, heartbeat_message, open_session, register_message
 from tests.services.fuzz_frames import INVALID_UTF8, Frame, frames
-from tests.services.gateway_helpers import conforms, limits, ready_node, running_suite
+from tests.services.gateway_helpers import conforms, limits, ready_node, result_for, running_suite
 from tests.suite import InProcessSuite
 
 GOLDEN = Path(__file__).resolve().parents[1] / "unit" / "golden"
@@ -45,19 +45,7 @@ ALLOWED_CLOSES = {1007, 4001, 4002}
 def answer(assign: Message, node_id: str) -> Message:
     """The correct result for a job: its text is derived from its audio."""
     text = hashlib.sha256(base64.b64decode(assign["audio"])).hexdigest()[:12]
-    return {
-        "type": "job_result",
-        "job_id": assign["job_id"],
-        "attempt_id": assign["attempt_id"],
-        "node_id": node_id,
-        "session_id": assign["session_id"],
-        "utterance_index": assign["utterance_index"],
-        "success": True,
-        "trace_id": assign["trace_id"],
-        "text_asr": text,
-        "text_translated": text.upper(),
-        "tts_format": "pcm16",
-    }
+    return result_for(assign, node_id, text)
 
 
 @dataclass

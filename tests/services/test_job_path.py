@@ -13,23 +13,8 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from lingua_common.keys import Keys
 from lingua_common.redis_client import connect
 from tests.peers import open_session, registered_node, utterance_message
+from tests.services.gateway_helpers import result_for
 from tests.suite import InProcessSuite, grpc_address
-
-
-def result_for(assign: dict[str, object], node_id: str, text: str) -> dict[str, object]:
-    return {
-        "type": "job_result",
-        "job_id": assign["job_id"],
-        "attempt_id": assign["attempt_id"],
-        "node_id": node_id,
-        "session_id": assign["session_id"],
-        "utterance_index": assign["utterance_index"],
-        "success": True,
-        "trace_id": assign["trace_id"],
-        "text_asr": text,
-        "text_translated": text.upper(),
-        "tts_format": "pcm16",
-    }
 
 
 async def running_slots(suite: InProcessSuite, node_id: str) -> int:
