@@ -81,6 +81,11 @@ class Keys:
         """Sorted set job_id -> enqueue time: jobs of one pair waiting for capacity."""
         return f"{self.prefix}:{{pending:{src}:{tgt}}}:jobs"
 
+    def pending_leases(self, src: str, tgt: str) -> str:
+        """Sorted set "since:job_id" -> lease end: jobs of one pair taken off the queue by
+        a dispatcher that is trying to place them; back in line if it dies meanwhile."""
+        return f"{self.prefix}:{{pending:{src}:{tgt}}}:leased"
+
     def pending_pairs(self) -> str:
         """Set of "src tgt" pairs whose pending queue may be non-empty."""
         return f"{self.prefix}:pending:pairs"

@@ -16,6 +16,7 @@ from services.dispatcher.domain import Dispatcher
 from services.dispatcher.index_replica import IndexReplica, ReplicatedCandidateFinder
 from services.dispatcher.metrics import DispatcherMetrics, JobGauges
 from services.dispatcher.outcomes import SessionNotifier
+from services.dispatcher.pending import PendingQueues
 from services.dispatcher.placement import Placer
 from services.dispatcher.pool_client import GrpcCandidateFinder
 from services.dispatcher.recovery import Recovery
@@ -34,9 +35,10 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     keys = Keys(settings.redis.key_prefix)
     metrics = DispatcherMetrics(app.metrics.registry)
     app.metrics.on_scrape(JobGauges(redis, keys, metrics, TIMEOUT_BUCKETS).refresh)
+    scripts = LuaScripts(redis)
     store = RedisJobStore(
         redis,
-        LuaScripts(redis),
+        scripts,
         keys,
         live_ttl_ms=settings.job_ttl_ms,
         retention_ms=settings.job_retention_ms,
@@ -61,7 +63,8 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
         settings,
         metrics=metrics,
     )
-    recovery = Recovery(store, placer, notifier, router, clock, settings, finder.pairs_of)
+    queues = PendingQueues(redis, scripts, keys)
+    recovery = Recovery(store, queues, placer, notifier, router, clock, settings, finder.pairs_of)
     dispatcher = Dispatcher(store, placer, recovery, notifier, clock, settings)
     pb_grpc.add_DispatcherServiceServicer_to_server(
         DispatcherServicer(dispatcher, store), app.server

@@ -407,7 +407,7 @@ class Dispatcher:
                 "job cancelled", extra={"job_id": job_id, "state": "cancelled", "reason": reason}
             )
             await self._store.unschedule(job_id)
-            await self._store.drop_pending(record.src_lang, record.tgt_lang, job_id)
+            await self._recovery.stop_waiting(record)
             if finished.node_id:
                 await self._store.release(finished.node_id, job_id, finished.attempt)
                 await self._recovery.cancel_on_node(finished.node_id, record, reason)

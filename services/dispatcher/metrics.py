@@ -145,6 +145,7 @@ class JobGauges:
             for pair in pairs:
                 src, _, tgt = pair.partition(" ")
                 pipe.zcard(self._keys.pending(src, tgt))
+                pipe.zcard(self._keys.pending_leases(src, tgt))  # taken, not yet placed
 
         waiting = await run_pipeline(self._r, depths) if pairs else []
         self._metrics.jobs_in_flight.set(sum(int(n) for n in sizes))

@@ -1,9 +1,10 @@
 """Jobs that need attention later: deadlines, lost nodes, and jobs waiting for capacity.
 
 Every dispatcher replica runs these loops; each item is handled once: timeouts are
-leased from shared buckets, pending jobs are popped atomically, and every transition is
-a fenced script, so two replicas acting on the same job change it once. (Leaked slots
-are found by slot_audit.py.)
+leased from shared buckets, waiting jobs are leased off their line (pending.py), and
+every transition is a fenced script, so two replicas acting on the same job change it
+once. Nothing a replica holds is lost when it dies: both leases run out and the work
+comes back to the others. (Leaked slots are found by slot_audit.py.)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import continued, get_tracer, link_to
 from services.dispatcher.model import Abandoned, JobRecord, JobState
 from services.dispatcher.outcomes import SessionNotifier
+from services.dispatcher.pending import PendingQueues, Taken
 from services.dispatcher.placement import Outcome, Placed, Placer, Ticket
 from services.dispatcher.router import GatewayRouter
 from services.dispatcher.settings import DispatcherSettings
@@ -40,6 +42,7 @@ class Recovery:
     def __init__(
         self,
         store: RedisJobStore,
+        queues: PendingQueues,
         placer: Placer,
         notifier: SessionNotifier,
         router: GatewayRouter,
@@ -48,6 +51,7 @@ class Recovery:
         pairs_of_node: PairsOfNode,
     ) -> None:
         self._store = store
+        self._queues = queues
         self._placer = placer
         self._notifier = notifier
         self._router = router
@@ -75,7 +79,7 @@ class Recovery:
             src, tgt = spec.src_lang, spec.tgt_lang
             await self._store.schedule(record.job_id, due)
             if await self._store.pend(record.job_id, now_ms=now, due_ms=due) and (
-                await self._store.enqueue(
+                await self._queues.enqueue(
                     src, tgt, record.job_id, now, self._settings.pending_max_per_pair
                 )
             ):
@@ -106,7 +110,7 @@ class Recovery:
         await self._store.unschedule(record.job_id)
         if finished is None:
             return False
-        await self._store.drop_pending(record.src_lang, record.tgt_lang, record.job_id)
+        await self.stop_waiting(record)
         logger.info(
             "job failed",
             extra={
@@ -126,6 +130,10 @@ class Recovery:
             message=message,
         )
         return True
+
+    async def stop_waiting(self, record: JobRecord) -> None:
+        """A job that finished leaves the line of its pair (if it was in it)."""
+        await self._queues.drop(record.src_lang, record.tgt_lang, record.job_id)
 
     async def retry(self, record: JobRecord, abandoned: Abandoned, reason: str) -> None:
         """Place the next attempt of a job whose attempt was abandoned."""
@@ -310,37 +318,46 @@ class Recovery:
         placed = 0
         for src, tgt in pairs:
             while True:
-                head = await self._store.dequeue(src, tgt)
-                if head is None:
-                    await self._store.forget_pair_if_empty(src, tgt)
-                    self._pending_pairs.discard((src, tgt))
+                taken = await self._queues.take(
+                    src, tgt, now_ms=self._clock.now_ms(), lease_ms=self._settings.pending_lease_ms
+                )
+                if taken is None:
+                    if await self._queues.forget_pair_if_empty(src, tgt):
+                        self._pending_pairs.discard((src, tgt))
                     break
-                job_id, since = head
-                record = await self._store.get(job_id)
-                if record is None or record.state is not JobState.PENDING:
-                    continue
-                ticket = _ticket_of(record, record.excluded)
-                with continued(
-                    tracer,
-                    names.DISPATCHER_DISPATCH_PENDING,
-                    record.trace_parent,
-                    {names.JOB_ID: job_id, names.JOB_ATTEMPT: record.attempt + 1},
-                ):
-                    result = await self._placer.place(ticket, record.attempt + 1)
-                if result.outcome is Outcome.DISPATCHED:
+                outcome = await self._place_waiting(taken)
+                if outcome is Outcome.DISPATCHED:
                     placed += 1
-                    await self._dispatched(record, result, after="pending")
-                    continue
-                if result.outcome is not Outcome.SUPERSEDED:
-                    await self._store.requeue(src, tgt, job_id, since)
-                break
+                    await self._queues.done(src, tgt, taken)
+                elif outcome in (None, Outcome.SUPERSEDED):
+                    await self._queues.done(src, tgt, taken)  # no longer waiting
+                else:
+                    await self._queues.put_back(src, tgt, taken)  # still no room
+                    break
         return placed
+
+    async def _place_waiting(self, taken: Taken) -> Outcome | None:
+        """One attempt at placing a job taken off its line; None if it no longer waits."""
+        record = await self._store.get(taken.job_id)
+        if record is None or record.state is not JobState.PENDING:
+            return None
+        ticket = _ticket_of(record, record.excluded)
+        with continued(
+            tracer,
+            names.DISPATCHER_DISPATCH_PENDING,
+            record.trace_parent,
+            {names.JOB_ID: taken.job_id, names.JOB_ATTEMPT: record.attempt + 1},
+        ):
+            result = await self._placer.place(ticket, record.attempt + 1)
+        if result.outcome is Outcome.DISPATCHED:
+            await self._dispatched(record, result, after="pending")
+        return result.outcome
 
     async def poll_pending(self) -> None:
         """A safety net for capacity freed where no event told us (e.g. another replica)."""
         while True:
             await asyncio.sleep(self._settings.pending_poll_ms / 1000)
-            pairs = set(await self._store.pending_pairs())
+            pairs = set(await self._queues.pairs())
             self._pending_pairs |= pairs
             if pairs:
                 await self.drain(pairs)

@@ -30,6 +30,9 @@ class DispatcherSettings:
     sweep_interval_ms: int = 100
     sweep_lease_ms: int = 5_000
     pending_poll_ms: int = 500
+    # A waiting job taken off its line by a replica that then died is back in line after
+    # this; longer than one placement (a delivery gives up after 2 s).
+    pending_lease_ms: int = 3_000
     # How often every reserved slot is checked against its job (leaks freed on the 2nd look).
     slot_audit_interval_ms: int = 15_000
     affinity_cache_size: int = 50_000
@@ -52,6 +55,7 @@ class DispatcherSettings:
             pending_max_per_pair=env_int(
                 env, "LINGUA_PENDING_MAX_PER_PAIR", cls.pending_max_per_pair
             ),
+            pending_lease_ms=env_int(env, "LINGUA_PENDING_LEASE_MS", cls.pending_lease_ms),
             shard_size=env_int(env, "LINGUA_POOL_SHARD_SIZE", cls.shard_size),
             slot_audit_interval_ms=env_int(
                 env, "LINGUA_SLOT_AUDIT_INTERVAL_MS", cls.slot_audit_interval_ms

@@ -1,4 +1,4 @@
-"""Redis access of the dispatcher: job records and events, node slots, timeouts, pending.
+"""Redis access of the dispatcher: job records and events, node slots, timeouts.
 
 Every state change of a job is one cluster-safe Lua script on the job's own slot; node
 slots live in the node's slot; a change that spans both is two idempotent steps.
@@ -339,47 +339,6 @@ class RedisJobStore:
             "timeouts_claim", [self._keys.timeouts(bucket)], [now_ms, lease_ms, limit]
         )
         return [_text(i) for i in result]
-
-    # --- pending queues ---------------------------------------------------------------------
-
-    async def enqueue(self, src: str, tgt: str, job_id: str, since_ms: int, limit: int) -> bool:
-        """Queue a job for its pair; False when the queue is full (bounded)."""
-        queue = self._keys.pending(src, tgt)
-        if int(await self._r.zcard(queue)) >= limit:
-            return False
-        # NX: a job re-queued after a failed attempt keeps its place in the line.
-        await self._r.zadd(queue, {job_id: since_ms}, nx=True)
-        await self._r.sadd(self._keys.pending_pairs(), f"{src} {tgt}")
-        return True
-
-    async def dequeue(self, src: str, tgt: str) -> tuple[str, int] | None:
-        """The oldest waiting job of a pair, taken by exactly one caller."""
-        popped = await self._r.zpopmin(self._keys.pending(src, tgt))
-        if not popped:
-            return None
-        job_id, since = popped[0]
-        return _text(job_id), int(since)
-
-    async def requeue(self, src: str, tgt: str, job_id: str, since_ms: int) -> None:
-        await self._r.zadd(self._keys.pending(src, tgt), {job_id: since_ms})
-
-    async def drop_pending(self, src: str, tgt: str, job_id: str) -> None:
-        await self._r.zrem(self._keys.pending(src, tgt), job_id)
-
-    async def pending_pairs(self) -> list[tuple[str, str]]:
-        members = await self._r.smembers(self._keys.pending_pairs())
-        pairs = []
-        for member in members:
-            src, _, tgt = _text(member).partition(" ")
-            pairs.append((src, tgt))
-        return pairs
-
-    async def forget_pair_if_empty(self, src: str, tgt: str) -> None:
-        if int(await self._r.zcard(self._keys.pending(src, tgt))) == 0:
-            await self._r.srem(self._keys.pending_pairs(), f"{src} {tgt}")
-
-    async def pending_depth(self, src: str, tgt: str) -> int:
-        return int(await self._r.zcard(self._keys.pending(src, tgt)))
 
     # --- sessions and gateways --------------------------------------------------------------
 

@@ -64,6 +64,7 @@ def test_keys_used_together_share_one_hash_tag() -> None:
         [k.session("s"), k.session_owner("s"), k.session_jobs("s")],
         [k.session("s"), k.session_owner("s")],
         [k.index_nodes(), k.index_version(), k.index_changes(), k.index_seqs()],
+        [k.pending("zh", "en"), k.pending_leases("zh", "en")],
     ]
     for group in groups:
         assert len({slot_tag(key) for key in group}) == 1, group

@@ -9,8 +9,9 @@ import pytest
 
 from lingua_common.clock import ManualClock
 from lingua_common.keys import Keys
-from lingua_common.redis_client import connect
+from lingua_common.redis_client import LuaScripts, connect
 from lingua_common.settings import RedisSettings
+from services.dispatcher.pending import PendingQueues
 from tests.peers import Peer, open_session, registered_node, utterance_message
 from tests.services.lifecycle_helpers import eventually, wait_status
 from tests.suite import InProcessSuite
@@ -183,6 +184,36 @@ async def test_a_full_fleet_queues_the_job_and_dispatches_it_when_a_slot_frees(
     await peer.send(result_for(assigns[0], node_id, "first"))
     waited = await peer.expect("job_assign", wait_s=5)
     assert {a["utterance_index"] for a in [*assigns, waited]} == {0, 1, 2, 3, 4}
+    for assign in [*assigns[1:], waited]:
+        await peer.send(result_for(assign, node_id, "later"))
+    seen = [(await client.expect("translation_result"))["utterance_index"] for _ in range(5)]
+    assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_a_waiting_job_held_by_a_replica_that_died_is_placed_once_its_lease_ends(
+    clocked: InProcessSuite,
+) -> None:
+    suite, clock = clocked, clock_of(clocked)
+    ((peer, node_id),) = await ready_nodes(suite, 1)
+    client, session_id = await open_session(suite.ws_url())
+    for index in range(5):
+        await client.send(utterance_message(session_id, index, f"u{index}".encode()))
+    assigns = [await peer.expect("job_assign") for _ in range(4)]
+    await settle()
+    # Another dispatcher replica takes the waiting job off its line and is killed.
+    redis = connect(suite.redis)
+    try:
+        queues = PendingQueues(redis, LuaScripts(redis), Keys(suite.redis.key_prefix))
+        orphan = await queues.take("zh", "en", now_ms=clock.now_ms(), lease_ms=3_000)
+    finally:
+        await redis.aclose()
+    assert orphan is not None
+    await peer.send(result_for(assigns[0], node_id, "first"))  # room, but the line is empty
+    with pytest.raises(TimeoutError):
+        await peer.expect("job_assign", wait_s=1.0)
+    clock.advance(3_000)  # the lease ends; the job's 10 s wait is far from over
+    waited = await peer.expect("job_assign", wait_s=5)
+    assert waited["job_id"] == orphan.job_id
     for assign in [*assigns[1:], waited]:
         await peer.send(result_for(assign, node_id, "later"))
     seen = [(await client.expect("translation_result"))["utterance_index"] for _ in range(5)]
