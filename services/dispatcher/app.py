@@ -15,6 +15,7 @@ from services.dispatcher.affinity import Affinity
 from services.dispatcher.domain import Dispatcher
 from services.dispatcher.index_replica import IndexReplica, ReplicatedCandidateFinder
 from services.dispatcher.metrics import DispatcherMetrics, JobGauges
+from services.dispatcher.node_reports import NodeReports
 from services.dispatcher.outcomes import SessionNotifier
 from services.dispatcher.pending import PendingQueues
 from services.dispatcher.placement import Placer
@@ -66,8 +67,9 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     queues = PendingQueues(redis, scripts, keys)
     recovery = Recovery(store, queues, placer, notifier, router, clock, settings, finder.pairs_of)
     dispatcher = Dispatcher(store, placer, recovery, notifier, clock, settings)
+    reports = NodeReports(store, recovery, notifier, clock, settings)
     pb_grpc.add_DispatcherServiceServicer_to_server(
-        DispatcherServicer(dispatcher, store), app.server
+        DispatcherServicer(dispatcher, reports, store), app.server
     )
     app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
     app.run_in_background(replica.run)

@@ -1,4 +1,5 @@
-"""Dispatcher logic: create once, place, accept fenced results, cancel, read.
+"""Dispatcher logic: create once, place, cancel, read (what nodes report about their
+jobs is node_reports.py).
 
 Plain code over the store, the Placer (choosing and dispatching) and Recovery
 (deadlines, lost nodes, waiting jobs); the servicer only maps protos.
@@ -245,143 +246,6 @@ class Dispatcher:
             )
         return await self.get_job(placement.job_id), placement.created
 
-    async def complete_job(
-        self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
-    ) -> tuple[bool, JobState]:
-        with tracer.start_as_current_span(
-            names.DISPATCHER_COMPLETE,
-            attributes={names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
-        ) as span:
-            accepted, state = await self._complete(job_id, node_id, attempt, result)
-            span.set_attribute(names.ACCEPTED, accepted)
-            span.set_attribute(names.JOB_STATE, state.value)
-            return accepted, state
-
-    async def _complete(
-        self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
-    ) -> tuple[bool, JobState]:
-        final = JobState.COMPLETED if result.success else JobState.FAILED
-        now = self._clock.now_ms()
-        finished = await self._store.finish(
-            job_id,
-            final,
-            now_ms=now,
-            node_id=node_id,
-            attempt=attempt,
-            result=result.SerializeToString(),
-            error_code=result.error.code if not result.success else "",
-            error_message=result.error.message if not result.success else "",
-        )
-        if finished is None:
-            record = await self._store.get(job_id)
-            logger.info(
-                "result ignored",
-                extra={
-                    "job_id": job_id,
-                    "node_id": node_id,
-                    "attempt": attempt,
-                    "state": record.state.value if record else "missing",
-                },
-            )
-            return False, record.state if record else JobState.FAILED
-        logger.info(
-            "job finished",
-            extra={
-                "job_id": job_id,
-                "state": final.value,
-                "node_id": node_id,
-                "attempt": attempt,
-                "code": result.error.code if not result.success else "",
-            },
-        )
-        # The client waits on delivery, the slot and timer only on bookkeeping: at once.
-        await asyncio.gather(
-            self._notifier.result(
-                session_id=finished.session_id,
-                reply_to=finished.reply_to,
-                utterance_index=finished.utterance_index,
-                job_id=job_id,
-                trace_id=finished.trace_id,
-                result=result,
-                dispatched_ms=finished.dispatched_ms,
-            ),
-            self._store.release(
-                node_id, job_id, attempt, outcome="ok" if result.success else "fail", now_ms=now
-            ),
-            self._store.unschedule(job_id),
-        )
-        self._spawn(self._recovery.slot_freed(node_id))
-        return True, final
-
-    async def report_event(
-        self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
-    ) -> bool:
-        with tracer.start_as_current_span(
-            names.DISPATCHER_EVENT,
-            attributes={
-                names.JOB_ID: job_id,
-                names.NODE_ID: node_id,
-                names.JOB_ATTEMPT: attempt,
-                names.MESSAGE_TYPE: kind,
-            },
-        ) as span:
-            accepted = await self._report_event(job_id, node_id, attempt, kind, text, is_final)
-            span.set_attribute(names.ACCEPTED, accepted)
-            return accepted
-
-    async def _report_event(
-        self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
-    ) -> bool:
-        now = self._clock.now_ms()
-        deadline = await self._store.confirm(
-            job_id,
-            node_id,
-            attempt,
-            now_ms=now,
-            due_ms=now + self._settings.job_timeout_ms,
-            what=kind,
-        )
-        if deadline is None:
-            return False
-        await self._store.schedule(job_id, deadline)
-        record = await self._store.get(job_id)
-        if record is None or record.state.terminal:
-            # Its result overtook this report: the result's unschedule came first.
-            await self._store.unschedule(job_id)
-            return True
-        if not record.session_id:
-            return True
-        if kind == "partial":
-            await self._notifier.partial(
-                session_id=record.session_id,
-                reply_to=record.reply_to,
-                utterance_index=record.utterance_index,
-                job_id=job_id,
-                trace_id=record.trace_id,
-                text=text,
-                is_final=is_final,
-            )
-        elif kind == "accepted":
-            logger.info(
-                "job accepted",
-                extra={
-                    "job_id": job_id,
-                    "state": "accepted",
-                    "node_id": node_id,
-                    "attempt": attempt,
-                },
-            )
-            await self._notifier.event(
-                session_id=record.session_id,
-                reply_to=record.reply_to,
-                utterance_index=record.utterance_index,
-                job_id=job_id,
-                trace_id=record.trace_id,
-                event="NODE_ACCEPTED",
-                elapsed_ms=max(0, now - record.created_ms),
-            )
-        return True
-
     async def cancel_job(self, job_id: str, reason: str) -> JobRecord:
         record = await self.get_job(job_id)
         reason = reason or "cancelled"
@@ -406,7 +270,6 @@ class Dispatcher:
             logger.info(
                 "job cancelled", extra={"job_id": job_id, "state": "cancelled", "reason": reason}
             )
-            await self._store.unschedule(job_id)
             await self._recovery.stop_waiting(record)
             if finished.node_id:
                 await self._store.release(finished.node_id, job_id, finished.attempt)
@@ -421,6 +284,7 @@ class Dispatcher:
                 code="JOB_CANCELLED",
                 message=reason,
             )
+            await self._store.unschedule(job_id)  # last: see Recovery.fail
         return await self.get_job(job_id)
 
     async def get_job(self, job_id: str) -> JobRecord:

@@ -107,7 +107,6 @@ class Recovery:
             error_code=code,
             error_message=message,
         )
-        await self._store.unschedule(record.job_id)
         if finished is None:
             return False
         await self.stop_waiting(record)
@@ -129,7 +128,42 @@ class Recovery:
             code=code,
             message=message,
         )
+        # Disarmed last: until then the timer brings a replica back to tell the client,
+        # should this one die half-way (follow_up_finished).
+        await self._store.unschedule(record.job_id)
         return True
+
+    async def follow_up_finished(self, record: JobRecord) -> None:
+        """A finished job whose timer is still armed: the replica that finished it may
+        have died before the client heard. Tell the client (again: a session keeps one
+        answer per utterance), free the slot, then disarm the timer."""
+        logger.info(
+            "finished job followed up",
+            extra={"job_id": record.job_id, "state": record.state.value},
+        )
+        if record.result:
+            await self._notifier.result(
+                session_id=record.session_id,
+                reply_to=record.reply_to,
+                utterance_index=record.utterance_index,
+                job_id=record.job_id,
+                trace_id=record.trace_id,
+                result=job_pb2.JobResult.FromString(record.result),
+                dispatched_ms=record.dispatched_ms,
+            )
+        else:
+            await self._notifier.failure(
+                session_id=record.session_id,
+                reply_to=record.reply_to,
+                utterance_index=record.utterance_index,
+                job_id=record.job_id,
+                trace_id=record.trace_id,
+                code=record.error_code,
+                message=record.error_message,
+            )
+        if record.node_id:
+            await self._store.release(record.node_id, record.job_id, record.attempt)
+        await self._store.unschedule(record.job_id)
 
     async def stop_waiting(self, record: JobRecord) -> None:
         """A job that finished leaves the line of its pair (if it was in it)."""
@@ -182,8 +216,11 @@ class Recovery:
     async def _due(self, job_id: str) -> None:
         record = await self._store.get(job_id)
         now = self._clock.now_ms()
-        if record is None or record.state.terminal:
+        if record is None:
             await self._store.unschedule(job_id)
+            return
+        if record.state.terminal:
+            await self.follow_up_finished(record)
             return
         if record.due_ms > now:
             await self._store.schedule(job_id, record.due_ms)  # re-armed since: not yet
@@ -241,7 +278,6 @@ class Recovery:
         if abandoned.retry:
             await self.retry(record, abandoned, reason)
             return
-        await self._store.unschedule(record.job_id)
         await self._notifier.failure(
             session_id=abandoned.session_id,
             reply_to=abandoned.reply_to,
@@ -251,6 +287,7 @@ class Recovery:
             code=reason,
             message=f"no result after {abandoned.attempt} attempt(s)",
         )
+        await self._store.unschedule(record.job_id)  # last, as in fail()
 
     async def cancel_on_node(self, node_id: str, record: JobRecord, reason: str) -> None:
         gateway, epoch = await self._store.node_owner(node_id)

@@ -15,6 +15,7 @@ from lingua_common.metadata import REPLY_TO_METADATA_KEY
 from services.dispatcher.domain import Dispatcher, Placement
 from services.dispatcher.listing import list_jobs
 from services.dispatcher.model import JobRecord, JobState
+from services.dispatcher.node_reports import NodeReports
 from services.dispatcher.store import RedisJobStore
 
 STATE_TO_PB = {
@@ -46,8 +47,9 @@ MAX_AUDIO_BYTES = 4 * 1024 * 1024
 
 
 class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
-    def __init__(self, dispatcher: Dispatcher, store: RedisJobStore) -> None:
+    def __init__(self, dispatcher: Dispatcher, reports: NodeReports, store: RedisJobStore) -> None:
         self._dispatcher = dispatcher
+        self._reports = reports
         self._store = store
 
     async def CreateJob(
@@ -159,7 +161,7 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         if kind is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unsupported event kind")
             raise AssertionError("unreachable")
-        accepted = await self._dispatcher.report_event(
+        accepted = await self._reports.report_event(
             request.job_id,
             request.node_id,
             request.attempt_id,
@@ -172,7 +174,7 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
     async def CompleteJob(
         self, request: pb.CompleteJobRequest, context: Context
     ) -> pb.CompleteJobResponse:
-        accepted, state = await self._dispatcher.complete_job(
+        accepted, state = await self._reports.complete_job(
             request.job_id, request.node_id, request.attempt_id, request.result
         )
         return pb.CompleteJobResponse(accepted=accepted, state=STATE_TO_PB[state])

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 
+from lingua.common.v1 import job_pb2
 from lingua_common.clock import ManualClock
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect
 from lingua_common.settings import RedisSettings
+from services.dispatcher.model import JobState
 from services.dispatcher.pending import PendingQueues
+from services.dispatcher.store import RedisJobStore
 from tests.peers import Peer, open_session, registered_node, utterance_message
 from tests.services.lifecycle_helpers import eventually, wait_status
 from tests.suite import InProcessSuite
@@ -218,6 +221,107 @@ async def test_a_waiting_job_held_by_a_replica_that_died_is_placed_once_its_leas
         await peer.send(result_for(assign, node_id, "later"))
     seen = [(await client.expect("translation_result"))["utterance_index"] for _ in range(5)]
     assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_a_result_repeated_after_the_replica_that_took_it_died_reaches_the_client(
+    clocked: InProcessSuite,
+) -> None:
+    suite = clocked
+    ((peer, node_id),) = await ready_nodes(suite, 1)
+    client, session_id = await open_session(suite.ws_url())
+    await client.send(utterance_message(session_id, 0, b"u0"))
+    assign = await peer.expect("job_assign")
+    # A dispatcher replica records the node's result and is killed before it tells the
+    # client, frees the slot or disarms the deadline; the gateway's call is retried.
+    kept = job_pb2.JobResult(success=True, text_asr="kept", text_translated="kept")
+    redis = connect(suite.redis)
+    try:
+        store = RedisJobStore(
+            redis,
+            LuaScripts(redis),
+            Keys(suite.redis.key_prefix),
+            live_ttl_ms=60_000,
+            retention_ms=60_000,
+        )
+        finished = await store.finish(
+            str(assign["job_id"]),
+            JobState.COMPLETED,
+            now_ms=suite.clock.now_ms(),
+            node_id=node_id,
+            attempt=int(str(assign["attempt_id"])),
+            result=kept.SerializeToString(),
+        )
+    finally:
+        await redis.aclose()
+    assert finished is not None
+    await peer.send(result_for(assign, node_id, "repeated"))
+    answer = await client.expect("translation_result")
+    assert (answer["utterance_index"], answer["text_asr"]) == (0, "kept")  # the first result
+    await eventually(lambda: _zero(suite, [node_id]))
+    with pytest.raises(TimeoutError):
+        await client.expect("translation_result", wait_s=0.5)
+
+
+async def test_what_a_replica_finished_but_never_told_is_told_when_its_timer_comes_due(
+    clocked: InProcessSuite,
+) -> None:
+    suite, clock = clocked, clock_of(clocked)
+    ((peer, node_id),) = await ready_nodes(suite, 1)
+    client, session_id = await open_session(suite.ws_url())
+    for index in range(5):
+        await client.send(utterance_message(session_id, index, f"u{index}".encode()))
+    assigns = sorted(
+        [await peer.expect("job_assign") for _ in range(4)], key=lambda a: a["utterance_index"]
+    )
+    await settle()
+    # A replica finishes two jobs in Redis and is killed before anyone hears of it: one
+    # with the node's result, and the waiting one with NO_AVAILABLE_NODE.
+    redis = connect(suite.redis)
+    try:
+        keys = Keys(suite.redis.key_prefix)
+        store = RedisJobStore(
+            redis, LuaScripts(redis), keys, live_ttl_ms=60_000, retention_ms=60_000
+        )
+        kept = job_pb2.JobResult(success=True, text_asr="kept", text_translated="kept")
+        first = assigns[0]
+        assert await store.finish(
+            str(first["job_id"]),
+            JobState.COMPLETED,
+            now_ms=clock.now_ms(),
+            node_id=node_id,
+            attempt=int(str(first["attempt_id"])),
+            result=kept.SerializeToString(),
+        )
+        (waiting_id,) = [m.decode() for m in await redis.zrange(keys.pending("zh", "en"), 0, -1)]
+        assert await store.finish(
+            waiting_id,
+            JobState.FAILED,
+            now_ms=clock.now_ms(),
+            error_code="NO_AVAILABLE_NODE",
+            error_message="no node had capacity",
+        )
+    finally:
+        await redis.aclose()
+    for assign in assigns[1:]:
+        await peer.send(result_for(assign, node_id, "later"))
+    await eventually(lambda: _is(running(suite, node_id), 1))  # the first job's slot
+    await settle()
+    clock.advance(15_001)  # both jobs' timers come due
+    answers = []
+    for _ in range(5):
+        message = await client.recv(wait_s=5)
+        while message["type"] not in ("translation_result", "error"):
+            message = await client.recv(wait_s=5)
+        answers.append(message)
+    waiting_index = ({0, 1, 2, 3, 4} - {a["utterance_index"] for a in assigns}).pop()
+    expected = {a["utterance_index"]: "later" for a in assigns[1:]}
+    expected |= {first["utterance_index"]: "kept", waiting_index: "NO_AVAILABLE_NODE"}
+    assert [a.get("text_asr") or a.get("code") for a in answers] == [expected[i] for i in range(5)]
+    await eventually(lambda: _zero(suite, [node_id]))
+
+
+async def _is(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
 
 
 async def test_waiting_is_bounded_then_no_available_node(clocked: InProcessSuite) -> None:

@@ -1,0 +1,235 @@
+"""What nodes report about their jobs: progress (accepted, partial text) and results.
+
+Each report is fenced by node and attempt in Redis, so only the attempt holding a job
+moves it; the follow-up of a result (tell the client, free the slot, disarm the timer)
+is idempotent and redone when the same result is reported again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from lingua.common.v1 import job_pb2
+from lingua_common.clock import Clock
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import get_tracer
+from services.dispatcher.model import Finished, JobRecord, JobState
+from services.dispatcher.outcomes import SessionNotifier
+from services.dispatcher.recovery import Recovery
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import RedisJobStore
+
+logger = logging.getLogger(__name__)
+tracer = get_tracer(__name__)
+
+
+class NodeReports:
+    def __init__(
+        self,
+        store: RedisJobStore,
+        recovery: Recovery,
+        notifier: SessionNotifier,
+        clock: Clock,
+        settings: DispatcherSettings,
+    ) -> None:
+        self._store = store
+        self._recovery = recovery
+        self._notifier = notifier
+        self._clock = clock
+        self._settings = settings
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def complete_job(
+        self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
+    ) -> tuple[bool, JobState]:
+        with tracer.start_as_current_span(
+            names.DISPATCHER_COMPLETE,
+            attributes={names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
+        ) as span:
+            accepted, state = await self._complete(job_id, node_id, attempt, result)
+            span.set_attribute(names.ACCEPTED, accepted)
+            span.set_attribute(names.JOB_STATE, state.value)
+            return accepted, state
+
+    async def _complete(
+        self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
+    ) -> tuple[bool, JobState]:
+        final = JobState.COMPLETED if result.success else JobState.FAILED
+        now = self._clock.now_ms()
+        finished = await self._store.finish(
+            job_id,
+            final,
+            now_ms=now,
+            node_id=node_id,
+            attempt=attempt,
+            result=result.SerializeToString(),
+            error_code=result.error.code if not result.success else "",
+            error_message=result.error.message if not result.success else "",
+        )
+        if finished is None:
+            record = await self._store.get(job_id)
+            if record is not None and _finished_by(record, final, node_id, attempt):
+                # This very result finished the job already, and the call is repeated: the
+                # replica that took it may have died before the client heard of it.
+                await self._follow_up_result(record, node_id, attempt, now)
+                return True, record.state
+            logger.info(
+                "result ignored",
+                extra={
+                    "job_id": job_id,
+                    "node_id": node_id,
+                    "attempt": attempt,
+                    "state": record.state.value if record else "missing",
+                },
+            )
+            return False, record.state if record else JobState.FAILED
+        logger.info(
+            "job finished",
+            extra={
+                "job_id": job_id,
+                "state": final.value,
+                "node_id": node_id,
+                "attempt": attempt,
+                "code": result.error.code if not result.success else "",
+            },
+        )
+        await self._after_result(finished, job_id, node_id, attempt, result, now)
+        return True, final
+
+    async def _after_result(
+        self,
+        finished: Finished,
+        job_id: str,
+        node_id: str,
+        attempt: int,
+        result: job_pb2.JobResult,
+        now: int,
+    ) -> None:
+        """Tell the client, free the slot, disarm the timer: each idempotent, so a
+        repeated result may do it all again."""
+        # The client waits on delivery, the slot only on bookkeeping: at once. The timer
+        # is disarmed last: until then it brings a replica back should this one die.
+        await asyncio.gather(
+            self._notifier.result(
+                session_id=finished.session_id,
+                reply_to=finished.reply_to,
+                utterance_index=finished.utterance_index,
+                job_id=job_id,
+                trace_id=finished.trace_id,
+                result=result,
+                dispatched_ms=finished.dispatched_ms,
+            ),
+            self._store.release(
+                node_id, job_id, attempt, outcome="ok" if result.success else "fail", now_ms=now
+            ),
+        )
+        await self._store.unschedule(job_id)
+        self._spawn(self._recovery.slot_freed(node_id))
+
+    async def _follow_up_result(
+        self, record: JobRecord, node_id: str, attempt: int, now: int
+    ) -> None:
+        logger.info(
+            "result repeated",
+            extra={"job_id": record.job_id, "node_id": node_id, "attempt": attempt},
+        )
+        finished = Finished(
+            session_id=record.session_id,
+            utterance_index=record.utterance_index,
+            trace_id=record.trace_id,
+            node_id=node_id,
+            attempt=attempt,
+            reply_to=record.reply_to,
+            dispatched_ms=record.dispatched_ms,
+        )
+        # The result the job kept (the first one), whatever this repeat carries.
+        stored = job_pb2.JobResult.FromString(record.result)
+        await self._after_result(finished, record.job_id, node_id, attempt, stored, now)
+
+    async def report_event(
+        self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
+    ) -> bool:
+        with tracer.start_as_current_span(
+            names.DISPATCHER_EVENT,
+            attributes={
+                names.JOB_ID: job_id,
+                names.NODE_ID: node_id,
+                names.JOB_ATTEMPT: attempt,
+                names.MESSAGE_TYPE: kind,
+            },
+        ) as span:
+            accepted = await self._report_event(job_id, node_id, attempt, kind, text, is_final)
+            span.set_attribute(names.ACCEPTED, accepted)
+            return accepted
+
+    async def _report_event(
+        self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
+    ) -> bool:
+        now = self._clock.now_ms()
+        deadline = await self._store.confirm(
+            job_id,
+            node_id,
+            attempt,
+            now_ms=now,
+            due_ms=now + self._settings.job_timeout_ms,
+            what=kind,
+        )
+        if deadline is None:
+            return False
+        await self._store.schedule(job_id, deadline)
+        record = await self._store.get(job_id)
+        if record is None or record.state.terminal:
+            # Its result overtook this report: the result's unschedule came first.
+            await self._store.unschedule(job_id)
+            return True
+        if not record.session_id:
+            return True
+        if kind == "partial":
+            await self._notifier.partial(
+                session_id=record.session_id,
+                reply_to=record.reply_to,
+                utterance_index=record.utterance_index,
+                job_id=job_id,
+                trace_id=record.trace_id,
+                text=text,
+                is_final=is_final,
+            )
+        elif kind == "accepted":
+            logger.info(
+                "job accepted",
+                extra={
+                    "job_id": job_id,
+                    "state": "accepted",
+                    "node_id": node_id,
+                    "attempt": attempt,
+                },
+            )
+            await self._notifier.event(
+                session_id=record.session_id,
+                reply_to=record.reply_to,
+                utterance_index=record.utterance_index,
+                job_id=job_id,
+                trace_id=record.trace_id,
+                event="NODE_ACCEPTED",
+                elapsed_ms=max(0, now - record.created_ms),
+            )
+        return True
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _finished_by(record: JobRecord, final: JobState, node_id: str, attempt: int) -> bool:
+    """Whether this node's result of this attempt is what finished the job."""
+    return (
+        record.state is final
+        and record.state in (JobState.COMPLETED, JobState.FAILED)
+        and record.node_id == node_id
+        and record.attempt == attempt
+        and bool(record.result)
+    )
