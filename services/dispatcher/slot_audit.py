@@ -44,8 +44,9 @@ class SlotAudit:
         freed, cursor = 0, 0
         while True:
             cursor, node_ids = await self._store.node_ids_page(cursor, NODES_PER_PAGE)
-            for node_id in node_ids:
-                for job_id, attempt in await self._store.node_job_ids(node_id):
+            # One round trip per page: at 10,000 nodes a pass is 20 reads, not 10,000.
+            for node_id, slots in (await self._store.slots_of(node_ids)).items():
+                for job_id, attempt in slots:
                     if await self._held(node_id, job_id, attempt):
                         continue
                     slot = (node_id, job_id, attempt)

@@ -246,6 +246,19 @@ class RedisJobStore:
         held = await self._r.hgetall(self._keys.node_inflight(node_id))
         return [(_text(job), int(attempt)) for job, attempt in held.items()]
 
+    async def slots_of(self, node_ids: list[str]) -> dict[str, list[tuple[str, int]]]:
+        """The reserved slots of many nodes in one round trip: node id -> (job, attempt)."""
+
+        def reads(pipe: Any) -> None:
+            for node_id in node_ids:
+                pipe.hgetall(self._keys.node_inflight(node_id))
+
+        replies = await run_pipeline(self._r, reads) if node_ids else []
+        return {
+            node_id: [(_text(job), int(attempt)) for job, attempt in held.items()]
+            for node_id, held in zip(node_ids, replies, strict=True)
+        }
+
     async def recent_job_ids(self, before_ms: int, count: int) -> list[tuple[str, int]]:
         """Jobs created before `before_ms`, newest first: (job id, created ms)."""
         found = await self._r.zrevrangebyscore(
