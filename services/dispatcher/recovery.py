@@ -341,11 +341,14 @@ class Recovery:
                 if fields.get("kind") == "offline":
                     await self.node_offline(node_id, fields.get("traceparent", ""))
                 elif fields.get("status") == "ready":
-                    await self.drain(self._pairs_of_node(node_id))
+                    await self.slot_freed(node_id)  # a node came up: room, maybe
 
     # --- waiting for capacity ---------------------------------------------------------------
 
     async def slot_freed(self, node_id: str) -> None:
+        """Room on this node: dispatch what waits for its pairs. Only pairs known to have
+        waiting jobs are looked at (a fleet coming up sends thousands of these); the
+        poll adds pairs other replicas queued."""
         pairs = self._pairs_of_node(node_id) & self._pending_pairs
         if pairs:
             await self.drain(pairs)
