@@ -36,6 +36,7 @@ from bench import find_probe
 from bench.beat_delivery import delivery_delays
 from bench.beat_scheduler import BeatScheduler
 from bench.catalog import RunContext, scenario
+from bench.harness_gc import collection_paused
 from bench.heartbeat_probe import HeartbeatProbe, ProbeConfig
 from bench.node_mix import node_pairs, pair_sizes
 from bench.node_swarm import Swarm
@@ -135,15 +136,17 @@ class NodesBench:
                 pool, registry = stubs
                 run.memory["empty"] = await redis.memory()
                 self.sample("empty")
-                await self.register_all(pool)
-                await self.settle(pool, run.settle, self.expected())
-                run.memory["registered"] = await redis.memory()
-                self.sample("registered")
-                await self.key_memory(redis)
-                await self.heartbeat_window(redis, pool)
-                run.memory["after_window"] = await redis.memory()
-                self.sample("after_window")
-                await self.find_candidates(pool)
+                await self.register_bulk(pool)
+                with collection_paused():
+                    await self.register_paced()
+                    await self.settle(pool, run.settle, self.expected())
+                    run.memory["registered"] = await redis.memory()
+                    self.sample("registered")
+                    await self.key_memory(redis)
+                    await self.heartbeat_window(redis, pool)
+                    run.memory["after_window"] = await redis.memory()
+                    self.sample("after_window")
+                    await self.find_candidates(pool)
                 log.info("counting node statuses")
                 ours = {n.node_id for n in self.swarm.registered()}
                 run.ready_filtered = await count_ready_filtered(registry, ours)
@@ -176,7 +179,7 @@ class NodesBench:
     def expected(self) -> dict[Pair, int]:
         return dict(pair_sizes([n.pairs for n in self.swarm.registered()]))
 
-    async def register_all(self, pool: pool_grpc.PoolServiceStub) -> None:
+    async def register_bulk(self, pool: pool_grpc.PoolServiceStub) -> None:
         cfg, run, swarm = self.cfg, self.run, self.swarm
         log.info("connecting %d nodes over %d gateways", cfg.nodes, cfg.gateways)
         run.connect = await swarm.connect(swarm.nodes, cfg.connect_concurrency)
@@ -192,12 +195,12 @@ class NodesBench:
         log.info("registering %d nodes (%d outstanding)", cfg.bulk_nodes, cfg.register_concurrency)
         bulk = swarm.nodes[: cfg.bulk_nodes]
         run.bulk = await swarm.register(bulk, cfg.register_concurrency, self.beats.join)
-        # What the harness built so far never needs collecting: keep GC pauses short.
-        gc.collect()
-        gc.freeze()
         # The registry indexes off the request path: let the burst's backlog drain, so
         # the paced registrations meet a busy (heartbeats) but steady scheduler.
         await self.settle(pool, run.bulk_settle, self.expected())
+
+    async def register_paced(self) -> None:
+        cfg, run, swarm = self.cfg, self.run, self.swarm
         log.info("registering %d more at %g/s", cfg.paced, cfg.paced_rate)
         paced = swarm.nodes[cfg.bulk_nodes :]
         run.paced = await swarm.register_paced(paced, cfg.paced_rate, self.beats.join)

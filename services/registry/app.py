@@ -68,8 +68,10 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
             await registry.reconcile_once()
 
     async def finish_indexing() -> None:
-        # Drain: what was accepted reaches the index before the process goes.
+        # Drain: what was accepted reaches the index and the event feed before the
+        # process goes.
         await asyncio.wait_for(index.wait_idle(), settings.server.shutdown_grace_s)
+        await asyncio.wait_for(registry.flush_events(), settings.server.shutdown_grace_s)
 
     app.run_in_background(index.run)
     app.run_in_background(sweep_loop)

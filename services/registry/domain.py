@@ -21,6 +21,7 @@ from lingua_common.errors import DomainError
 from lingua_common.ids import new_id
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, traceparent
+from services.registry.event_feed import EventFeed
 from services.registry.gateways import GatewayNotifier
 from services.registry.index_sync import IndexSync, IndexUpdate
 from services.registry.model import Beat, BeatOutcome, NodeEvent, NodeRecord, NodeStatus
@@ -95,6 +96,7 @@ class Registry:
         self._clock = clock
         self._settings = settings
         self._replica_id = replica_id
+        self._events = EventFeed(store)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def register(
@@ -135,10 +137,8 @@ class Registry:
                 f"node id {node_id} is held by a live node with another credential",
                 grpc.StatusCode.ALREADY_EXISTS,
             ) from None
-        await self._store.record_registration(
-            node_id,
-            now,
-            _event("registered", node_id, claim.epoch, NodeStatus.REGISTERING, "", now),
+        await self._events.append_soon(
+            _event("registered", node_id, claim.epoch, NodeStatus.REGISTERING, "", now)
         )
         indexed_caps = (
             language_caps if descriptor.accept_public_jobs else node_pb2.LanguageCapabilities()
@@ -202,7 +202,7 @@ class Registry:
             else:
                 results.append(_beat_refusal(beat, outcome))
         if changes:
-            await self._store.append_events(changes)
+            await self._events.append(changes)
         return results
 
     def _prepare(self, beat: HeartbeatInput) -> Beat:
@@ -222,6 +222,10 @@ class Registry:
             ready_types=ready_types,
         )
 
+    async def flush_events(self) -> None:
+        """Wait for node events still being written in the background (on shutdown)."""
+        await self._events.flush()
+
     async def deregister(self, node_id: str, epoch: int, reason: str) -> bool:
         return await self._take_offline(node_id, epoch, reason)
 
@@ -237,8 +241,8 @@ class Registry:
             )
         previous, epoch = drained
         if previous is not NodeStatus.DRAINING:
-            await self._store.append_event(
-                _event("status_changed", node_id, epoch, NodeStatus.DRAINING, reason, now)
+            await self._events.append(
+                [_event("status_changed", node_id, epoch, NodeStatus.DRAINING, reason, now)]
             )
             record = await self._store.get(node_id)
             if record is not None and record.gateway_id:
@@ -317,7 +321,7 @@ class Registry:
             },
         ):
             event = _event("offline", node_id, offline.epoch, NodeStatus.OFFLINE, reason, now)
-            await self._store.append_event(replace(event, traceparent=traceparent()))
+            await self._events.append([replace(event, traceparent=traceparent())])
         logger.info(
             "node offline", extra={"node_id": node_id, "epoch": offline.epoch, "reason": reason}
         )

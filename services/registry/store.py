@@ -77,26 +77,43 @@ class RedisRegistryStore:
         ready_types: tuple[str, ...],
         accepts_public_jobs: bool = True,
     ) -> Claim:
+        """Claim the node id (a new epoch) and put the node in the shared sets, in one
+        round trip. The sets are written even when the claim is refused: the id then
+        belongs to a live node, which is in them already (its last_seen stamp may move
+        forward, which only puts off the sweeper's look; the record is the fence)."""
         lim = self._limits
-        result = await self._lua.run(
+        k = self._keys
+
+        def node_sets(pipe: Any) -> None:
+            pipe.sadd(k.nodes_all(), node_id)
+            pipe.zadd(k.nodes_last_seen(), {node_id: now_ms})
+
+        [result] = await self._lua.run_many(
             "node_claim",
-            self._node_keys(node_id),
             [
-                now_ms,
-                gateway_id,
-                descriptor,
-                max_jobs,
-                credential,
-                lim.owner_ttl_ms,
-                lim.alive_window_ms,
-                lim.record_ttl_ms,
-                language_caps,
-                ",".join(ready_types),
-                lim.history_length,
-                lim.failures_to_degrade,
-                "1" if accepts_public_jobs else "0",
+                (
+                    self._node_keys(node_id),
+                    [
+                        now_ms,
+                        gateway_id,
+                        descriptor,
+                        max_jobs,
+                        credential,
+                        lim.owner_ttl_ms,
+                        lim.alive_window_ms,
+                        lim.record_ttl_ms,
+                        language_caps,
+                        ",".join(ready_types),
+                        lim.history_length,
+                        lim.failures_to_degrade,
+                        "1" if accepts_public_jobs else "0",
+                    ],
+                )
             ],
+            then=node_sets,
         )
+        if isinstance(result, Exception):
+            raise result
         if int(result[0]) < 0:
             raise NodeIdConflictError(node_id)
         self._metrics.registered()
@@ -106,22 +123,6 @@ class RedisRegistryStore:
             previous_gateway=_text(result[2]),
             index_seq=int(result[3]),
         )
-
-    async def record_registration(self, node_id: str, now_ms: int, event: NodeEvent) -> None:
-        """The node's entries in the shared sets and the event feed, in one round trip."""
-        k = self._keys
-
-        def writes(pipe: Any) -> None:
-            pipe.sadd(k.nodes_all(), node_id)
-            pipe.zadd(k.nodes_last_seen(), {node_id: now_ms})
-            pipe.xadd(
-                k.node_events(),
-                _event_fields(event),
-                maxlen=self._limits.event_feed_maxlen,
-                approximate=True,
-            )
-
-        await run_pipeline(self._r, writes)
 
     async def heartbeat_many(
         self, beats: list[Beat], *, now_ms: int
@@ -262,15 +263,6 @@ class RedisRegistryStore:
 
     async def try_sweep_lock(self, owner: str, ttl_ms: int) -> bool:
         return bool(await self._r.set(self._keys.sweep_lock(), owner, nx=True, px=ttl_ms))
-
-    async def append_event(self, event: NodeEvent) -> str:
-        event_id = await self._r.xadd(
-            self._keys.node_events(),
-            _event_fields(event),
-            maxlen=self._limits.event_feed_maxlen,
-            approximate=True,
-        )
-        return _text(event_id)
 
     async def append_events(self, events: list[NodeEvent]) -> None:
         """Several events in one round trip (their order in the feed is the list's)."""
