@@ -17,6 +17,7 @@ from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.gateway.context import GatewayContext
 from services.gateway.heartbeat_uplink import HeartbeatUplink
+from services.gateway.idle_nodes import IdleNodeWatch
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.servicer import GatewayServicer
 from services.gateway.settings import GatewaySettings
@@ -99,6 +100,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     app.run_in_background(heartbeats.run)
     app.run_in_background(keep_ownership)
     app.run_in_background(tick)
+    app.run_in_background(IdleNodeWatch(endpoints.links, clock, settings.node_idle_timeout_ms).run)
     app.on_drain(drain)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: registry_channel.close(None))

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_SUPERSEDED = 4001
 CLOSE_REREGISTER = 4002
+CLOSE_SILENT = 1000  # a normal closure: every agent reconnects after one
 
 STATUS_NAMES = {1: "registering", 2: "ready", 3: "degraded", 4: "draining", 5: "offline"}
 PROGRESS_EVENTS = {
@@ -53,8 +54,10 @@ class NodeLink:
         self._beats = HeartbeatQueue(ctx, self._spawn, self._reregister)
         self._close_task: asyncio.Task[None] | None = None
         self.job_traces = JobTraces()
+        self.last_heard_ms = ctx.clock.now_ms()  # when its last message came
 
     async def handle(self, msg: dict[str, Any]) -> None:
+        self.last_heard_ms = self.ctx.clock.now_ms()
         kind = msg.get("type")
         if kind == "node_register":
             await self._register(node_in.parse_node_register(msg))
@@ -157,6 +160,15 @@ class NodeLink:
         self.outbox.send(
             out.node_register_ack(self.node_id, "registered", STATUS_NAMES.get(reply.status))
         )
+
+    def silent(self, silent_ms: int) -> bool:
+        """Nothing heard for too long: close the socket (the node, if alive, reconnects).
+        False when the socket is closing already."""
+        if self._close_task is not None:
+            return False
+        reason = f"no message for {silent_ms // 1000} s"
+        self._close_task = asyncio.create_task(self.ws.close(CLOSE_SILENT, reason))
+        return True
 
     def superseded(self, reason: str = "superseded by a newer connection") -> None:
         """A newer registration of this node id exists: close this (older) socket."""

@@ -124,6 +124,10 @@ class GatewaySettings:
     answer_timeout_ms: int = 60_000
     # A node whose socket closed is offline unless it is back (new epoch) within this.
     node_offline_grace_ms: int = 1_000
+    # A node socket with no frame for this long is closed: nodes beat every 15 s, so
+    # three missed beats mean a host that is gone (a crash sends no FIN). This, not a
+    # WebSocket ping per socket, is what watches node sockets (sessions keep pings).
+    node_idle_timeout_ms: int = 45_000
     tick_ms: int = 50
     drain_timeout_ms: int = 5_000
     rpc_timeout_ms: int = 5_000
@@ -148,6 +152,8 @@ class GatewaySettings:
             raise SettingsError(
                 f"LINGUA_HEARTBEAT_BATCH_LINGER_MS must be within 0..{MAX_LINGER_S * 1000:.0f}"
             )
+        if self.node_idle_timeout_ms <= 0:
+            raise SettingsError("LINGUA_NODE_IDLE_TIMEOUT_MS must be > 0")
         lim = self.limits
         bounds = (
             lim.send_queue,
@@ -177,6 +183,12 @@ class GatewaySettings:
             answer_timeout_ms=env_int(env, "LINGUA_ANSWER_TIMEOUT_MS", cls.answer_timeout_ms),
             node_offline_grace_ms=env_int(
                 env, "LINGUA_NODE_OFFLINE_GRACE_MS", cls.node_offline_grace_ms
+            ),
+            node_idle_timeout_ms=env_int(
+                env,
+                "LINGUA_NODE_IDLE_TIMEOUT_MS",
+                # Three intervals, as the registry counts them (same variable).
+                3 * env_int(env, "LINGUA_HEARTBEAT_INTERVAL_MS", 15_000),
             ),
             drain_timeout_ms=env_int(env, "LINGUA_DRAIN_TIMEOUT_MS", cls.drain_timeout_ms),
             cutting=_cutting_from_env(env),

@@ -29,6 +29,17 @@ DRAIN_POLL_S = 0.05
 INBOUND_FRAMES = 4
 
 
+class GatewayConnection(ServerConnection):
+    """A WebSocket of this gateway. Node sockets get no keepalive pings: the nodes'
+    own heartbeats show they are there, and silent ones are closed (idle_nodes.py).
+    Session sockets keep them: an idle client sends nothing."""
+
+    def start_keepalive(self) -> None:
+        if self.request is not None and path_of(self.request.path) == NODE_PATH:
+            return
+        super().start_keepalive()
+
+
 class WebSocketEndpoints:
     def __init__(self, ctx: GatewayContext) -> None:
         self._ctx = ctx
@@ -43,6 +54,7 @@ class WebSocketEndpoints:
             self._ctx.settings.ws_host,
             self._ctx.settings.ws_port,
             process_request=self.admission.process_request,
+            create_connection=GatewayConnection,
             max_size=limits.max_frame_bytes,
             # Frames read ahead of the handler: at most this many per connection.
             max_queue=INBOUND_FRAMES,
