@@ -27,6 +27,7 @@ from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.interceptors import DEPENDENCY_ERRORS, DependencyErrorInterceptor
 from lingua_common.metrics.endpoint import MetricsEndpoint
 from lingua_common.metrics.service import ServiceMetrics
+from lingua_common.rpc_metrics import RpcMetricsInterceptor
 from lingua_common.settings import ServerSettings
 from lingua_common.telemetry.tracing import server_interceptors
 
@@ -60,6 +61,7 @@ class ServiceApp:
         self.server = grpc.aio.server(
             options=GRPC_OPTIONS,
             interceptors=[
+                RpcMetricsInterceptor(self.metrics.rpc),
                 *server_interceptors(),
                 DependencyErrorInterceptor(self.metrics.redis_errors_rpc),
             ],

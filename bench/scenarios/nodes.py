@@ -54,6 +54,7 @@ from bench.scheduler_views import (
     index_version,
     wait_index_settled,
 )
+from bench.service_histograms import Buckets, read_buckets
 from bench.stack_runner import log_digest, running_stack, stack_config
 from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
@@ -203,7 +204,9 @@ class NodesBench:
         cfg, run, swarm = self.cfg, self.run, self.swarm
         log.info("registering %d more at %g/s", cfg.paced, cfg.paced_rate)
         paced = swarm.nodes[cfg.bulk_nodes :]
+        before = await self.registry_calls("RegisterNode")
         run.paced = await swarm.register_paced(paced, cfg.paced_rate, self.beats.join)
+        run.register_server = (await self.registry_calls("RegisterNode")).minus(before)
         run.registered = len(swarm.registered())
 
     async def settle(
@@ -237,6 +240,11 @@ class NodesBench:
         for name, key in shared.items():
             run.shared_usage[name] = await redis.memory_usage(key)
 
+    async def registry_calls(self, method: str) -> Buckets:
+        """The registry's own histogram of one of its gRPC methods, as it stands now."""
+        assert self.stack.registry is not None
+        return await read_buckets(self.stack.registry.ports["metrics"], method)
+
     async def heartbeat_window(self, redis: RedisStats, pool: pool_grpc.PoolServiceStub) -> None:
         cfg, run = self.cfg, self.run
         assert self.stack.registry is not None
@@ -258,7 +266,9 @@ class NodesBench:
             before = ProcSample.take(self.pids)
             log.info("heartbeat window: %g s at %g/s", cfg.window_s, cfg.heartbeat_rate)
             self.beats.begin_window()
+            calls_before = await self.registry_calls("Heartbeat")
             run.probe = await probe.measure()
+            run.probe_server = (await self.registry_calls("Heartbeat")).minus(calls_before)
             run.window = self.beats.end_window()
             after = ProcSample.take(self.pids)
             run.window_cpu_s = after.cpu_since(before)

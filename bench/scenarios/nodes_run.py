@@ -14,6 +14,7 @@ from bench.proc_stats import ProcSample
 from bench.redis_stats import MemoryInfo
 from bench.scenarios.nodes_config import NodesConfig
 from bench.scheduler_views import PoolsView, StatusCount
+from bench.service_histograms import Buckets
 
 
 @dataclass
@@ -44,6 +45,9 @@ class NodesRun:
     window_machine_busy_s: float | None = None  # all processes, all cores
     load_after_window: list[float] = field(default_factory=list)
     probe: ProbeReport = field(default_factory=ProbeReport)
+    # The registry's own histograms over the same calls (its receive to its answer).
+    probe_server: Buckets = field(default_factory=Buckets)
+    register_server: Buckets = field(default_factory=Buckets)
     probe_settle: Settle = field(default_factory=Settle)
     index_before: int = 0
     index_after: int = 0

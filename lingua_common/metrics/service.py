@@ -21,6 +21,7 @@ from prometheus_client import (
 )
 
 from lingua_common.interceptors import DEPENDENCY_ERRORS
+from lingua_common.rpc_metrics import RpcMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class ServiceMetrics:
             "Gauge refreshes at scrape time that failed or timed out (gauges went stale)",
             registry=self.registry,
         )
+        self.rpc = RpcMetrics(self.registry)
         self._hooks: list[ScrapeHook] = []
         # One refresh at a time: concurrent scrapers must not multiply the Redis reads.
         self._refreshing = asyncio.Lock()

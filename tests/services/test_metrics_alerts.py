@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import promql_parser
 import pytest
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lingua_common.settings import RedisSettings
 from tests.deploy.manifests import ALERTS_FILE
 from tests.metrics_scrape import Samples, scrape
-from tests.suite import InProcessSuite
+from tests.suite import InProcessSuite, grpc_address
 
 # Made by Prometheus itself for every target, not exported by a service.
 PROMETHEUS_SERIES = {"up"}
@@ -60,6 +62,9 @@ def is_target_label(label: str) -> bool:
 async def exported(single_redis_settings: RedisSettings) -> AsyncIterator[Samples]:
     suite = await InProcessSuite(single_redis_settings, gateways=1).start()
     try:
+        for app in suite.apps:  # a unary call each (a probe's), so per-call series exist
+            async with grpc.aio.insecure_channel(grpc_address(app)) as channel:
+                await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
         yield await scrape(*(app.ports["metrics"] for app in suite.apps))
     finally:
         await suite.stop()
