@@ -15,6 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from services.gateway.auth import Authenticator, AuthError, Identity
+from services.gateway.client_address import FORWARDED_FOR, ClientAddress
 from services.gateway.context import GatewayContext
 from services.gateway.limits import ConnectionCounter
 
@@ -28,7 +29,7 @@ def path_of(target: str) -> str:
     return urlsplit(target).path
 
 
-def remote_ip(connection: ServerConnection) -> str:
+def peer_ip(connection: ServerConnection) -> str:
     address = connection.remote_address
     return str(address[0]) if address else "?"
 
@@ -38,6 +39,12 @@ class Admission:
         self._ctx = ctx
         self.auth = Authenticator(ctx.settings.auth)
         self.connections = ConnectionCounter(ctx.settings.limits.max_connections_per_ip)
+        self._addresses = ClientAddress(ctx.settings.trusted_proxies)
+
+    def client_ip(self, connection: ServerConnection, request: Request) -> str:
+        """Where the socket comes from: its peer, or the client behind a trusted proxy."""
+        forwarded = request.headers.get_all(FORWARDED_FOR)
+        return self._addresses.of(peer_ip(connection), forwarded)
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = path_of(request.path)
@@ -51,7 +58,7 @@ class Admission:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown path\n")
         if self._ctx.draining:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
-        ip = remote_ip(connection)
+        ip = self.client_ip(connection, request)
         if self.connections.full(ip):
             logger.warning("too many connections from one address", extra={"ip": ip})
             return connection.respond(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from lingua_common.env import SettingsError, env_bool, env_float, env_int, env_str
 from lingua_common.settings import RedisSettings, ServerSettings
+from services.gateway.client_address import Network, parse_networks
 from services.gateway.cutting import CutSettings
 from services.gateway.heartbeat_uplink import MAX_BEATS_PER_BATCH, MAX_LINGER_S, UplinkSettings
 
@@ -135,6 +136,8 @@ class GatewaySettings:
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
     heartbeat_uplink: UplinkSettings = field(default_factory=UplinkSettings)
+    # Load balancers / ingresses whose X-Forwarded-For is believed (client_address.py).
+    trusted_proxies: tuple[Network, ...] = ()
 
     def validate(self) -> None:
         """Refuse settings the gateway must not start with (raises SettingsError)."""
@@ -170,8 +173,13 @@ class GatewaySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewaySettings:
         default_id = f"gw-{socket.gethostname()}-{os.getpid()}"
+        try:
+            trusted_proxies = parse_networks(env_str(env, "LINGUA_TRUSTED_PROXIES", ""))
+        except ValueError as exc:
+            raise SettingsError(f"LINGUA_TRUSTED_PROXIES: {exc}") from exc
         settings = cls(
             server=ServerSettings.from_env(env, default_port=50054, default_metrics_port=9104),
+            trusted_proxies=trusted_proxies,
             redis=RedisSettings.from_env(env),
             gateway_id=env_str(env, "LINGUA_GATEWAY_ID", default_id),
             ws_host=env_str(env, "LINGUA_WS_HOST", cls.ws_host),

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from services.gateway.auth import AuthError
 from services.gateway.context import GatewayContext
 from services.gateway.frames import dispatch_frame
-from services.gateway.handshake import NODE_PATH, Admission, path_of, remote_ip
+from services.gateway.handshake import NODE_PATH, Admission, path_of
 from services.gateway.limits import RateGuard
 from services.gateway.node_link import NodeLink
 from services.gateway.session_link import SessionLink
@@ -69,7 +69,8 @@ class WebSocketEndpoints:
         return port
 
     async def _handle(self, ws: ServerConnection) -> None:
-        ip = remote_ip(ws)
+        assert ws.request is not None  # the handler runs after a completed handshake
+        ip = self.admission.client_ip(ws, ws.request)
         counter = self.admission.connections
         # The handshake checked the count too; handshakes racing each other end up here.
         if not counter.acquire(ip):

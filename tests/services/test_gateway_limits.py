@@ -15,6 +15,7 @@ from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as gw_grpc
 from lingua_common.clock import ManualClock
 from lingua_common.settings import RedisSettings
+from services.gateway.client_address import parse_networks
 from services.gateway.settings import RateLimit
 from tests.peers import Peer, open_session, utterance_message
 from tests.services.gateway_helpers import (
@@ -88,6 +89,38 @@ async def test_connections_per_address_are_limited_at_the_handshake(
         else:
             raise AssertionError("a freed connection slot was never reused")
         await third.close()
+        await first.close()
+
+
+async def forwarded_for(url: str, client: str) -> Peer:
+    return Peer(await connect(url, additional_headers={"X-Forwarded-For": client}))
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_connection_limit(
+    redis_settings: RedisSettings,
+) -> None:
+    proxy = parse_networks("127.0.0.1")  # the tests' sockets come from here: the "ingress"
+    one = limits(max_connections_per_ip=1)
+    async with running_suite(redis_settings, limits=one, trusted_proxies=proxy) as suite:
+        url = suite.ws_url() + "/ws/session"
+        first = await forwarded_for(url, "198.51.100.1")
+        other = await forwarded_for(url, "198.51.100.2")  # another client: admitted
+        with pytest.raises(InvalidStatus) as refused:
+            await forwarded_for(url, "198.51.100.1")  # the first client, again
+        assert refused.value.response.status_code == 429
+        await first.close()
+        await other.close()
+
+
+async def test_a_forwarded_header_from_an_untrusted_peer_is_ignored(
+    redis_settings: RedisSettings,
+) -> None:
+    async with running_suite(redis_settings, limits=limits(max_connections_per_ip=1)) as suite:
+        url = suite.ws_url() + "/ws/session"
+        first = await forwarded_for(url, "198.51.100.1")
+        with pytest.raises(InvalidStatus) as refused:  # same peer, whatever it claims
+            await forwarded_for(url, "198.51.100.2")
+        assert refused.value.response.status_code == 429
         await first.close()
 
 
