@@ -73,9 +73,10 @@ class NodeReports:
             record = await self._store.get(job_id)
             if record is not None and _finished_by(record, final, node_id, attempt):
                 # This very result finished the job already, and the call is repeated: the
-                # replica that took it may have died before the client heard of it.
+                # replica that took it may have died before the client heard of it. Still
+                # a duplicate to the caller (accepted=False): the job did not change.
                 await self._follow_up_result(record, node_id, attempt, now)
-                return True, record.state
+                return False, record.state
             logger.info(
                 "result ignored",
                 extra={
