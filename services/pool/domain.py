@@ -33,6 +33,16 @@ class IndexChange:
     entry: NodeEntry | None
 
 
+@dataclass(frozen=True)
+class NodeUpdate:
+    """A node's entry as the registry recorded it; caps None removes the node."""
+
+    node_id: str
+    index_seq: int
+    caps: node_pb2.LanguageCapabilities | None
+    ready: tuple[str, ...] = ()
+
+
 class ResyncRequired(Exception):
     """The feed no longer reaches back to the watcher's version."""
 
@@ -91,6 +101,27 @@ class PoolDirectory:
         if changed:
             await self._wait_applied(version)
         return version, accepted
+
+    async def apply_changes(self, changes: list[NodeUpdate]) -> tuple[list[tuple[bool, bool]], int]:
+        """Many nodes' entries in one round trip; returns ((changed, accepted) per change,
+        the index version after them)."""
+        puts = [
+            (
+                c.node_id,
+                b""
+                if c.caps is None
+                else encode_entry(
+                    NodeEntry(pairs=directed_pairs(c.caps), ready=frozenset(c.ready))
+                ),
+                c.index_seq,
+            )
+            for c in changes
+        ]
+        results = await self._store.put_many(puts)
+        version = max((v for _, v, _ in results), default=self.index.version)
+        if any(changed for changed, _, _ in results):
+            await self._wait_applied(version)
+        return [(changed, accepted) for changed, _, accepted in results], version
 
     async def _wait_applied(self, version: int) -> None:
         async with self._applied:

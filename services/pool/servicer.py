@@ -13,13 +13,14 @@ from lingua_common.grpc_app import Context
 from lingua_common.language_index import Pair, parse_pool_id, pool_id
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer
-from services.pool.domain import IndexChange, PoolDirectory, ResyncRequired
+from services.pool.domain import IndexChange, NodeUpdate, PoolDirectory, ResyncRequired
 
 tracer = get_tracer(__name__)
 
 DEFAULT_CANDIDATES = 8
 MAX_CANDIDATES = 64
 MAX_PAGE_SIZE = 500
+MAX_CHANGES_PER_CALL = 1_000
 
 
 def _pairs_pb(pairs: frozenset[Pair] | list[Pair]) -> list[node_pb2.LanguagePair]:
@@ -60,6 +61,39 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
     ) -> pb.RemoveNodeResponse:
         version, accepted = await self._directory.remove_node(request.node_id, request.index_seq)
         return pb.RemoveNodeResponse(index_version=version, stale=not accepted)
+
+    async def ApplyNodeChanges(
+        self, request: pb.ApplyNodeChangesRequest, context: Context
+    ) -> pb.ApplyNodeChangesResponse:
+        changes = request.changes
+        if len(changes) > MAX_CHANGES_PER_CALL:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"at most {MAX_CHANGES_PER_CALL} changes per call, got {len(changes)}",
+            )
+        node_ids = [c.node_id for c in changes]
+        if not all(node_ids) or len(set(node_ids)) != len(node_ids):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "every change needs a node_id, each at most once"
+            )
+        outcomes, version = await self._directory.apply_changes(
+            [
+                NodeUpdate(
+                    node_id=c.node_id,
+                    index_seq=c.index_seq,
+                    caps=c.entry.language_capabilities if c.HasField("entry") else None,
+                    ready=tuple(c.entry.ready_service_types),
+                )
+                for c in changes
+            ]
+        )
+        return pb.ApplyNodeChangesResponse(
+            outcomes=[
+                pb.NodeChangeOutcome(node_id=node_id, changed=changed, stale=not accepted)
+                for node_id, (changed, accepted) in zip(node_ids, outcomes, strict=True)
+            ],
+            index_version=version,
+        )
 
     async def FindCandidates(
         self, request: pb.FindCandidatesRequest, context: Context

@@ -47,6 +47,22 @@ class RedisPoolStore:
         )
         return int(changed) == 1, int(version), int(accepted) == 1
 
+    async def put_many(self, changes: list[tuple[str, bytes, int]]) -> list[tuple[bool, int, bool]]:
+        """put() for many nodes in one round trip: (node id, entry, index_seq) each, in
+        order. Any Redis error fails the whole call (each put is idempotent: retry it)."""
+        keys = [*self._index_keys(), self._keys.index_seqs()]
+        replies = await self._lua.run_many(
+            "index_upsert",
+            [(keys, [node_id, entry, self._feed_maxlen, seq]) for node_id, entry, seq in changes],
+        )
+        results = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+            changed, version, accepted = reply
+            results.append((int(changed) == 1, int(version), int(accepted) == 1))
+        return results
+
     async def snapshot(self) -> Snapshot:
         reply = await self._lua.run("index_snapshot", self._index_keys(), [])
         flat = reply[2:]

@@ -1,8 +1,9 @@
 """Keeping the pool index in step with node records, off the request path.
 
 Updates are queued per node (only the newest matters: each is the node's full entry)
-and applied by one worker with bounded concurrency, retried with back-off while the
-pool is unreachable. Each carries the record's index_seq, so the pool refuses one that
+and sent by one worker in batches (one ApplyNodeChanges call and one Redis round trip
+at the pool for up to BATCH_SIZE nodes), a few batches at a time, retried with back-off
+while the pool is unreachable. Each carries the record's index_seq, so the pool refuses one that
 arrives after a newer one. A reconcile pass re-sends whatever the pool is behind on
 (a registry that crashed with updates still queued loses nothing for long).
 """
@@ -19,7 +20,8 @@ from lingua_common.cancellation import reraise_if_cancelling
 
 logger = logging.getLogger(__name__)
 
-CONCURRENCY = 32
+BATCH_SIZE = 200  # a 10,000-node reconnect storm is 50 calls, not 10,000
+CONCURRENCY = 4  # batches under way at once
 RETRY_INITIAL_S = 0.2
 RETRY_MAX_S = 5.0
 
@@ -36,6 +38,10 @@ class PoolIndexer(Protocol):
     ) -> None: ...
 
     async def remove(self, node_id: str, index_seq: int) -> None: ...
+
+    async def apply(self, updates: list[IndexUpdate]) -> None:
+        """Many updates in one call (each node at most once); raises if not applied."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -77,34 +83,29 @@ class IndexSync:
                 self._idle.set()
                 await self._wakeup.wait()
             self._wakeup.clear()
-            batch, self._pending = list(self._pending.values()), {}
-            results = await asyncio.gather(*(self._apply(u, gate) for u in batch))
-            failed = [u for u, ok in zip(batch, results, strict=True) if not ok]
+            updates, self._pending = list(self._pending.values()), {}
+            batches = [updates[i : i + BATCH_SIZE] for i in range(0, len(updates), BATCH_SIZE)]
+            results = await asyncio.gather(*(self._apply(b, gate) for b in batches))
+            failed = [
+                u for batch, ok in zip(batches, results, strict=True) if not ok for u in batch
+            ]
             for update in failed:
-                self.submit(update)
+                self.submit(update)  # a newer update queued meanwhile wins
             if failed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
             else:
                 delay = RETRY_INITIAL_S
 
-    async def _apply(self, update: IndexUpdate, gate: asyncio.Semaphore) -> bool:
+    async def _apply(self, batch: list[IndexUpdate], gate: asyncio.Semaphore) -> bool:
         async with gate:
             try:
-                if update.language_caps is None:
-                    await self._pool.remove(update.node_id, update.index_seq)
-                else:
-                    await self._pool.upsert(
-                        update.node_id,
-                        update.language_caps,
-                        list(update.ready_types),
-                        update.index_seq,
-                    )
+                await self._pool.apply(batch)
             except Exception as error:
                 reraise_if_cancelling()
                 logger.warning(
-                    "index update failed; will retry",
-                    extra={"node_id": update.node_id, "error": repr(error)},
+                    "index updates failed; will retry",
+                    extra={"nodes": len(batch), "error": repr(error)},
                 )
                 return False
             return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 import pytest
@@ -31,14 +31,6 @@ from tests.suite import LOCAL, grpc_address
 from tools.launcher.ports import free_port
 
 ZH_EN = node_pb2.LanguageCapabilities(asr_languages=["zh"], semantic_languages=["en"])
-
-
-@pytest.fixture
-async def pool(redis_settings: RedisSettings) -> AsyncIterator[ServiceApp]:
-    app = build_pool(PoolSettings(server=LOCAL, redis=redis_settings))
-    await app.start()
-    yield app
-    await app.stop()
 
 
 async def until_reachable(call: Callable[[], Awaitable[None]], wait_s: float = 5.0) -> None:

@@ -47,6 +47,48 @@ class RemoveNodeResponse(_message.Message):
     stale: bool
     def __init__(self, index_version: _Optional[int] = ..., stale: _Optional[bool] = ...) -> None: ...
 
+class IndexEntry(_message.Message):
+    __slots__ = ("language_capabilities", "ready_service_types")
+    LANGUAGE_CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    READY_SERVICE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    language_capabilities: _node_pb2.LanguageCapabilities
+    ready_service_types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, language_capabilities: _Optional[_Union[_node_pb2.LanguageCapabilities, _Mapping]] = ..., ready_service_types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class NodeChange(_message.Message):
+    __slots__ = ("node_id", "index_seq", "entry")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_SEQ_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    index_seq: int
+    entry: IndexEntry
+    def __init__(self, node_id: _Optional[str] = ..., index_seq: _Optional[int] = ..., entry: _Optional[_Union[IndexEntry, _Mapping]] = ...) -> None: ...
+
+class ApplyNodeChangesRequest(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[NodeChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[NodeChange, _Mapping]]] = ...) -> None: ...
+
+class NodeChangeOutcome(_message.Message):
+    __slots__ = ("node_id", "changed", "stale")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    changed: bool
+    stale: bool
+    def __init__(self, node_id: _Optional[str] = ..., changed: _Optional[bool] = ..., stale: _Optional[bool] = ...) -> None: ...
+
+class ApplyNodeChangesResponse(_message.Message):
+    __slots__ = ("outcomes", "index_version")
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[NodeChangeOutcome]
+    index_version: int
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[NodeChangeOutcome, _Mapping]]] = ..., index_version: _Optional[int] = ...) -> None: ...
+
 class FindCandidatesRequest(_message.Message):
     __slots__ = ("pair", "required_service_types", "exclude_node_ids", "limit", "preferred_pool_id")
     PAIR_FIELD_NUMBER: _ClassVar[int]

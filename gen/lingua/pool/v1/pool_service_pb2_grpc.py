@@ -45,6 +45,11 @@ class PoolServiceStub:
                 request_serializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.RemoveNodeRequest.SerializeToString,
                 response_deserializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.RemoveNodeResponse.FromString,
                 _registered_method=True)
+        self.ApplyNodeChanges = channel.unary_unary(
+                '/lingua.pool.v1.PoolService/ApplyNodeChanges',
+                request_serializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.ApplyNodeChangesRequest.SerializeToString,
+                response_deserializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.ApplyNodeChangesResponse.FromString,
+                _registered_method=True)
         self.FindCandidates = channel.unary_unary(
                 '/lingua.pool.v1.PoolService/FindCandidates',
                 request_serializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.FindCandidatesRequest.SerializeToString,
@@ -79,6 +84,14 @@ class PoolServiceServicer:
 
     def RemoveNode(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyNodeChanges(self, request, context):
+        """Many nodes' entries at once (the registry's index sync): one call, one Redis round
+        trip. Each change is applied or refused as UpsertNode / RemoveNode would.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -119,6 +132,11 @@ def add_PoolServiceServicer_to_server(servicer, server):
                     servicer.RemoveNode,
                     request_deserializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.RemoveNodeRequest.FromString,
                     response_serializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.RemoveNodeResponse.SerializeToString,
+            ),
+            'ApplyNodeChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyNodeChanges,
+                    request_deserializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.ApplyNodeChangesRequest.FromString,
+                    response_serializer=lingua_dot_pool_dot_v1_dot_pool__service__pb2.ApplyNodeChangesResponse.SerializeToString,
             ),
             'FindCandidates': grpc.unary_unary_rpc_method_handler(
                     servicer.FindCandidates,
@@ -196,6 +214,33 @@ class PoolService:
             '/lingua.pool.v1.PoolService/RemoveNode',
             lingua_dot_pool_dot_v1_dot_pool__service__pb2.RemoveNodeRequest.SerializeToString,
             lingua_dot_pool_dot_v1_dot_pool__service__pb2.RemoveNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyNodeChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.pool.v1.PoolService/ApplyNodeChanges',
+            lingua_dot_pool_dot_v1_dot_pool__service__pb2.ApplyNodeChangesRequest.SerializeToString,
+            lingua_dot_pool_dot_v1_dot_pool__service__pb2.ApplyNodeChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,
