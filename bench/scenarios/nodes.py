@@ -37,10 +37,11 @@ from bench.beat_delivery import delivery_delays
 from bench.beat_scheduler import BeatScheduler
 from bench.catalog import RunContext, scenario
 from bench.harness_gc import collection_paused
-from bench.heartbeat_probe import HeartbeatProbe, ProbeConfig
+from bench.heartbeat_probe import ProbeConfig
 from bench.node_mix import node_pairs, pair_sizes
 from bench.node_swarm import Swarm
 from bench.options import BenchOptions
+from bench.probe_process import ProbeProcess
 from bench.proc_stats import ProcSample
 from bench.redis_stats import RedisStats
 from bench.results import ScenarioResult
@@ -248,7 +249,8 @@ class NodesBench:
     async def heartbeat_window(self, redis: RedisStats, pool: pool_grpc.PoolServiceStub) -> None:
         cfg, run = self.cfg, self.run
         assert self.stack.registry is not None
-        probe = HeartbeatProbe(
+        # In a process of its own, as the registry's real callers are (probe_process.py).
+        probe = ProbeProcess(
             ProbeConfig(
                 address=self.stack.registry.grpc_address,
                 nodes=cfg.probe_nodes,

@@ -482,10 +482,11 @@ def build_result(
     result.ok = verdict(run)
     result.data.update(_data(run))
     result.notes.append(
-        f"All {run.config.nodes} simulated nodes, the probes and the harness are one Python "
-        "process on the same machine as redis and the 6 service processes; their event-loop "
-        "time is inside every latency above. Heartbeats have no reply on the wire: their "
-        "cost is the gRPC probe's, plus the registry's own receive stamps; the registry's own "
-        "histograms show the part spent inside it."
+        f"All {run.config.nodes} simulated nodes and the harness are one Python process on "
+        "the same machine as redis and the 6 service processes; their event-loop time is "
+        "inside every latency above but the gRPC heartbeat probe's, which runs in a process "
+        "of its own, as the registry's real callers do. Heartbeats have no reply on the "
+        "wire: their cost is the gRPC probe's, plus the registry's own receive stamps; the "
+        "registry's own histograms show the part spent inside it."
     )
     return result
