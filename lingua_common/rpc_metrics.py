@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-if TYPE_CHECKING:
-    Handler = grpc.RpcMethodHandler[Any, Any]
-    Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    Handler = grpc.RpcMethodHandler
-    Interceptor = grpc.aio.ServerInterceptor
+from lingua_common.interceptors import Handler, Interceptor
 
 # Seconds: fine where the scheduler's calls live (sub-ms to tens of ms), coarse beyond.
 RPC_BUCKETS_S = (

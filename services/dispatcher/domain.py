@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 
 from lingua.common.v1 import job_pb2
+from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import job_id_for
@@ -73,7 +72,7 @@ class Dispatcher:
         self._notifier = notifier
         self._clock = clock
         self._settings = settings
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundTasks()
 
     async def create_job(
         self, request_id: str, spec: job_pb2.JobSpec, reply_to: str, *, may_wait: bool = True
@@ -142,7 +141,7 @@ class Dispatcher:
             return await self._as_it_stands(job_id, created.trace_id, created=False)
         ticket.trace_id = created.trace_id
         ticket.armed_at_creation = True
-        self._spawn(
+        self._background.spawn(
             self._store.index_job(
                 job_id,
                 now_ms=self._clock.now_ms(),
@@ -274,7 +273,7 @@ class Dispatcher:
             if finished.node_id:
                 await self._store.release(finished.node_id, job_id, finished.attempt)
                 await self._recovery.cancel_on_node(finished.node_id, record, reason)
-                self._spawn(self._recovery.slot_freed(finished.node_id))
+                self._background.spawn(self._recovery.slot_freed(finished.node_id))
             await self._notifier.failure(
                 session_id=finished.session_id,
                 reply_to=finished.reply_to,
@@ -295,8 +294,3 @@ class Dispatcher:
 
     async def job_events(self, job_id: str, after_id: str, block_ms: int | None) -> list[JobEvent]:
         return await self._store.events(job_id, after_id, block_ms)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
 
 from lingua.common.v1 import job_pb2
+from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer
-from services.dispatcher.model import Finished, JobRecord, JobState
+from services.dispatcher.model import JobRecord, JobState
 from services.dispatcher.outcomes import SessionNotifier
 from services.dispatcher.recovery import Recovery
 from services.dispatcher.settings import DispatcherSettings
@@ -40,7 +39,7 @@ class NodeReports:
         self._notifier = notifier
         self._clock = clock
         self._settings = settings
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundTasks()
 
     async def complete_job(
         self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
@@ -75,7 +74,7 @@ class NodeReports:
                 # This very result finished the job already, and the call is repeated: the
                 # replica that took it may have died before the client heard of it. Still
                 # a duplicate to the caller (accepted=False): the job did not change.
-                await self._follow_up_result(record, node_id, attempt, now)
+                await self._recovery.follow_up_finished(record)
                 return False, record.state
             logger.info(
                 "result ignored",
@@ -97,20 +96,6 @@ class NodeReports:
                 "code": result.error.code if not result.success else "",
             },
         )
-        await self._after_result(finished, job_id, node_id, attempt, result, now)
-        return True, final
-
-    async def _after_result(
-        self,
-        finished: Finished,
-        job_id: str,
-        node_id: str,
-        attempt: int,
-        result: job_pb2.JobResult,
-        now: int,
-    ) -> None:
-        """Tell the client, free the slot, disarm the timer: each idempotent, so a
-        repeated result may do it all again."""
         # The client waits on delivery, the slot only on bookkeeping: at once. The timer
         # is disarmed last: until then it brings a replica back should this one die.
         await asyncio.gather(
@@ -128,27 +113,8 @@ class NodeReports:
             ),
         )
         await self._store.unschedule(job_id)
-        self._spawn(self._recovery.slot_freed(node_id))
-
-    async def _follow_up_result(
-        self, record: JobRecord, node_id: str, attempt: int, now: int
-    ) -> None:
-        logger.info(
-            "result repeated",
-            extra={"job_id": record.job_id, "node_id": node_id, "attempt": attempt},
-        )
-        finished = Finished(
-            session_id=record.session_id,
-            utterance_index=record.utterance_index,
-            trace_id=record.trace_id,
-            node_id=node_id,
-            attempt=attempt,
-            reply_to=record.reply_to,
-            dispatched_ms=record.dispatched_ms,
-        )
-        # The result the job kept (the first one), whatever this repeat carries.
-        stored = job_pb2.JobResult.FromString(record.result)
-        await self._after_result(finished, record.job_id, node_id, attempt, stored, now)
+        self._background.spawn(self._recovery.slot_freed(node_id))
+        return True, final
 
     async def report_event(
         self, job_id: str, node_id: str, attempt: int, kind: str, text: str, is_final: bool
@@ -218,11 +184,6 @@ class NodeReports:
                 elapsed_ms=max(0, now - record.created_ms),
             )
         return True
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def _finished_by(record: JobRecord, final: JobState, node_id: str, attempt: int) -> bool:

@@ -134,21 +134,24 @@ class Recovery:
         return True
 
     async def follow_up_finished(self, record: JobRecord) -> None:
-        """A finished job whose timer is still armed: the replica that finished it may
-        have died before the client heard. Tell the client (again: a session keeps one
-        answer per utterance), free the slot, then disarm the timer."""
+        """A finished job whose follow-up may not have happened: the replica that finished
+        it may have died before the client heard (its timer came due, or its node's
+        result came again). Tell the client (again: a session keeps one answer per
+        utterance), free the slot, then disarm the timer."""
         logger.info(
             "finished job followed up",
             extra={"job_id": record.job_id, "state": record.state.value},
         )
-        if record.result:
+        # The result the job kept (the first one), whatever a repeat carries.
+        result = job_pb2.JobResult.FromString(record.result) if record.result else None
+        if result is not None:
             await self._notifier.result(
                 session_id=record.session_id,
                 reply_to=record.reply_to,
                 utterance_index=record.utterance_index,
                 job_id=record.job_id,
                 trace_id=record.trace_id,
-                result=job_pb2.JobResult.FromString(record.result),
+                result=result,
                 dispatched_ms=record.dispatched_ms,
             )
         else:
@@ -162,7 +165,15 @@ class Recovery:
                 message=record.error_message,
             )
         if record.node_id:
-            await self._store.release(record.node_id, record.job_id, record.attempt)
+            outcome = "none" if result is None else "ok" if result.success else "fail"
+            if await self._store.release(
+                record.node_id,
+                record.job_id,
+                record.attempt,
+                outcome=outcome,
+                now_ms=self._clock.now_ms(),
+            ):
+                await self.slot_freed(record.node_id)
         await self._store.unschedule(record.job_id)
 
     async def stop_waiting(self, record: JobRecord) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
+from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.metrics import GatewayMetrics
@@ -37,7 +38,7 @@ class GatewayContext:
     active_sessions: set[SessionLink] = field(default_factory=set)
     draining: bool = False
     # Work that outlives a connection (e.g. a node's offline after its grace).
-    background: set[asyncio.Task[Any]] = field(default_factory=set)
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     # Offline reports of closed node sockets under way at once (the rest wait).
     offline_reports: asyncio.Semaphore = field(
@@ -45,9 +46,7 @@ class GatewayContext:
     )
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.background.spawn(coro)
 
     @property
     def gateway_id(self) -> str:

@@ -28,7 +28,7 @@ class HeartbeatQueue:
     def __init__(
         self,
         ctx: GatewayContext,
-        spawn: Callable[[Coroutine[Any, Any, None]], None],
+        spawn: Callable[[Coroutine[Any, Any, None]], object],
         reregister: Callable[[str, str], Awaitable[None]],
     ) -> None:
         self._ctx = ctx

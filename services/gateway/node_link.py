@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from typing import Any
 
 import grpc
@@ -15,6 +14,7 @@ from websockets.asyncio.connection import Connection
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
+from lingua_common.background import BackgroundTasks
 from lingua_common.errors import wire_code_of
 from services.gateway import node_calls
 from services.gateway.auth import ANONYMOUS, Identity
@@ -50,8 +50,9 @@ class NodeLink:
         self.epoch = 0
         # Results and reports under way; more of them wait (the socket is not read meanwhile).
         self._work = InFlight(limits.node_inflight_tasks, limits.node_inflight_bytes)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._beats = HeartbeatQueue(ctx, self._spawn, self._reregister)
+        # Background work that is bounded by itself (one heartbeat call, one drain).
+        self._background = BackgroundTasks()
+        self._beats = HeartbeatQueue(ctx, self._background.spawn, self._reregister)
         self._close_task: asyncio.Task[None] | None = None
         self.job_traces = JobTraces()
         self.last_heard_ms = ctx.clock.now_ms()  # when its last message came
@@ -126,12 +127,6 @@ class NodeLink:
     def _check_node_id(self, node_id: str) -> None:
         if node_id != self.node_id:
             raise WireError(f"node_id {node_id!r} is not the id registered on this connection")
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Background work that is bounded by itself (one heartbeat call, one drain)."""
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _register(self, message: node_in.NodeRegister) -> None:
         try:

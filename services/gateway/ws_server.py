@@ -142,5 +142,4 @@ class WebSocketEndpoints:
             self._server.close(close_connections=True, code=CLOSE_SERVICE_RESTART)
             await self._server.wait_closed()
         # Offline reports of the nodes that left (bounded by the remaining drain time).
-        if self._ctx.background:
-            await asyncio.wait(list(self._ctx.background), timeout=max(0.1, deadline - loop.time()))
+        await self._ctx.background.wait(max(0.1, deadline - loop.time()))

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass, replace
-from typing import Any
 
 import grpc
 from redis.exceptions import RedisError
 
 from lingua.common.v1 import node_pb2
+from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import new_id
@@ -97,7 +96,7 @@ class Registry:
         self._settings = settings
         self._replica_id = replica_id
         self._events = EventFeed(store)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundTasks()
 
     async def register(
         self,
@@ -147,7 +146,7 @@ class Registry:
         if claim.previous_gateway and claim.previous_status not in ("", NodeStatus.OFFLINE):
             # The previous connection of this id may sit on another replica: close it now,
             # not at its next heartbeat.
-            self._spawn(
+            self._background.spawn(
                 self._gateways.disconnect(
                     claim.previous_gateway,
                     node_id,
@@ -246,7 +245,7 @@ class Registry:
             )
             record = await self._store.get(node_id)
             if record is not None and record.gateway_id:
-                self._spawn(
+                self._background.spawn(
                     self._gateways.control(record.gateway_id, node_id, epoch, "drain", reason)
                 )
         return NodeStatus.DRAINING
@@ -326,11 +325,6 @@ class Registry:
             "node offline", extra={"node_id": node_id, "epoch": offline.epoch, "reason": reason}
         )
         return True
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def _beat_refusal(beat: Beat, refusal: Exception) -> DomainError:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -15,7 +18,7 @@ from lingua_common.settings import RedisSettings
 from services.dispatcher.model import JobState
 from services.dispatcher.pending import PendingQueues
 from services.dispatcher.store import RedisJobStore
-from tests.peers import Peer, open_session, registered_node, utterance_message
+from tests.peers import Message, Peer, open_session, registered_node, utterance_message
 from tests.services.lifecycle_helpers import eventually, wait_status
 from tests.suite import InProcessSuite
 
@@ -193,6 +196,43 @@ async def test_a_full_fleet_queues_the_job_and_dispatches_it_when_a_slot_frees(
     assert seen == [0, 1, 2, 3, 4]
 
 
+KEPT = job_pb2.JobResult(success=True, text_asr="kept", text_translated="kept")
+
+
+@dataclass(frozen=True)
+class OtherReplica:
+    """What another dispatcher replica reaches in Redis (the test then 'kills' it)."""
+
+    redis: Any
+    keys: Keys
+    store: RedisJobStore
+    queues: PendingQueues
+
+
+@contextlib.asynccontextmanager
+async def other_replica(suite: InProcessSuite) -> AsyncIterator[OtherReplica]:
+    redis = connect(suite.redis)
+    try:
+        keys, lua = Keys(suite.redis.key_prefix), LuaScripts(redis)
+        store = RedisJobStore(redis, lua, keys, live_ttl_ms=60_000, retention_ms=60_000)
+        yield OtherReplica(redis, keys, store, PendingQueues(redis, lua, keys))
+    finally:
+        await redis.aclose()
+
+
+async def finish_kept(replica: OtherReplica, assign: Message, node_id: str, now_ms: int) -> bool:
+    """The replica records the node's result (KEPT) for this assignment."""
+    finished = await replica.store.finish(
+        str(assign["job_id"]),
+        JobState.COMPLETED,
+        now_ms=now_ms,
+        node_id=node_id,
+        attempt=int(str(assign["attempt_id"])),
+        result=KEPT.SerializeToString(),
+    )
+    return finished is not None
+
+
 async def test_a_waiting_job_held_by_a_replica_that_died_is_placed_once_its_lease_ends(
     clocked: InProcessSuite,
 ) -> None:
@@ -204,12 +244,8 @@ async def test_a_waiting_job_held_by_a_replica_that_died_is_placed_once_its_leas
     assigns = [await peer.expect("job_assign") for _ in range(4)]
     await settle()
     # Another dispatcher replica takes the waiting job off its line and is killed.
-    redis = connect(suite.redis)
-    try:
-        queues = PendingQueues(redis, LuaScripts(redis), Keys(suite.redis.key_prefix))
-        orphan = await queues.take("zh", "en", now_ms=clock.now_ms(), lease_ms=3_000)
-    finally:
-        await redis.aclose()
+    async with other_replica(suite) as replica:
+        orphan = await replica.queues.take("zh", "en", now_ms=clock.now_ms(), lease_ms=3_000)
     assert orphan is not None
     await peer.send(result_for(assigns[0], node_id, "first"))  # room, but the line is empty
     with pytest.raises(TimeoutError):
@@ -233,27 +269,8 @@ async def test_a_result_repeated_after_the_replica_that_took_it_died_reaches_the
     assign = await peer.expect("job_assign")
     # A dispatcher replica records the node's result and is killed before it tells the
     # client, frees the slot or disarms the deadline; the gateway's call is retried.
-    kept = job_pb2.JobResult(success=True, text_asr="kept", text_translated="kept")
-    redis = connect(suite.redis)
-    try:
-        store = RedisJobStore(
-            redis,
-            LuaScripts(redis),
-            Keys(suite.redis.key_prefix),
-            live_ttl_ms=60_000,
-            retention_ms=60_000,
-        )
-        finished = await store.finish(
-            str(assign["job_id"]),
-            JobState.COMPLETED,
-            now_ms=suite.clock.now_ms(),
-            node_id=node_id,
-            attempt=int(str(assign["attempt_id"])),
-            result=kept.SerializeToString(),
-        )
-    finally:
-        await redis.aclose()
-    assert finished is not None
+    async with other_replica(suite) as replica:
+        assert await finish_kept(replica, assign, node_id, suite.clock.now_ms())
     await peer.send(result_for(assign, node_id, "repeated"))
     answer = await client.expect("translation_result")
     assert (answer["utterance_index"], answer["text_asr"]) == (0, "kept")  # the first result
@@ -276,32 +293,18 @@ async def test_what_a_replica_finished_but_never_told_is_told_when_its_timer_com
     await settle()
     # A replica finishes two jobs in Redis and is killed before anyone hears of it: one
     # with the node's result, and the waiting one with NO_AVAILABLE_NODE.
-    redis = connect(suite.redis)
-    try:
-        keys = Keys(suite.redis.key_prefix)
-        store = RedisJobStore(
-            redis, LuaScripts(redis), keys, live_ttl_ms=60_000, retention_ms=60_000
-        )
-        kept = job_pb2.JobResult(success=True, text_asr="kept", text_translated="kept")
-        first = assigns[0]
-        assert await store.finish(
-            str(first["job_id"]),
-            JobState.COMPLETED,
-            now_ms=clock.now_ms(),
-            node_id=node_id,
-            attempt=int(str(first["attempt_id"])),
-            result=kept.SerializeToString(),
-        )
-        (waiting_id,) = [m.decode() for m in await redis.zrange(keys.pending("zh", "en"), 0, -1)]
-        assert await store.finish(
+    first = assigns[0]
+    async with other_replica(suite) as replica:
+        assert await finish_kept(replica, first, node_id, clock.now_ms())
+        waiting = await replica.redis.zrange(replica.keys.pending("zh", "en"), 0, -1)
+        (waiting_id,) = [m.decode() for m in waiting]
+        assert await replica.store.finish(
             waiting_id,
             JobState.FAILED,
             now_ms=clock.now_ms(),
             error_code="NO_AVAILABLE_NODE",
             error_message="no node had capacity",
         )
-    finally:
-        await redis.aclose()
     for assign in assigns[1:]:
         await peer.send(result_for(assign, node_id, "later"))
     await eventually(lambda: _is(running(suite, node_id), 1))  # the first job's slot
