@@ -269,11 +269,11 @@ class Dispatcher:
             logger.info(
                 "job cancelled", extra={"job_id": job_id, "state": "cancelled", "reason": reason}
             )
-            await self._recovery.stop_waiting(record)
+            await self._recovery.waiting.leave(record)
             if finished.node_id:
                 await self._store.release(finished.node_id, job_id, finished.attempt)
                 await self._recovery.cancel_on_node(finished.node_id, record, reason)
-                self._background.spawn(self._recovery.slot_freed(finished.node_id))
+                self._background.spawn(self._recovery.waiting.slot_freed(finished.node_id))
             await self._notifier.failure(
                 session_id=finished.session_id,
                 reply_to=finished.reply_to,

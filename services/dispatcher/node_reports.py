@@ -113,7 +113,7 @@ class NodeReports:
             ),
         )
         await self._store.unschedule(job_id)
-        self._background.spawn(self._recovery.slot_freed(node_id))
+        self._background.spawn(self._recovery.waiting.slot_freed(node_id))
         return True, final
 
     async def report_event(

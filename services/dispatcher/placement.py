@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -20,7 +21,7 @@ from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, set_attributes
 from services.dispatcher.affinity import Affinity, turn_key
 from services.dispatcher.metrics import DispatcherMetrics
-from services.dispatcher.model import NodeLoad
+from services.dispatcher.model import JobRecord, NodeLoad
 from services.dispatcher.pool_client import Candidate
 from services.dispatcher.router import GatewayRouter, assignment_request
 from services.dispatcher.selection import power_of_two_order
@@ -266,3 +267,14 @@ class Placer:
         )
         await store.release(load.node_id, ticket.job_id, attempt)
         return Placed(Outcome.NO_CAPACITY, attempt)
+
+
+def ticket_of(record: JobRecord, excluded: Iterable[str]) -> Ticket:
+    """A stored job as placement needs it, for its next attempt."""
+    return Ticket(
+        record.job_id,
+        record.trace_id,
+        job_pb2.JobSpec.FromString(record.spec),
+        set(excluded),
+        created_ms=record.created_ms,
+    )

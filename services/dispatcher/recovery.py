@@ -1,4 +1,5 @@
-"""Jobs that need attention later: deadlines, lost nodes, and jobs waiting for capacity.
+"""Jobs that need attention later: deadlines, lost nodes, and (waiting.py) jobs waiting
+for capacity.
 
 Every dispatcher replica runs these loops; each item is handled once: timeouts are
 leased from shared buckets, waiting jobs are leased off their line (pending.py), and
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
 
 from opentelemetry import trace
 
@@ -22,17 +22,16 @@ from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import continued, get_tracer, link_to
 from services.dispatcher.model import Abandoned, JobRecord, JobState
 from services.dispatcher.outcomes import SessionNotifier
-from services.dispatcher.pending import PendingQueues, Taken
-from services.dispatcher.placement import Outcome, Placed, Placer, Ticket
+from services.dispatcher.pending import PendingQueues
+from services.dispatcher.placement import Outcome, Placed, Placer, ticket_of
 from services.dispatcher.router import GatewayRouter
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
+from services.dispatcher.waiting import PairsOfNode, WaitingJobs
 
 logger = logging.getLogger(__name__)
 tracer = get_tracer(__name__)
 
-# Which pairs a node serves (from the dispatcher's index replica).
-PairsOfNode = Callable[[str], frozenset[tuple[str, str]]]
 
 CLAIM_BATCH = 100
 NODE_EVENTS_BLOCK_MS = 1_000
@@ -51,14 +50,14 @@ class Recovery:
         pairs_of_node: PairsOfNode,
     ) -> None:
         self._store = store
-        self._queues = queues
         self._placer = placer
         self._notifier = notifier
         self._router = router
         self._clock = clock
         self._settings = settings
-        self._pairs_of_node = pairs_of_node
-        self._pending_pairs: set[tuple[str, str]] = set()
+        self.waiting = WaitingJobs(
+            store, queues, placer, clock, settings, pairs_of_node, self._dispatched
+        )
 
     # --- placing and waiting ------------------------------------------------------------------
 
@@ -78,12 +77,9 @@ class Recovery:
             due = now + self._settings.pending_timeout_ms
             src, tgt = spec.src_lang, spec.tgt_lang
             await self._store.schedule(record.job_id, due)
-            if await self._store.pend(record.job_id, now_ms=now, due_ms=due) and (
-                await self._queues.enqueue(
-                    src, tgt, record.job_id, now, self._settings.pending_max_per_pair
-                )
-            ):
-                self._pending_pairs.add((src, tgt))
+            if await self._store.pend(
+                record.job_id, now_ms=now, due_ms=due
+            ) and await self.waiting.join(record.job_id, src, tgt, now):
                 logger.info(
                     "job pending",
                     extra={"job_id": record.job_id, "state": "pending", "due_ms": due},
@@ -109,7 +105,7 @@ class Recovery:
         )
         if finished is None:
             return False
-        await self.stop_waiting(record)
+        await self.waiting.leave(record)
         logger.info(
             "job failed",
             extra={
@@ -173,24 +169,20 @@ class Recovery:
                 outcome=outcome,
                 now_ms=self._clock.now_ms(),
             ):
-                await self.slot_freed(record.node_id)
+                await self.waiting.slot_freed(record.node_id)
         await self._store.unschedule(record.job_id)
-
-    async def stop_waiting(self, record: JobRecord) -> None:
-        """A job that finished leaves the line of its pair (if it was in it)."""
-        await self._queues.drop(record.src_lang, record.tgt_lang, record.job_id)
 
     async def retry(self, record: JobRecord, abandoned: Abandoned, reason: str) -> None:
         """Place the next attempt of a job whose attempt was abandoned."""
-        ticket = _ticket_of(record, abandoned.excluded)
+        ticket = ticket_of(record, abandoned.excluded)
         placed = await self._placer.place(ticket, abandoned.attempt + 1)
         current = await self._store.get(record.job_id)
         if current is not None:
             placed = await self.settle(current, placed, ticket.spec, no_node_code=reason)
         if placed.outcome is Outcome.DISPATCHED:
-            await self._dispatched(record, placed, after=reason)
+            await self._dispatched(record, placed, reason)
 
-    async def _dispatched(self, record: JobRecord, placed: Placed, *, after: str) -> None:
+    async def _dispatched(self, record: JobRecord, placed: Placed, after: str) -> None:
         """A job placed after the fact (a retry, a wait): logged and told to its session."""
         logger.info(
             "job dispatched",
@@ -352,66 +344,7 @@ class Recovery:
                 if fields.get("kind") == "offline":
                     await self.node_offline(node_id, fields.get("traceparent", ""))
                 elif fields.get("status") == "ready":
-                    await self.slot_freed(node_id)  # a node came up: room, maybe
-
-    # --- waiting for capacity ---------------------------------------------------------------
-
-    async def slot_freed(self, node_id: str) -> None:
-        """Room on this node: dispatch what waits for its pairs. Only pairs known to have
-        waiting jobs are looked at (a fleet coming up sends thousands of these); the
-        poll adds pairs other replicas queued."""
-        pairs = self._pairs_of_node(node_id) & self._pending_pairs
-        if pairs:
-            await self.drain(pairs)
-
-    async def drain(self, pairs: frozenset[tuple[str, str]] | set[tuple[str, str]]) -> int:
-        """Dispatch waiting jobs of these pairs while nodes have room."""
-        placed = 0
-        for src, tgt in pairs:
-            while True:
-                taken = await self._queues.take(
-                    src, tgt, now_ms=self._clock.now_ms(), lease_ms=self._settings.pending_lease_ms
-                )
-                if taken is None:
-                    if await self._queues.forget_pair_if_empty(src, tgt):
-                        self._pending_pairs.discard((src, tgt))
-                    break
-                outcome = await self._place_waiting(taken)
-                if outcome is Outcome.DISPATCHED:
-                    placed += 1
-                    await self._queues.done(src, tgt, taken)
-                elif outcome in (None, Outcome.SUPERSEDED):
-                    await self._queues.done(src, tgt, taken)  # no longer waiting
-                else:
-                    await self._queues.put_back(src, tgt, taken)  # still no room
-                    break
-        return placed
-
-    async def _place_waiting(self, taken: Taken) -> Outcome | None:
-        """One attempt at placing a job taken off its line; None if it no longer waits."""
-        record = await self._store.get(taken.job_id)
-        if record is None or record.state is not JobState.PENDING:
-            return None
-        ticket = _ticket_of(record, record.excluded)
-        with continued(
-            tracer,
-            names.DISPATCHER_DISPATCH_PENDING,
-            record.trace_parent,
-            {names.JOB_ID: taken.job_id, names.JOB_ATTEMPT: record.attempt + 1},
-        ):
-            result = await self._placer.place(ticket, record.attempt + 1)
-        if result.outcome is Outcome.DISPATCHED:
-            await self._dispatched(record, result, after="pending")
-        return result.outcome
-
-    async def poll_pending(self) -> None:
-        """A safety net for capacity freed where no event told us (e.g. another replica)."""
-        while True:
-            await asyncio.sleep(self._settings.pending_poll_ms / 1000)
-            pairs = set(await self._queues.pairs())
-            self._pending_pairs |= pairs
-            if pairs:
-                await self.drain(pairs)
+                    await self.waiting.slot_freed(node_id)  # a node came up: room, maybe
 
     async def sweep_loop(self) -> None:
         trimmed_at = 0
@@ -422,14 +355,3 @@ class Recovery:
                 await self._store.trim_recent(now - self._settings.job_retention_ms)
                 trimmed_at = now
             await asyncio.sleep(self._settings.sweep_interval_ms / 1000)
-
-
-def _ticket_of(record: JobRecord, excluded: Iterable[str]) -> Ticket:
-    """A stored job as placement needs it, for its next attempt."""
-    return Ticket(
-        record.job_id,
-        record.trace_id,
-        job_pb2.JobSpec.FromString(record.spec),
-        set(excluded),
-        created_ms=record.created_ms,
-    )

@@ -1,0 +1,115 @@
+"""Jobs waiting for capacity: a bounded line per language pair (pending.py), dispatched
+when one of the pair's nodes has room: a freed slot, a node coming up, or the poll
+(capacity freed where no event told this replica, e.g. on another replica)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from lingua_common.clock import Clock
+from lingua_common.telemetry import names
+from lingua_common.telemetry.spans import continued, get_tracer
+from services.dispatcher.model import JobRecord, JobState
+from services.dispatcher.pending import PendingQueues, Taken
+from services.dispatcher.placement import Outcome, Placed, Placer, ticket_of
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.store import RedisJobStore
+
+tracer = get_tracer(__name__)
+
+# Which pairs a node serves (from the dispatcher's index replica).
+PairsOfNode = Callable[[str], frozenset[tuple[str, str]]]
+# Logs a job placed after the fact and tells its session (job, placement, why).
+Announce = Callable[[JobRecord, Placed, str], Awaitable[None]]
+
+
+class WaitingJobs:
+    def __init__(
+        self,
+        store: RedisJobStore,
+        queues: PendingQueues,
+        placer: Placer,
+        clock: Clock,
+        settings: DispatcherSettings,
+        pairs_of_node: PairsOfNode,
+        announce: Announce,
+    ) -> None:
+        self._store = store
+        self._queues = queues
+        self._placer = placer
+        self._clock = clock
+        self._settings = settings
+        self._pairs_of_node = pairs_of_node
+        self._announce = announce
+        self._pending_pairs: set[tuple[str, str]] = set()
+
+    async def join(self, job_id: str, src: str, tgt: str, since_ms: int) -> bool:
+        """Put a (pending) job in its pair's line; False when the line is full."""
+        if not await self._queues.enqueue(
+            src, tgt, job_id, since_ms, self._settings.pending_max_per_pair
+        ):
+            return False
+        self._pending_pairs.add((src, tgt))
+        return True
+
+    async def leave(self, record: JobRecord) -> None:
+        """A job that finished leaves the line of its pair (if it was in it)."""
+        await self._queues.drop(record.src_lang, record.tgt_lang, record.job_id)
+
+    async def slot_freed(self, node_id: str) -> None:
+        """Room on this node: dispatch what waits for its pairs. Only pairs known to have
+        waiting jobs are looked at (a fleet coming up sends thousands of these); the
+        poll adds pairs other replicas queued."""
+        pairs = self._pairs_of_node(node_id) & self._pending_pairs
+        if pairs:
+            await self.drain(pairs)
+
+    async def drain(self, pairs: frozenset[tuple[str, str]] | set[tuple[str, str]]) -> int:
+        """Dispatch waiting jobs of these pairs while nodes have room."""
+        placed = 0
+        for src, tgt in pairs:
+            while True:
+                taken = await self._queues.take(
+                    src, tgt, now_ms=self._clock.now_ms(), lease_ms=self._settings.pending_lease_ms
+                )
+                if taken is None:
+                    if await self._queues.forget_pair_if_empty(src, tgt):
+                        self._pending_pairs.discard((src, tgt))
+                    break
+                outcome = await self._place(taken)
+                if outcome is Outcome.DISPATCHED:
+                    placed += 1
+                    await self._queues.done(src, tgt, taken)
+                elif outcome in (None, Outcome.SUPERSEDED):
+                    await self._queues.done(src, tgt, taken)  # no longer waiting
+                else:
+                    await self._queues.put_back(src, tgt, taken)  # still no room
+                    break
+        return placed
+
+    async def _place(self, taken: Taken) -> Outcome | None:
+        """One attempt at placing a job taken off its line; None if it no longer waits."""
+        record = await self._store.get(taken.job_id)
+        if record is None or record.state is not JobState.PENDING:
+            return None
+        ticket = ticket_of(record, record.excluded)
+        with continued(
+            tracer,
+            names.DISPATCHER_DISPATCH_PENDING,
+            record.trace_parent,
+            {names.JOB_ID: taken.job_id, names.JOB_ATTEMPT: record.attempt + 1},
+        ):
+            result = await self._placer.place(ticket, record.attempt + 1)
+        if result.outcome is Outcome.DISPATCHED:
+            await self._announce(record, result, "pending")
+        return result.outcome
+
+    async def poll(self) -> None:
+        """A safety net for capacity freed where no event told us (e.g. another replica)."""
+        while True:
+            await asyncio.sleep(self._settings.pending_poll_ms / 1000)
+            pairs = set(await self._queues.pairs())
+            self._pending_pairs |= pairs
+            if pairs:
+                await self.drain(pairs)
