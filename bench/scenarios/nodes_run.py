@@ -68,3 +68,10 @@ class NodesRun:
     heartbeats_skipped: int = 0  # overdue by more than MAX_LAG_S: this process stalled
     offline_left: int | None = None  # nodes still not offline when the wait ended
     offline_s: float = 0.0
+
+    def redis_bytes_per_node(self, phase: str) -> float | None:
+        """Redis memory the registered nodes added, per node, at a sampled phase."""
+        before, after = self.memory.get("empty"), self.memory.get(phase)
+        if before is None or after is None or not self.registered:
+            return None
+        return (after.used_memory - before.used_memory) / self.registered
