@@ -59,7 +59,7 @@ async def test_job_counters_add_up_over_dispatcher_replicas(stack: Stack) -> Non
     async with Fleet(config) as fleet:
         await fleet.start()
         report = await fleet.run_clients()
-        assert report.correct == report.sent == 30, report.summary_lines()
+        assert report.correct == report.sent == 30, report.summary()
         gateways = await scrape(*(g.ports["metrics"] for g in stack.gateways))
         assert gateways.get("lingua_connections", kind="node") == 4
         assert stack.registry is not None

@@ -33,11 +33,11 @@ async def test_every_utterance_gets_its_own_result_in_order_across_replicas(stac
         report = await fleet.run_clients()
     assert report.sent == 4 * 15
     assert report.answered == report.sent
-    assert report.correct == report.sent, report.summary_lines()
+    assert report.correct == report.sent, report.summary()
     assert report.out_of_order == 0
     assert report.duplicates == 0
     assert report.protocol_violations == 0, report.violation_samples
-    assert report.ok, report.summary_lines()
+    assert report.ok, report.summary()
 
 
 async def test_streamed_audio_chunks_are_cut_into_jobs_and_answered(stack: Stack) -> None:
@@ -55,8 +55,8 @@ async def test_streamed_audio_chunks_are_cut_into_jobs_and_answered(stack: Stack
         await fleet.start()
         report = await fleet.run_clients()
     assert report.answered == report.sent == 10
-    assert report.correct == 10, report.summary_lines()
-    assert report.ok, report.summary_lines()
+    assert report.correct == 10, report.summary()
+    assert report.ok, report.summary()
 
 
 async def test_a_pair_nobody_serves_gets_no_available_node(stack: Stack) -> None:

@@ -129,7 +129,8 @@ async def test_reconcile_resends_what_the_pool_is_behind_on(
 ) -> None:
     client = connect(redis_settings)
     keys = Keys(redis_settings.key_prefix)
-    settings = RegistrySettings(server=LOCAL, redis=redis_settings)
+    # Nothing sends index updates at first: a registration waits only this long.
+    settings = RegistrySettings(server=LOCAL, redis=redis_settings, index_wait_ms=50)
     store = RedisRegistryStore(
         client,
         LuaScripts(client),

@@ -48,6 +48,7 @@ class ClientReport:
     missing_results: int = 0
     errors_by_code: dict[str, int] = field(default_factory=dict)  # answers that are errors
     session_errors: dict[str, int] = field(default_factory=dict)  # errors about no utterance
+    error_samples: list[str] = field(default_factory=list)  # the first few, to tell them apart
     out_of_order: int = 0
     duplicates: int = 0
     unexpected: int = 0  # answers for an index never sent
@@ -64,6 +65,9 @@ class ClientReport:
         data = asdict(self)
         data["unanswered"] = self.unanswered
         return data
+
+
+_ERROR_SAMPLES = 5
 
 
 @dataclass(slots=True)
@@ -92,6 +96,7 @@ class AnswerBook:
         self._kinds: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
         self._session_errors: Counter[str] = Counter()
+        self._error_samples: list[str] = []
         self._out_of_order = 0
         self._duplicates = 0
         self._unexpected = 0
@@ -144,6 +149,11 @@ class AnswerBook:
             self._session_errors[code] += 1
             log.warning("%s: server error %s: %s", self.name, code, message.get("message"))
             return None
+        if len(self._error_samples) < _ERROR_SAMPLES:
+            self._error_samples.append(
+                f"{self.session_id} #{index} {code}: {message.get('message')} "
+                f"(job {details.get('job_id', '') if isinstance(details, dict) else ''})"
+            )
         return self._answer(index, "error", at, error_code=code)
 
     def _check_order(self, index: int) -> None:
@@ -209,6 +219,7 @@ class AnswerBook:
             missing_results=self._kinds["missing"],
             errors_by_code=dict(self._errors),
             session_errors=dict(self._session_errors),
+            error_samples=list(self._error_samples),
             out_of_order=self._out_of_order,
             duplicates=self._duplicates,
             unexpected=self._unexpected,

@@ -27,6 +27,7 @@ class FleetReport:
     missing_results: int = 0
     errors_by_code: dict[str, int] = field(default_factory=dict)
     session_errors: dict[str, int] = field(default_factory=dict)
+    error_samples: list[str] = field(default_factory=list)
     out_of_order: int = 0
     duplicates: int = 0
     unexpected: int = 0
@@ -69,6 +70,7 @@ class FleetReport:
         ]
         if self.errors_by_code or self.session_errors:
             lines.append(f"errors {self.errors_by_code}  session errors {self.session_errors}")
+            lines += [f"  {sample}" for sample in self.error_samples[:5]]
         if self.init_failures or self.connections_lost:
             lines.append(
                 f"sessions failed to open {self.init_failures}, lost {self.connections_lost}"
@@ -85,6 +87,10 @@ class FleetReport:
                 )
         lines.append("OK" if self.ok else "FAILED")
         return lines
+
+    def summary(self) -> str:
+        """The summary as one text: an assertion message shows all of it."""
+        return "\n".join(self.summary_lines())
 
 
 def build_report(
@@ -116,6 +122,7 @@ def build_report(
         missing_results=sum(c.missing_results for c in clients),
         errors_by_code=dict(errors),
         session_errors=dict(session_errors),
+        error_samples=[sample for c in clients for sample in c.error_samples],
         out_of_order=sum(c.out_of_order for c in clients),
         duplicates=sum(c.duplicates for c in clients),
         unexpected=sum(c.unexpected for c in clients),
