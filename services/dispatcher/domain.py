@@ -156,10 +156,15 @@ class Dispatcher:
             return await self._as_it_stands(job_id, ticket.trace_id, created=True)
         if placed.outcome is Outcome.DISPATCHED:
             state = JobState.DISPATCHED
-        elif placed.outcome is Outcome.NO_CAPACITY and may_wait:
+        elif may_wait and (
+            placed.outcome is Outcome.NO_CAPACITY
+            or (placed.outcome is Outcome.NO_NODE and self._settings.no_node_wait_ms > 0)
+        ):
             record = await self._store.get(job_id)
             if record is not None:
-                placed = await self._recovery.settle(record, placed, spec)
+                placed = await self._recovery.settle(
+                    record, placed, spec, wait_for_a_node_ms=self._settings.no_node_wait_ms
+                )
             state = JobState.PENDING if placed.outcome is Outcome.NO_CAPACITY else JobState.FAILED
         else:
             state = JobState.FAILED

@@ -67,14 +67,25 @@ class Recovery:
         placed: Placed,
         spec: job_pb2.JobSpec,
         no_node_code: str = "NO_AVAILABLE_NODE",
+        *,
+        wait_for_a_node_ms: int = 0,
     ) -> Placed:
         """After a placement that did not dispatch: wait for capacity, or fail.
 
         `no_node_code` is what the client hears when nobody (else) serves the pair: for a
-        retry, the reason of the retry (its only node timed out, or went away)."""
+        retry, the reason of the retry (its only node timed out, or went away). With
+        `wait_for_a_node_ms`, a job that found nobody waits that long for a node to show
+        up (a new job: the index may not show a node that was just acknowledged).
+        Returns NO_CAPACITY when the job now waits."""
         if placed.outcome is Outcome.NO_CAPACITY:
+            wait_ms = self._settings.pending_timeout_ms
+        elif placed.outcome is Outcome.NO_NODE and wait_for_a_node_ms > 0:
+            wait_ms = wait_for_a_node_ms
+        else:
+            wait_ms = 0
+        if wait_ms:
             now = self._clock.now_ms()
-            due = now + self._settings.pending_timeout_ms
+            due = now + wait_ms
             src, tgt = spec.src_lang, spec.tgt_lang
             await self._store.schedule(record.job_id, due)
             if await self._store.pend(
@@ -87,7 +98,7 @@ class Recovery:
                 trace.get_current_span().add_event(
                     names.DISPATCHER_PEND, {names.SRC_LANG: src, names.TGT_LANG: tgt}
                 )
-                return placed
+                return Placed(Outcome.NO_CAPACITY, placed.attempt)
             placed = Placed(Outcome.NO_NODE, placed.attempt)  # the queue is full
         if placed.outcome is Outcome.NO_NODE:
             await self.fail(
@@ -246,7 +257,7 @@ class Recovery:
             await self.fail(
                 record,
                 "NO_AVAILABLE_NODE",
-                f"no node had capacity for {record.src_lang}->{record.tgt_lang} in time",
+                f"no node available for {record.src_lang}->{record.tgt_lang} in time",
             )
             return
         await self.abandon(record, "JOB_TIMEOUT", only_if_due=True)

@@ -27,6 +27,10 @@ class DispatcherSettings:
     # Waiting for capacity: bounded in time and per pair in length.
     pending_timeout_ms: int = 10_000
     pending_max_per_pair: int = 1_000
+    # A new job for a pair no node serves waits this long before NO_AVAILABLE_NODE: the
+    # index reaches the dispatcher a moment after a node's registration is acknowledged
+    # (and nodes come back after a restart), so "nobody" is not final at once.
+    no_node_wait_ms: int = 2_000
     sweep_interval_ms: int = 100
     sweep_lease_ms: int = 5_000
     pending_poll_ms: int = 500
@@ -55,6 +59,7 @@ class DispatcherSettings:
             pending_max_per_pair=env_int(
                 env, "LINGUA_PENDING_MAX_PER_PAIR", cls.pending_max_per_pair
             ),
+            no_node_wait_ms=env_int(env, "LINGUA_NO_NODE_WAIT_MS", cls.no_node_wait_ms),
             pending_lease_ms=env_int(env, "LINGUA_PENDING_LEASE_MS", cls.pending_lease_ms),
             shard_size=env_int(env, "LINGUA_POOL_SHARD_SIZE", cls.shard_size),
             slot_audit_interval_ms=env_int(

@@ -142,15 +142,7 @@ class Registry:
         indexed_caps = (
             language_caps if descriptor.accept_public_jobs else node_pb2.LanguageCapabilities()
         )
-        # Indexed before the ack: a job sent the moment the node is told it is registered
-        # must find it. A pool that is down delays the ack by at most index_wait_ms; the
-        # entry stays queued and lands when the pool is back.
-        entry = IndexUpdate(node_id, claim.index_seq, indexed_caps, ready_types)
-        if not await self._index.indexed(entry, self._settings.index_wait_ms / 1000):
-            logger.warning(
-                "node acknowledged before it was indexed",
-                extra={"node_id": node_id, "epoch": claim.epoch},
-            )
+        self._index.submit(IndexUpdate(node_id, claim.index_seq, indexed_caps, ready_types))
         if claim.previous_gateway and claim.previous_status not in ("", NodeStatus.OFFLINE):
             # The previous connection of this id may sit on another replica: close it now,
             # not at its next heartbeat.

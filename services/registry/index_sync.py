@@ -1,12 +1,11 @@
-"""Keeping the pool index in step with node records.
+"""Keeping the pool index in step with node records, off the request path.
 
 Updates are queued per node (only the newest matters: each is the node's full entry)
 and sent in batches (one ApplyNodeChanges call and one Redis round trip at the pool for
 up to BATCH_SIZE nodes), a few batches under way at once, retried with back-off while
 the pool is unreachable. Each carries the record's index_seq, so the pool refuses one
-that arrives after a newer one: batches may overlap and land in any order. A
-registration waits for its node's entry (`indexed`), so a job sent right after the ack
-finds the node; what is queued meanwhile rides in the same batch. A reconcile pass
+that arrives after a newer one: batches may overlap and land in any order, and an
+update never waits for a whole round of others to finish. A reconcile pass
 re-sends whatever the pool is behind on (a registry that crashed with updates still
 queued loses nothing for long).
 """
@@ -62,8 +61,6 @@ class IndexSync:
     def __init__(self, pool: PoolIndexer) -> None:
         self._pool = pool
         self._pending: dict[str, IndexUpdate] = {}
-        # Registrations waiting for their node's entry: node -> [(index_seq, applied)].
-        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -82,25 +79,6 @@ class IndexSync:
             self._pending[update.node_id] = update
         self._idle.clear()
         self._wakeup.set()
-
-    async def indexed(self, update: IndexUpdate, timeout_s: float) -> bool:
-        """Submit and wait until the pool holds this entry (or a newer one of the node);
-        False when that took longer than `timeout_s` (it stays queued and is sent)."""
-        applied = asyncio.get_running_loop().create_future()
-        waiter = (update.index_seq, applied)
-        self._waiters.setdefault(update.node_id, []).append(waiter)
-        self.submit(update)
-        try:
-            await asyncio.wait_for(asyncio.shield(applied), timeout_s)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            waiting = self._waiters.get(update.node_id)
-            if waiting is not None and waiter in waiting:
-                waiting.remove(waiter)
-                if not waiting:
-                    del self._waiters[update.node_id]
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -147,19 +125,8 @@ class IndexSync:
             self._delay = min(self._delay * 2, RETRY_MAX_S)
         else:
             self._delay = RETRY_INITIAL_S
-            for update in batch:
-                self._applied(update)
         finally:
             gate.release()
             self._in_flight -= 1
             if not self._pending and not self._in_flight:
                 self._idle.set()
-
-    def _applied(self, update: IndexUpdate) -> None:
-        waiting = self._waiters.get(update.node_id)
-        if not waiting:
-            return
-        for seq, applied in waiting:
-            # The pool refuses an entry older than the one it holds: a newer one landed.
-            if seq <= update.index_seq and not applied.done():
-                applied.set_result(None)

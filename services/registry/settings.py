@@ -38,8 +38,6 @@ class RegistrySettings:
     history_length: int = 50
     # Anti-entropy for index updates lost in a crash: rare, so cheap and spread out.
     reconcile_interval_ms: int = 300_000
-    # How long a registration waits for the pool to index the node before the ack.
-    index_wait_ms: int = 1_000
     health: HealthPolicy = field(default_factory=HealthPolicy)
 
     @property
@@ -70,7 +68,6 @@ class RegistrySettings:
             reconcile_interval_ms=env_int(
                 env, "LINGUA_RECONCILE_INTERVAL_MS", cls.reconcile_interval_ms
             ),
-            index_wait_ms=env_int(env, "LINGUA_INDEX_WAIT_MS", cls.index_wait_ms),
             health=HealthPolicy(
                 required_service_types=tuple(t for t in required.split(",") if t),
                 max_gpu_percent=env_float(env, "LINGUA_MAX_GPU_PERCENT", 100.0),

