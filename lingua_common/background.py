@@ -23,11 +23,3 @@ class BackgroundTasks:
         """Until the tasks under way now are done, or the timeout (they go on)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
-
-    async def cancel(self) -> None:
-        """Cancel the tasks under way and wait until they have ended."""
-        tasks = set(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)

@@ -1,13 +1,11 @@
 """Keeping the pool index in step with node records, off the request path.
 
 Updates are queued per node (only the newest matters: each is the node's full entry)
-and sent in batches (one ApplyNodeChanges call and one Redis round trip at the pool for
-up to BATCH_SIZE nodes), a few batches under way at once, retried with back-off while
-the pool is unreachable. Each carries the record's index_seq, so the pool refuses one
-that arrives after a newer one: batches may overlap and land in any order, and an
-update never waits for a whole round of others to finish. A reconcile pass
-re-sends whatever the pool is behind on (a registry that crashed with updates still
-queued loses nothing for long).
+and sent by one worker in batches (one ApplyNodeChanges call and one Redis round trip
+at the pool for up to BATCH_SIZE nodes), a few batches at a time, retried with back-off
+while the pool is unreachable. Each carries the record's index_seq, so the pool refuses one that
+arrives after a newer one. A reconcile pass re-sends whatever the pool is behind on
+(a registry that crashed with updates still queued loses nothing for long).
 """
 
 from __future__ import annotations
@@ -15,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from itertools import islice
 from typing import Protocol
 
 from lingua.common.v1 import node_pb2
-from lingua_common.background import BackgroundTasks
 from lingua_common.cancellation import reraise_if_cancelling
 
 logger = logging.getLogger(__name__)
@@ -64,10 +60,6 @@ class IndexSync:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._in_flight = 0
-        self._delay = RETRY_INITIAL_S
-        self._retry_at = 0.0
-        self._batches = BackgroundTasks()
 
     @property
     def pending(self) -> int:
@@ -84,49 +76,36 @@ class IndexSync:
         await self._idle.wait()
 
     async def run(self) -> None:
+        delay = RETRY_INITIAL_S
         gate = asyncio.Semaphore(CONCURRENCY)
-        loop = asyncio.get_running_loop()
-        try:
-            await self._feed(gate, loop)
-        finally:
-            await self._batches.cancel()  # stopping: the reconcile pass re-sends them
-
-    async def _feed(self, gate: asyncio.Semaphore, loop: asyncio.AbstractEventLoop) -> None:
         while True:
             if not self._pending:
+                self._idle.set()
                 await self._wakeup.wait()
             self._wakeup.clear()
-            backoff = self._retry_at - loop.time()
-            if backoff > 0:
-                await asyncio.sleep(backoff)
-            await gate.acquire()
-            batch = self._take(BATCH_SIZE)
-            if not batch:
-                gate.release()
-                continue
-            self._in_flight += 1
-            self._batches.spawn(self._send(batch, gate))
-
-    def _take(self, limit: int) -> list[IndexUpdate]:
-        return [self._pending.pop(node_id) for node_id in list(islice(self._pending, limit))]
-
-    async def _send(self, batch: list[IndexUpdate], gate: asyncio.Semaphore) -> None:
-        try:
-            await self._pool.apply(batch)
-        except Exception as error:
-            reraise_if_cancelling()
-            logger.warning(
-                "index updates failed; will retry",
-                extra={"nodes": len(batch), "error": repr(error)},
-            )
-            for update in batch:
+            updates, self._pending = list(self._pending.values()), {}
+            batches = [updates[i : i + BATCH_SIZE] for i in range(0, len(updates), BATCH_SIZE)]
+            results = await asyncio.gather(*(self._apply(b, gate) for b in batches))
+            failed = [
+                u for batch, ok in zip(batches, results, strict=True) if not ok for u in batch
+            ]
+            for update in failed:
                 self.submit(update)  # a newer update queued meanwhile wins
-            self._retry_at = asyncio.get_running_loop().time() + self._delay
-            self._delay = min(self._delay * 2, RETRY_MAX_S)
-        else:
-            self._delay = RETRY_INITIAL_S
-        finally:
-            gate.release()
-            self._in_flight -= 1
-            if not self._pending and not self._in_flight:
-                self._idle.set()
+            if failed:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+            else:
+                delay = RETRY_INITIAL_S
+
+    async def _apply(self, batch: list[IndexUpdate], gate: asyncio.Semaphore) -> bool:
+        async with gate:
+            try:
+                await self._pool.apply(batch)
+            except Exception as error:
+                reraise_if_cancelling()
+                logger.warning(
+                    "index updates failed; will retry",
+                    extra={"nodes": len(batch), "error": repr(error)},
+                )
+                return False
+            return True
