@@ -144,7 +144,9 @@ class AnswerBook:
     def _on_error(self, message: JsonObject, at: float) -> Answer | None:
         code = str(message.get("code") or "UNKNOWN")
         details = message.get("details")
-        index = _index(details.get("utterance_index")) if isinstance(details, dict) else None
+        if not isinstance(details, dict):
+            details = {}
+        index = _index(details.get("utterance_index"))
         if index is None:
             self._session_errors[code] += 1
             log.warning("%s: server error %s: %s", self.name, code, message.get("message"))
@@ -152,7 +154,7 @@ class AnswerBook:
         if len(self._error_samples) < _ERROR_SAMPLES:
             self._error_samples.append(
                 f"{self.session_id} #{index} {code}: {message.get('message')} "
-                f"(job {details.get('job_id', '') if isinstance(details, dict) else ''})"
+                f"(job {details.get('job_id', '')})"
             )
         return self._answer(index, "error", at, error_code=code)
 
