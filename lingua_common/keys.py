@@ -111,6 +111,11 @@ class Keys:
         """Pub/sub channel announcing session state changes ("<key> <version>")."""
         return f"{self.prefix}:sessions:changed"
 
+    def dispatchers(self) -> str:
+        """Sorted set "replica_id address" -> expiry (ms): the dispatcher replicas every
+        gateway links to (each refreshes its own entry)."""
+        return f"{self.prefix}:dispatchers"
+
     def gateway(self, gateway_id: str) -> str:
         """String with TTL: the gateway replica's internal gRPC address."""
         return f"{self.prefix}:gateway:{gateway_id}"

@@ -16,13 +16,14 @@ ARGV[6]  error code ("" when none)
 ARGV[7]  error message
 ARGV[8]  retention TTL (ms) of the terminal record
 
-Returns {1, session_id, utterance_index, trace_id, node_id, attempt, reply_to, dispatched_ms}
-        when this call finished the job, else {0, state}.
+Returns {1, session_id, utterance_index, trace_id, node_id, attempt, gateway, dispatched_ms}
+        when this call finished the job (gateway: where its session's answers go),
+        else {0, state}.
 ]]
 local rcall = redis.call
 local job = KEYS[1]
 local cur = rcall("HMGET", job, "state", "node_id", "attempt", "session_id",
-  "utterance_index", "trace_id", "reply_to", "dispatched_ms")
+  "utterance_index", "trace_id", "gateway", "dispatched_ms")
 local state = cur[1]
 if not state then
   return {0, "missing"}

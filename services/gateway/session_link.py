@@ -167,20 +167,19 @@ class SessionLink:
 
     # --- outbound (also called by the gRPC servicer) -------------------------------------------
 
-    def deliver_outcome(self, outcome: gw_pb.UtteranceOutcome) -> bool:
+    def deliver(self, delivery: gw_pb.SessionDelivery) -> bool:
+        """Something about one of this session's jobs: its answer (in utterance order),
+        an ASR partial or a progress event. False when the socket is closed."""
         if self.outbox.closed:
             return False
-        self._answers.outcome(outcome, self.ctx.clock.now_ms())
+        which = delivery.WhichOneof("message")
+        if which == "outcome":
+            self._answers.outcome(delivery.job, delivery.outcome, self.ctx.clock.now_ms())
+        elif which == "asr_partial":
+            self._answers.partial(delivery.job, delivery.asr_partial)
+        elif which == "ui_event":
+            self._answers.event(delivery.job, delivery.ui_event)
         return not self.outbox.closed
-
-    def deliver_partial(self, partial: gw_pb.AsrPartial) -> bool:
-        if self.outbox.closed:
-            return False
-        self._answers.partial(partial)
-        return not self.outbox.closed
-
-    def deliver_now(self, message: dict[str, Any]) -> bool:
-        return self.outbox.send(message)
 
     # --- time ------------------------------------------------------------------------------
 
