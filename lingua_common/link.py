@@ -205,8 +205,10 @@ class LinkLimits:
     max_unacked: int = 4096
     # Incoming messages being handled at once; beyond, the stream is not read.
     max_handling: int = 1024
-    # An acknowledgement with nothing to carry it waits this long for a message.
-    ack_delay_s: float = 0.002
+    # An acknowledgement with nothing to carry it waits this long for a message to ride
+    # on: a frame costs far more than an acknowledgement is worth. Nothing user-visible
+    # waits for one (it confirms a delivery, frees memory, disarms a safety timer).
+    ack_delay_s: float = 0.02
 
 
 class LinkStream(Generic[M, FOut, FIn, In]):

@@ -88,7 +88,7 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     retries = Retries(lifecycle, placer, clock, settings)
     intake = JobIntake(lifecycle, placer, retries, clock, settings, metrics)
     reports = NodeReports(lifecycle, retries, store)
-    recovery = Recovery(store, lifecycle, retries, waiting, loads, clock, settings)
+    recovery = Recovery(store, lifecycle, retries, waiting, queues, loads, clock, settings)
     presence = Presence(store, links, clock, settings)
 
     pb_grpc.add_DispatcherServiceServicer_to_server(

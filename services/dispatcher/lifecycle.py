@@ -198,16 +198,6 @@ class JobLifecycle:
                 },
             )
             return
-        logger.info(
-            "job dispatched",
-            extra={
-                "job_id": ref.job_id,
-                "trace_id": ref.trace_id,
-                "state": "dispatched",
-                "node_id": node_id,
-                "attempt": attempt,
-            },
-        )
         if ref.has_session:
             self._deliveries.ui_event(ref, "DISPATCHED")
 
@@ -313,12 +303,19 @@ class JobLifecycle:
         return True
 
     async def end(
-        self, job_id: str, pair: tuple[str, str], state: JobState, code: str, message: str
+        self,
+        job_id: str,
+        pair: tuple[str, str],
+        state: JobState,
+        code: str,
+        message: str,
+        *,
+        only_from: JobState | None = None,
     ) -> bool:
-        """finish, without a result: the job is cancelled, or failed for want of a node.
-        Follow-up: out of its pair's waiting line, its slot freed and its node told to
-        stop, the session told; the timer disarmed once the session's gateway took the
-        answer."""
+        """finish, without a result: the job is cancelled, or failed for want of a node
+        (`only_from`: only if it is still in that state). Follow-up: out of its pair's
+        waiting line, its slot freed and its node told to stop, the session told; the
+        timer disarmed once the session's gateway took the answer."""
         now = self._clock.now_ms()
         finished = await self._store.finish(
             job_id,
@@ -327,6 +324,7 @@ class JobLifecycle:
             follow_up_due_ms=now + self._settings.answer_retry_ms,
             error_code=code,
             error_message=message,
+            only_from=only_from,
         )
         if finished is None:
             return False
@@ -367,7 +365,9 @@ class JobLifecycle:
             attempt=record.attempt,
             reason=reason,
             only_if_due=only_if_due,
-            pending_due_ms=now + self._settings.pending_timeout_ms,
+            # Due soon: should this replica die before the retry is placed (or joins a
+            # waiting line, which sets its real wait), the sweeper places it.
+            pending_due_ms=now + self._settings.reservation_ttl_ms,
             counts=counts,
         )
         if abandoned is None:

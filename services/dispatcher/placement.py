@@ -201,7 +201,14 @@ class Placer:
                     span.set_attribute(names.RESERVE_OUTCOME, reserved.outcome.value)
                 if reserved.outcome.holds:
                     return Seat(option.node_id, owner, pools[option.node_id], reserved.outcome)
-        return Outcome.NO_CAPACITY if seen_any else Outcome.NO_NODE
+        if seen_any or self._may_come_back(ticket.excluded):
+            return Outcome.NO_CAPACITY
+        return Outcome.NO_NODE
+
+    def _may_come_back(self, failed: tuple[Connection, ...]) -> bool:
+        """A node whose connection failed the job and is gone now may register again
+        (under a new epoch, a candidate again): worth waiting for."""
+        return any(self._owners.of(c.node_id) is None for c in failed)
 
     def _excluded(self, failed: tuple[Connection, ...]) -> set[str]:
         """Nodes whose connection that failed the job is still theirs (a node that

@@ -17,6 +17,7 @@ from lingua_common.telemetry.spans import continued, get_tracer, link_to
 from services.dispatcher.lifecycle import JobLifecycle
 from services.dispatcher.loads import LoadEstimates
 from services.dispatcher.model import JobRecord, JobState
+from services.dispatcher.pending import PendingQueues
 from services.dispatcher.retries import Retries
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
@@ -36,6 +37,7 @@ class Recovery:
         lifecycle: JobLifecycle,
         retries: Retries,
         waiting: WaitingJobs,
+        queues: PendingQueues,
         loads: LoadEstimates,
         clock: Clock,
         settings: DispatcherSettings,
@@ -44,6 +46,7 @@ class Recovery:
         self._lifecycle = lifecycle
         self._retries = retries
         self._waiting = waiting
+        self._queues = queues
         self._loads = loads
         self._clock = clock
         self._settings = settings
@@ -89,14 +92,21 @@ class Recovery:
             await self._expired(record)
 
     async def _expired(self, record: JobRecord) -> None:
+        pair = (record.src_lang, record.tgt_lang)
         if record.state is JobState.PENDING:
-            await self._lifecycle.end(
-                record.job_id,
-                (record.src_lang, record.tgt_lang),
-                JobState.FAILED,
-                "NO_AVAILABLE_NODE",
-                f"no node available for {record.src_lang}->{record.tgt_lang} in time",
-            )
+            if await self._queues.holds(*pair, record.job_id):
+                # Its wait in the line is over (a job placed meanwhile is not failed).
+                await self._lifecycle.end(
+                    record.job_id,
+                    pair,
+                    JobState.FAILED,
+                    "NO_AVAILABLE_NODE",
+                    f"no node available for {pair[0]}->{pair[1]} in time",
+                    only_from=JobState.PENDING,
+                )
+            else:
+                # Given back for a retry by a replica that died before placing it.
+                await self._retries.resume(record)
             return
         # A result deadline, an unconfirmed reservation, or a creation cut short.
         await self.give_up(record, "JOB_TIMEOUT", only_if_due=True)

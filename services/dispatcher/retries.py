@@ -8,7 +8,7 @@ import logging
 from lingua_common.clock import Clock
 from services.dispatcher.lifecycle import JobLifecycle
 from services.dispatcher.model import Abandoned, JobRecord, JobState
-from services.dispatcher.placement import Outcome, Placer, ticket_of
+from services.dispatcher.placement import Outcome, Placer, Ticket, ticket_of
 from services.dispatcher.settings import DispatcherSettings
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,15 @@ class Retries:
         """Place the next attempt of a job whose attempt was given up."""
         ticket = ticket_of(record)
         ticket.excluded = abandoned.excluded
-        placed = await self._placer.place(ticket, abandoned.next_attempt)
+        await self._place(record, ticket, abandoned.next_attempt, reason)
+
+    async def resume(self, record: JobRecord) -> None:
+        """A pending job in no waiting line: the replica that gave its attempt up died
+        before placing the next one. Place it now, or let it wait (or fail) as usual."""
+        await self._place(record, ticket_of(record), record.attempt + 1, "NO_AVAILABLE_NODE")
+
+    async def _place(self, record: JobRecord, ticket: Ticket, attempt: int, reason: str) -> None:
+        placed = await self._placer.place(ticket, attempt)
         if placed.outcome is Outcome.DISPATCHED:
             logger.info(
                 "job dispatched",

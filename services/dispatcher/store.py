@@ -164,12 +164,21 @@ class RedisJobStore:
         due_ms: int,
         pool_id: str,
     ) -> bool:
-        result = await self._lua.run(
-            "job_assign",
-            self._job_keys(job_id),
-            [node.node_id, attempt, now_ms, due_ms, pool_id, node.epoch],
-        )
-        return int(result[0]) == 1
+        """Attempt N of a live, unplaced job runs on `node`; its timer armed for `due_ms`
+        in the same round trip (LT: never later than a deadline it already has)."""
+
+        def steps(pipe: ScriptPipeline) -> None:
+            pipe.script(
+                "job_assign",
+                self._job_keys(job_id),
+                [node.node_id, attempt, now_ms, due_ms, pool_id, node.epoch],
+            )
+            pipe.commands.zadd(
+                self._keys.timeouts(timeout_bucket(job_id)), {job_id: due_ms}, lt=True
+            )
+
+        reply, _ = await self._lua.pipelined(steps)
+        return int(reply[0]) == 1
 
     async def confirm(
         self, job_id: str, node_id: str, attempt: int, *, now_ms: int, due_ms: int, what: str
@@ -258,18 +267,29 @@ class RedisJobStore:
         follow_up_due_ms: int,
         error_code: str = "",
         error_message: str = "",
+        only_from: JobState | None = None,
     ) -> Finished | None:
         """End a live job without a node's result (cancelled, or failed for want of a
-        node), and in the same round trip arm the timer that brings a replica back to
-        tell the session should this one die first (LT: never later than a deadline the
-        job already has)."""
+        node) — only from `only_from` when given — and in the same round trip arm the
+        timer that brings a replica back to tell the session should this one die first
+        (LT: never later than a deadline the job already has)."""
         k = self._keys
 
         def steps(pipe: ScriptPipeline) -> None:
             pipe.script(
                 "job_finish",
                 self._job_keys(job_id),
-                [now_ms, state.value, "", 0, b"", error_code, error_message, self._retention_ms],
+                [
+                    now_ms,
+                    state.value,
+                    "",
+                    0,
+                    b"",
+                    error_code,
+                    error_message,
+                    self._retention_ms,
+                    only_from.value if only_from else "",
+                ],
             )
             pipe.commands.zadd(
                 k.timeouts(timeout_bucket(job_id)), {job_id: follow_up_due_ms}, lt=True
@@ -392,6 +412,7 @@ class RedisJobStore:
                     error_code,
                     error_message,
                     self._retention_ms,
+                    "",
                 ],
             )
             pipe.script(

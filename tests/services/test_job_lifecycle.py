@@ -225,7 +225,7 @@ class OtherReplica:
         reply = await self.lua.run(
             "job_finish",
             [self.keys.job(job_id), self.keys.job_events(job_id)],
-            [now_ms, state.value, node_id, attempt, result, error_code, error_message, 60_000],
+            [now_ms, state.value, node_id, attempt, result, error_code, error_message, 60_000, ""],
         )
         return int(reply[0]) == 1
 
