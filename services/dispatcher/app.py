@@ -101,7 +101,8 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.add_service_name(link_pb.DESCRIPTOR.services_by_name["GatewayLinkService"].full_name)
 
     async def advertise() -> None:
-        await presence.advertise(f"{settings.advertise_host}:{app.ports['grpc']}")
+        address = settings.advertise_address or f"{settings.advertise_host}:{app.ports['grpc']}"
+        await presence.advertise(address)
 
     app.on_serving(advertise)
     app.on_drain(presence.withdraw)

@@ -20,6 +20,9 @@ class DispatcherSettings:
     # advertise themselves in Redis and every gateway links to each of them.
     replica_id: str = ""
     advertise_host: str = "127.0.0.1"
+    # host:port gateways dial instead (a proxy or NAT in between); "" : advertise_host
+    # and the bound gRPC port.
+    advertise_address: str = ""
     advertise_ttl_ms: int = 10_000
     # A live job record outlives any sane job; a terminal one is kept for inspection.
     job_ttl_ms: int = 3600 * 1000
@@ -72,6 +75,7 @@ class DispatcherSettings:
                 env, "LINGUA_DISPATCHER_ID", f"disp-{socket.gethostname()}-{os.getpid()}"
             ),
             advertise_host=env_str(env, "LINGUA_ADVERTISE_HOST", cls.advertise_host),
+            advertise_address=env_str(env, "LINGUA_ADVERTISE_ADDRESS", ""),
             job_ttl_ms=env_int(env, "LINGUA_JOB_TTL_MS", cls.job_ttl_ms),
             job_retention_ms=env_int(env, "LINGUA_JOB_RETENTION_MS", cls.job_retention_ms),
             candidate_sample=env_int(env, "LINGUA_CANDIDATE_SAMPLE", cls.candidate_sample),
