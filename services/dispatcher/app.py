@@ -9,6 +9,7 @@ from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
+from lingua_common.metrics.board import publish_metrics
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.dispatcher.affinity import Affinity
@@ -78,6 +79,8 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.run_in_background(recovery.waiting.poll)
     audit = SlotAudit(store, recovery.waiting.slot_freed, settings.slot_audit_interval_ms)
     app.run_in_background(audit.run)
+    # Operator tools: jobs, latencies and waiting lines on the metrics board (the console).
+    publish_metrics(app, redis, keys)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(gateways.close)
