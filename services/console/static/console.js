@@ -291,7 +291,7 @@ function drawChart(name) {
     legend: { live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
-    series: [{}, ...HISTORY_SERIES[name].map(([, label, stroke]) => ({ label, stroke, width: 1.5, spanGaps: false }))],
+    series: [{}, ...HISTORY_SERIES[name].map(([, label, stroke]) => ({ label, stroke, width: 1.5, spanGaps: false, points: { show: false } }))],
     axes: [{ stroke: "#667085" }, { stroke: "#667085", size: 46 }],
   };
   state.charts[name] = new uPlot(options, chartData(name), el);
