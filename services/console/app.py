@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 class Console:
     app: ServiceApp
     sampler: ConsoleSampler
+    feed: LiveFeed
 
 
 def build_app(settings: ConsoleSettings, clock: Clock | None = None) -> ServiceApp:
@@ -68,4 +69,4 @@ def build_console(
     app.on_drain(front.stop)
     app.on_close(client.close)
     app.on_close(lambda: close_redis(redis))
-    return Console(app, sampler)
+    return Console(app, sampler, feed)
