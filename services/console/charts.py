@@ -84,3 +84,16 @@ def _window_len(points: Sequence[Point], window_ms: int) -> int:
             break
         n += 1
     return max(1, n)
+
+
+def window_totals(points: Sequence[Point]) -> dict[str, Any]:
+    """Jobs over the whole history (created, and by outcome): each point's rate times its
+    interval, added up. `since_ms` is where the history starts."""
+    totals = {"created": 0.0, "completed": 0.0, "failed": 0.0, "cancelled": 0.0}
+    for point in points:
+        seconds = point["seconds"]
+        totals["created"] += point["created_per_s"] * seconds
+        for state in ("completed", "failed", "cancelled"):
+            totals[state] += point["finished_per_s"].get(state, 0.0) * seconds
+    since = points[0]["t"] - points[0]["seconds"] * 1000 if points else None
+    return {**{k: round(v) for k, v in totals.items()}, "since_ms": since}

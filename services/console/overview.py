@@ -48,6 +48,8 @@ class Overview:
     replicas: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, Any]] = field(default_factory=list)
     point: dict[str, Any] | None = None
+    # Jobs over the whole chart history (the last minutes).
+    totals: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     def for_principal(self, principal: Principal) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class Overview:
             "replicas": self.replicas,
             "failures": failures,
             "point": self.point,
+            "totals": self.totals,
             "problems": self.problems,
         }
 
@@ -118,6 +121,7 @@ class ConsoleSampler:
         points = await self._history.points()
         overview.point = charts.latest(points, self._settings.latency_window_ms)
         overview.load = overview.point
+        overview.totals = charts.window_totals(points)
         if now >= self._failures_due_ms:
             overview.failures = await self._failures(problems)
             self._failures_due_ms = now + self._settings.failures_interval_ms

@@ -171,6 +171,7 @@ async def test_the_console_shows_what_the_services_hold_and_charts_the_load(stac
     assert history == await stack.get("/api/history", console=1)
     assert history["jobs_per_s"] == [3.0]
     assert (await stack.get("/api/overview", console=1))["load"] == point
+    assert view["totals"]["created"] == view["totals"]["completed"] == 6
 
     # Waiting jobs: fill the node, one more waits.
     for index in range(6, 11):

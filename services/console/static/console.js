@@ -157,6 +157,10 @@ function renderTiles(view) {
   set("tile-sessions", text(view.connections.session, "0"));
   set("tile-node-sockets", text(view.connections.node, "0"));
   set("tile-dispatchers", text(view.replicas.dispatcher, "0"));
+  const totals = view.totals || {};
+  set("tile-completed", text(totals.completed));
+  set("tile-failed", text(totals.failed));
+  set("tile-window", totals.since_ms ? `since ${new Date(totals.since_ms).toLocaleTimeString()}` : "no history yet");
   set("tile-gateways", text(view.replicas.gateway, "0"));
 }
 
