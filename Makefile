@@ -28,6 +28,10 @@ $(VENV)/.installed: pyproject.toml
 deps: $(VENV)/.installed ## Install Python packages (into .venv) and redis-server
 	@scripts/ensure_redis.sh
 
+.PHONY: browser-deps
+browser-deps: ## Install Debian's chromium for the console's browser test (CI runs it)
+	@scripts/ensure_chromium.sh
+
 $(BUF):
 	@scripts/ensure_node.sh
 	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)

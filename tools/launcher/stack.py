@@ -24,8 +24,8 @@ class StackConfig:
     # One gateway replica per entry; 0 picks a free port.
     gateway_ws_ports: tuple[int, ...] = (5010, 0)
     dispatchers: int = 1
-    # One console replica per entry (its HTTP port; 0 picks a free port).
-    console_http_ports: tuple[int, ...] = (0,)
+    # One console replica per entry (its HTTP port; 0 picks a free port); `make up` runs one.
+    console_http_ports: tuple[int, ...] = ()
     run_dir: Path | None = None
     # Extra environment for every service (e.g. LINGUA_HEARTBEAT_INTERVAL_MS).
     env: Mapping[str, str] = field(default_factory=dict)
