@@ -10,7 +10,6 @@ this server serves.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -191,8 +190,8 @@ class ConsoleHttp:
                 except TimeoutError:
                     await response.write(b": keepalive\n\n")
                     overview = self._sampler.current
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the page went away
         finally:
             subscription.close()
         return response

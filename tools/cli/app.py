@@ -78,23 +78,23 @@ def _emit(output: Output, as_json: bool) -> None:
 def options(
     ctx: typer.Context,
     registry: Annotated[
-        str, typer.Option(help="Registry gRPC address [env LINGUA_REGISTRY_ADDRESS]")
+        str, typer.Option(help="Registry gRPC address (env LINGUA_REGISTRY_ADDRESS)")
     ] = "",
-    pool: Annotated[str, typer.Option(help="Pool gRPC address [env LINGUA_POOL_ADDRESS]")] = "",
+    pool: Annotated[str, typer.Option(help="Pool gRPC address (env LINGUA_POOL_ADDRESS)")] = "",
     dispatcher: Annotated[
-        str, typer.Option(help="Dispatcher gRPC address [env LINGUA_DISPATCHER_ADDRESS]")
+        str, typer.Option(help="Dispatcher gRPC address (env LINGUA_DISPATCHER_ADDRESS)")
     ] = "",
     metrics_url: Annotated[
         list[str] | None,
-        typer.Option(help="A service's /metrics URL, repeatable [env LINGUA_METRICS_URLS]"),
+        typer.Option(help="A service's /metrics URL, repeatable (env LINGUA_METRICS_URLS)"),
     ] = None,
     stack: Annotated[
-        str, typer.Option(help="The local stack's discovery file [env LINGUA_STACK_FILE]")
+        str, typer.Option(help="The local stack's discovery file (env LINGUA_STACK_FILE)")
     ] = "",
     service_token: Annotated[
-        str, typer.Option(help="Service credential [env LINGUA_SERVICE_TOKEN]")
+        str, typer.Option(help="Service credential (env LINGUA_SERVICE_TOKEN)")
     ] = "",
-    api_token: Annotated[str, typer.Option(help="Team API token [env LINGUA_API_TOKEN]")] = "",
+    api_token: Annotated[str, typer.Option(help="Team API token (env LINGUA_API_TOKEN)")] = "",
     timeout: Annotated[float, typer.Option(help="Seconds per call")] = 10.0,
 ) -> None:
     ctx.obj = Flags(
