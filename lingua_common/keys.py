@@ -119,3 +119,25 @@ class Keys:
     def gateway(self, gateway_id: str) -> str:
         """String with TTL: the gateway replica's internal gRPC address."""
         return f"{self.prefix}:gateway:{gateway_id}"
+
+    # --- operator tools (metrics board, console) --------------------------------------------
+    def metrics_board(self) -> str:
+        """Sorted set "service replica" -> when that replica last published its metrics."""
+        return f"{self.prefix}:metrics:board"
+
+    def metrics_snapshot(self, service: str, replica: str) -> str:
+        """String with TTL: one replica's latest Prometheus text (its lingua_* families)."""
+        return f"{self.prefix}:metrics:snapshot:{service}:{replica}"
+
+    def console_history(self) -> str:
+        """List, newest first: the console's chart points (one per sampling interval)."""
+        return f"{self.prefix}:console:history"
+
+    def console_totals(self) -> str:
+        """String: the counters per replica behind the newest chart point (for the next
+        point's increase, whichever console replica computes it)."""
+        return f"{self.prefix}:console:totals"
+
+    def console_sample_slot(self, slot: int) -> str:
+        """String with TTL: the console replica that samples this interval (one per slot)."""
+        return f"{self.prefix}:console:slot:{slot}"

@@ -12,6 +12,7 @@ from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
 from lingua_common.link import LinkLimits
+from lingua_common.metrics.board import publish_metrics
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.dispatcher.acks import AckWork
@@ -113,6 +114,8 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.run_in_background(waiting.poll)
     audit = SlotAudit(store, lifecycle.release_leftover, settings.slot_audit_interval_ms)
     app.run_in_background(audit.run)
+    # Operator tools: jobs, latencies and waiting lines on the metrics board (the console).
+    publish_metrics(app, redis, keys)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(lambda: acks.wait(1.0))  # runs before Redis closes (reverse order)

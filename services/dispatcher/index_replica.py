@@ -20,7 +20,7 @@ from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
 from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
 from lingua_common.telemetry import names
-from services.dispatcher.pool_client import Candidate, GrpcCandidateFinder
+from services.dispatcher.pool_client import Candidate
 
 logger = logging.getLogger(__name__)
 

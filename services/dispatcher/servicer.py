@@ -75,7 +75,12 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             pipeline=request.pipeline
             if request.HasField("pipeline")
             else job_pb2.Pipeline(use_asr=True, use_nmt=True),
+            mode=request.mode,
+            auto_langs=request.auto_langs,
         )
+        for two_way_field in ("lang_a", "lang_b"):  # two-way mode's languages, when given
+            if request.HasField(two_way_field):
+                setattr(spec, two_way_field, getattr(request, two_way_field))
         try:
             record, created = await self._dispatcher.submit_job(
                 request.request_id, request.tenant_id, spec, fail_fast=request.fail_fast

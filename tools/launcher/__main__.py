@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from tools.launcher.discovery_file import remove_stack_file, write_stack_file
 from tools.launcher.ports import port_is_free
 from tools.launcher.processes import REPO_ROOT, ServiceStartError
 from tools.launcher.redis_server import RedisUnavailableError
@@ -30,6 +31,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="WebSocket port of the first gateway (0: any free port)",
     )
     parser.add_argument("--gateways", type=int, default=2, help="gateway replicas")
+    parser.add_argument(
+        "--console-port", type=int, default=8090, help="the console's HTTP port (0: any free port)"
+    )
     parser.add_argument("--redis-url", help="use this Redis instead of a private one")
     parser.add_argument(
         "--cluster",
@@ -63,10 +67,16 @@ def main(argv: list[str] | None = None) -> None:
             f"lingua: port {args.ws_port} is in use; choose another with "
             f"`make up WS_PORT=<port>` (or --ws-port)"
         )
+    if args.console_port and not port_is_free(args.console_port):
+        sys.exit(
+            f"lingua: port {args.console_port} (the console) is in use; choose another with "
+            f"`make up CONSOLE_PORT=<port>` (or --console-port)"
+        )
     config = StackConfig(
         redis_url=args.redis_url,
         redis_cluster=args.cluster,
         gateway_ws_ports=(args.ws_port, *([0] * (args.gateways - 1))),
+        console_http_ports=(args.console_port,),
         run_dir=args.run_dir,
         log_format=args.log_format,
     )
@@ -76,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"lingua: starting (logs in {stack.run_dir})", flush=True)
         stack.start()
+        # For the `lingua` command: where everything is (removed again on the way out).
+        write_stack_file(stack)
         asyncio.run(_serve(stack, args))
     except (RedisUnavailableError, ServiceStartError) as error:
         sys.exit(f"lingua: {error}")
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        remove_stack_file(stack)
         codes = stack.stop()
         failed = {name: code for name, code in codes.items() if code not in (0, None)}
         print("lingua: stopped" + (f" (non-zero exits: {failed})" if failed else ""), flush=True)
@@ -97,6 +110,12 @@ def _print_endpoints(stack: Stack) -> None:
         print(f"lingua: {name:<12} grpc 127.0.0.1:{service.ports['grpc']}{extra}")
     first = stack.gateway_urls[0]
     print(f"lingua: ready — nodes connect to {first}/ws/node, clients to {first}/ws/session")
+    for url in stack.console_urls:
+        print(f"lingua: console   {url}/  (live nodes, pools, load; drain and cancel)")
+    print(
+        "lingua: try       .venv/bin/lingua nodes   (also: pools, jobs, top, "
+        "submit FILE.wav --from zh --to en; --help)"
+    )
     print("lingua: press Ctrl-C to stop", flush=True)
 
 
@@ -146,7 +165,11 @@ async def _demo(stack: Stack, args: argparse.Namespace) -> None:
     )
     async with Fleet(config, on_result=show) as fleet:
         await fleet.start()
-        print(f"lingua: demo fleet up — {args.nodes} nodes, {args.clients} clients", flush=True)
+        print(
+            f"lingua: demo fleet up — {args.nodes} nodes, {args.clients} clients "
+            "(watch them in the console)",
+            flush=True,
+        )
         await fleet.run_clients()
 
 
