@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tools.launcher.processes import ServiceProcess
 from tools.launcher.redis_server import RedisClusterServers, RedisServer
+from tools.launcher.supervisor import Child
 
 STOP_TIMEOUT_S = 20.0
 
@@ -53,6 +54,13 @@ class Stack:
     def services(self) -> list[ServiceProcess]:
         head = [p for p in (self.pool, self.registry) if p is not None]
         return head + self.dispatchers + self.gateways
+
+    @property
+    def supervised(self) -> list[Child]:
+        """What a supervisor restarts when it dies: the private redis-server (a cluster's
+        nodes are not restarted) and every service."""
+        redis: list[Child] = [self.redis] if isinstance(self.redis, RedisServer) else []
+        return redis + list(self.services)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
