@@ -72,6 +72,23 @@ class Keys:
         """Stream: events of one job (for WatchJob)."""
         return f"{self.prefix}:{{job:{job_id}}}:events"
 
+    def job_events_pattern(self) -> str:
+        """PSUBSCRIBE pattern of every job's event stream name: a watched job's scripts
+        PUBLISH on that name when they add an event (job_watch.lua)."""
+        return f"{_glob_escaped(self.prefix)}:{{job:*}}:events"
+
+    def job_id_of_events(self, stream: str) -> str | None:
+        """The job id in a job event stream's name (None if it is not one)."""
+        head, tail = f"{self.prefix}:{{job:", "}:events"
+        if stream.startswith(head) and stream.endswith(tail) and len(stream) > len(head + tail):
+            return stream[len(head) : -len(tail)]
+        return None
+
+    def watch_sentinel(self) -> str:
+        """String, no TTL: set by the dispatchers' watch hubs; gone means Redis lost its
+        data (restart without persistence, failover to an empty replica, FLUSHALL)."""
+        return f"{self.prefix}:watch:sentinel"
+
     def timeouts(self, bucket: int) -> str:
         """Sorted set job_id -> when it is due (deadline, reservation TTL, pending wait).
         Sharded into buckets so no single slot carries every job."""
@@ -114,3 +131,8 @@ class Keys:
     def gateway(self, gateway_id: str) -> str:
         """String with TTL: the gateway replica's internal gRPC address."""
         return f"{self.prefix}:gateway:{gateway_id}"
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched literally by a Redis glob pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -34,4 +34,5 @@ rcall("HSET", job, "state", "dispatched", "node_id", ARGV[1], "attempt", ARGV[2]
   "pool_id", ARGV[5], "dispatched_ms", ARGV[3], "updated_ms", ARGV[3], "due_ms", ARGV[4])
 rcall("XADD", KEYS[2], "*", "kind", "dispatched", "attempt", ARGV[2], "node", ARGV[1],
   "at", ARGV[3])
+if rcall("HEXISTS", job, "watched") == 1 then rcall("PUBLISH", KEYS[2], "") end  -- WatchJob: wake the watch hubs (job_watch.lua)
 return {1, ""}

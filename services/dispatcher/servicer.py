@@ -17,6 +17,7 @@ from services.dispatcher.listing import list_jobs
 from services.dispatcher.model import JobRecord, JobState
 from services.dispatcher.node_reports import NodeReports
 from services.dispatcher.store import RedisJobStore
+from services.dispatcher.watch_hub import WatchHub
 
 STATE_TO_PB = {
     JobState.CREATED: job_pb2.JOB_STATE_CREATED,
@@ -42,15 +43,21 @@ WATCHED_KINDS = {
     "cancelled": pb.JOB_EVENT_KIND_CANCELLED,
 }
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
-WATCH_BLOCK_MS = 1_000
 MAX_AUDIO_BYTES = 4 * 1024 * 1024
 
 
 class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
-    def __init__(self, dispatcher: Dispatcher, reports: NodeReports, store: RedisJobStore) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        reports: NodeReports,
+        store: RedisJobStore,
+        watch_hub: WatchHub,
+    ) -> None:
         self._dispatcher = dispatcher
         self._reports = reports
         self._store = store
+        self._watch_hub = watch_hub
 
     async def CreateJob(
         self, request: pb.CreateJobRequest, context: Context
@@ -131,28 +138,33 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: Context
     ) -> AsyncIterator[pb.WatchJobResponse]:
-        """Everything that happened to the job so far, then live, until it ends."""
+        """Everything that happened to the job so far, then live, until it ends. The
+        events come from the replica's watch hub (watch_hub.py), not a Redis read each."""
         try:
-            await self._dispatcher.get_job(request.job_id)
+            watcher = self._watch_hub.watch(request.job_id)
         except DomainError as error:
             await abort_with(context, error)
             raise
-        after = ""
-        while True:
-            events = await self._dispatcher.job_events(request.job_id, after, WATCH_BLOCK_MS)
-            for event in events:
-                after = event.event_id
-                kind = WATCHED_KINDS.get(event.kind)
-                if kind is None:
-                    continue
-                record = await self._dispatcher.get_job(request.job_id)
-                yield pb.WatchJobResponse(
-                    kind=kind,
-                    job=record_to_pb(record),
-                    partial_text=event.code if event.kind == "partial" else "",
-                )
-                if event.kind in TERMINAL_KINDS:
-                    return
+        try:
+            while True:
+                try:
+                    update = await watcher.next()
+                except DomainError as error:
+                    await abort_with(context, error)
+                    raise
+                for event in update.events:
+                    kind = WATCHED_KINDS.get(event.kind)
+                    if kind is None:
+                        continue
+                    yield pb.WatchJobResponse(
+                        kind=kind,
+                        job=record_to_pb(update.record),
+                        partial_text=event.code if event.kind == "partial" else "",
+                    )
+                    if event.kind in TERMINAL_KINDS:
+                        return
+        finally:
+            self._watch_hub.leave(watcher)
 
     async def ReportJobEvent(
         self, request: pb.ReportJobEventRequest, context: Context

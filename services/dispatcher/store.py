@@ -435,3 +435,8 @@ def _record(job_id: str, fields: dict[bytes, bytes]) -> JobRecord:
         spec=fields.get(b"spec", b""),
         result=fields.get(b"result", b""),
     )
+
+
+# The parsers, for the other readers of job records and events (watch_store.py).
+parse_record = _record
+parse_event = _event
