@@ -153,11 +153,10 @@ class WebSocketEndpoints:
 
 
 async def _paced(ws: ServerConnection, budget: ByteBudget) -> None:
-    """Between two frames of a connection: the other connections get a turn, and one over
-    its byte budget is not read again until it is back within it (or it closes). Meanwhile
-    at most INBOUND_FRAMES of its frames wait read ahead; then the kernel's buffers fill
-    and the peer's sends block: TCP backpressure, not frames read only to be refused."""
-    await asyncio.sleep(0)
+    """Between two frames of a connection: one over its byte budget is not read again
+    until it is back within it (or it closes). Meanwhile at most INBOUND_FRAMES of its
+    frames wait read ahead; then the kernel's buffers fill and the peer's sends block:
+    TCP backpressure, not frames read only to be refused."""
     while (wait_s := budget.wait_s()) > 0:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ws.wait_closed(), wait_s)
