@@ -84,10 +84,11 @@ class Keys:
             return stream[len(head) : -len(tail)]
         return None
 
-    def watch_sentinel(self) -> str:
-        """String, no TTL: set by the dispatchers' watch hubs; gone means Redis lost its
-        data (restart without persistence, failover to an empty replica, FLUSHALL)."""
-        return f"{self.prefix}:watch:sentinel"
+    def watch_sentinel(self, hub_id: str) -> str:
+        """String with TTL, one per dispatcher replica's watch hub, refreshed every
+        second or so: gone means Redis lost its data (a restart without persistence, a
+        failover to an empty replica, FLUSHALL)."""
+        return f"{self.prefix}:watch:sentinel:{hub_id}"
 
     def timeouts(self, bucket: int) -> str:
         """Sorted set job_id -> when it is due (deadline, reservation TTL, pending wait).

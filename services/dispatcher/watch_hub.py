@@ -8,9 +8,9 @@ number of watchers. A watcher costs memory, never a Redis connection of its own.
   oldest cursor among them, and its record without the audio), and the reads of many
   jobs share one pipelined round trip: one reader, however many watchers.
 - After every (re)subscription every followed job is read again (announcements made
-  while nobody listened are lost), and so is every followed job when the data-loss
-  sentinel (one key, checked every `loss_check_s`) is gone: a job whose data Redis lost
-  ends its watches with NOT_FOUND within about a second.
+  while nobody listened are lost), and so is every followed job when the hub's
+  data-loss sentinel (one key per hub, checked every `loss_check_s`) is gone: a job
+  whose data Redis lost ends its watches with NOT_FOUND within about a second.
 - A slow sweep compares each followed job's newest event id with what the hub has read
   (one command per job, hence slow): the safety net for an announcement lost some
   other way, and for a loss the sentinel cannot see (a cluster master failing over to
@@ -194,8 +194,11 @@ class WatchHub:
         self._dirty[job_id] = None
         self._has_dirty.set()
 
-    def _mark_all_dirty(self) -> None:
-        for job_id in self._jobs:
+    def _read_all_again(self) -> None:
+        """After a reconnect or a loss: every followed job is read again, and marked
+        again (a job created anew under its old id after a loss is not marked)."""
+        for job_id, followed in self._jobs.items():
+            followed.marked = False
             self._mark_dirty(job_id)
 
     async def read_once(self) -> int:
@@ -247,7 +250,7 @@ class WatchHub:
         is read again (and the ones that are gone end their watches)."""
         if not await self._source.ensure_sentinel():
             return False
-        self._mark_all_dirty()
+        self._read_all_again()
         return True
 
     async def sweep_once(self) -> None:
@@ -315,7 +318,7 @@ class WatchHub:
                     logger.info("watch hub subscribed again")
                 failures = 0
                 # Whatever was announced while nobody listened is read now.
-                self._mark_all_dirty()
+                self._read_all_again()
                 while True:
                     job_id = await subscription.next_job_id(LISTEN_TIMEOUT_S)
                     if job_id is not None:

@@ -7,6 +7,7 @@ together; a batch of jobs is one pipelined round trip (split per node on a clust
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
 from services.dispatcher.model import JobEvent, JobRecord
 from services.dispatcher.store import parse_event, parse_record
+
+# A hub's sentinel outlives many checks (one a second), and not its replica for long.
+SENTINEL_TTL_MS = 60_000
 
 # Every record field a watcher is shown: all but the audio (`spec`), which can be MBs.
 VIEW_FIELDS = (
@@ -63,6 +67,7 @@ class RedisWatchStore:
         self._r: Any = client
         self._lua = scripts
         self._keys = keys
+        self._hub_id = uuid.uuid4().hex
 
     async def snapshots(self, reads: list[SnapshotRead]) -> list[JobSnapshot]:
         """For each job: its events after the cursor and its record, marking it watched
@@ -130,9 +135,13 @@ class RedisWatchStore:
         return [_text(reply[0][0]) if reply else None for reply in replies]
 
     async def ensure_sentinel(self) -> bool:
-        """Set the data-loss sentinel; True when it was missing (first run, or Redis lost
-        its data since it was set)."""
-        return bool(await self._r.set(self._keys.watch_sentinel(), b"1", nx=True))
+        """Set (and keep alive) this hub's data-loss sentinel; True when it was missing:
+        the first time, or Redis lost its data since the last call. One per hub, so every
+        replica notices a loss on its own."""
+        previous = await self._r.set(
+            self._keys.watch_sentinel(self._hub_id), b"1", px=SENTINEL_TTL_MS, get=True
+        )
+        return previous is None
 
     def announcements(self) -> Announcements:
         return Announcements(self._r.pubsub(), self._keys)

@@ -129,7 +129,9 @@ async def test_lost_data_seen_by_the_sentinel_ends_watches_of_vanished_jobs(
     await hub.read_once()
     assert await kinds(watcher) == ["created"]
     # Redis loses everything: the sentinel and the job.
-    for key in (keys.watch_sentinel(), keys.job("j1"), keys.job_events("j1")):
+    sentinels = [k async for k in redis_client.scan_iter(match=keys.watch_sentinel("*"))]
+    assert len(sentinels) == 1
+    for key in (sentinels[0], keys.job("j1"), keys.job_events("j1")):
         await redis_client.delete(key)
     assert await hub.check_loss_once()
     await hub.read_once()
@@ -190,3 +192,26 @@ async def test_the_terminal_event_reaches_watchers_with_the_final_record(
     update = await watcher.next()
     assert [e.kind for e in update.events] == ["completed"]
     assert update.record.state.value == "completed"
+
+
+async def test_a_job_created_again_after_a_loss_is_marked_again(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    hub = hub_on(redis_client, lua, keys)
+    await hub.check_loss_once()
+    watcher = hub.watch("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]
+    sentinels = [k async for k in redis_client.scan_iter(match=keys.watch_sentinel("*"))]
+    for key in (*sentinels, keys.job("j1"), keys.job_events("j1")):
+        await redis_client.delete(key)
+    await create(lua, keys, "j1")  # its gateway creates it again under the same id
+    assert await hub.check_loss_once()
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]  # the watch resumes with the new job
+    assert await redis_client.hget(keys.job("j1"), "watched") == b"1"  # announced again
+    await assign(lua, keys, "j1", "n1", 1)
+    hub.announced("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["dispatched"]
