@@ -72,6 +72,24 @@ class Keys:
         """Stream: events of one job (for WatchJob)."""
         return f"{self.prefix}:{{job:{job_id}}}:events"
 
+    def job_events_pattern(self) -> str:
+        """PSUBSCRIBE pattern of every job's event stream name: a watched job's scripts
+        PUBLISH on that name when they add an event (job_watch.lua)."""
+        return f"{_glob_escaped(self.prefix)}:{{job:*}}:events"
+
+    def job_id_of_events(self, stream: str) -> str | None:
+        """The job id in a job event stream's name (None if it is not one)."""
+        head, tail = f"{self.prefix}:{{job:", "}:events"
+        if stream.startswith(head) and stream.endswith(tail) and len(stream) > len(head + tail):
+            return stream[len(head) : -len(tail)]
+        return None
+
+    def watch_sentinel(self, hub_id: str) -> str:
+        """String with TTL, one per dispatcher replica's watch hub, refreshed every
+        second or so: gone means Redis lost its data (a restart without persistence, a
+        failover to an empty replica, FLUSHALL)."""
+        return f"{self.prefix}:watch:sentinel:{hub_id}"
+
     def timeouts(self, bucket: int) -> str:
         """Sorted set job_id -> when it is due (deadline, reservation TTL, pending wait).
         Sharded into buckets so no single slot carries every job."""
@@ -141,3 +159,8 @@ class Keys:
     def console_sample_slot(self, slot: int) -> str:
         """String with TTL: the console replica that samples this interval (one per slot)."""
         return f"{self.prefix}:console:slot:{slot}"
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched literally by a Redis glob pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tools.launcher.processes import ServiceProcess
 from tools.launcher.redis_server import RedisClusterServers, RedisServer
+from tools.launcher.supervisor import Child
 
 STOP_TIMEOUT_S = 20.0
 
@@ -60,6 +61,13 @@ class Stack:
     @property
     def console_urls(self) -> list[str]:
         return [f"http://127.0.0.1:{c.ports['http']}" for c in self.consoles]
+
+    @property
+    def supervised(self) -> list[Child]:
+        """What a supervisor restarts when it dies: the private redis-server (a cluster's
+        nodes are not restarted) and every service."""
+        redis: list[Child] = [self.redis] if isinstance(self.redis, RedisServer) else []
+        return redis + list(self.services)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
