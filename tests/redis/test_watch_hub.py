@@ -4,15 +4,14 @@ and a job whose data vanished."""
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
-from lingua_common.errors import DomainError
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
+from services.dispatcher.errors import JobNotFound, WatchersFull
 from services.dispatcher.watch_hub import Watcher, WatchHub, WatchSettings
 from services.dispatcher.watch_store import RedisWatchStore
-from tests.redis.test_lua_jobs import assign, create, finish
+from tests.redis.jobs import assign, create, finish
 
 
 def hub_on(redis_client: RedisClient, lua: LuaScripts, keys: Keys, **settings: int) -> WatchHub:
@@ -113,9 +112,8 @@ async def test_a_job_whose_data_vanished_ends_its_watch_with_not_found(
     await redis_client.delete(keys.job_events("j1"))
     await hub.sweep_once()
     await hub.read_once()
-    with pytest.raises(DomainError) as ended:
+    with pytest.raises(JobNotFound):
         await watcher.next()
-    assert ended.value.status == grpc.StatusCode.NOT_FOUND
 
 
 async def test_lost_data_seen_by_the_sentinel_ends_watches_of_vanished_jobs(
@@ -135,9 +133,8 @@ async def test_lost_data_seen_by_the_sentinel_ends_watches_of_vanished_jobs(
         await redis_client.delete(key)
     assert await hub.check_loss_once()
     await hub.read_once()
-    with pytest.raises(DomainError) as ended:
+    with pytest.raises(JobNotFound):
         await watcher.next()
-    assert ended.value.status == grpc.StatusCode.NOT_FOUND
 
 
 async def test_an_unknown_job_is_not_found(
@@ -146,9 +143,8 @@ async def test_an_unknown_job_is_not_found(
     hub = hub_on(redis_client, lua, keys)
     watcher = hub.watch("j-nope")
     await hub.read_once()
-    with pytest.raises(DomainError) as ended:
+    with pytest.raises(JobNotFound):
         await watcher.next()
-    assert ended.value.status == grpc.StatusCode.NOT_FOUND
     assert not await redis_client.exists(keys.job("j-nope"))  # marking created nothing
 
 
@@ -157,9 +153,8 @@ async def test_watchers_beyond_the_cap_are_refused_until_one_leaves(
 ) -> None:
     hub = hub_on(redis_client, lua, keys, max_watchers=2)
     first, _second = hub.watch("a"), hub.watch("b")
-    with pytest.raises(DomainError) as refused:
+    with pytest.raises(WatchersFull) as refused:
         hub.watch("c")
-    assert refused.value.status == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "LINGUA_MAX_WATCHERS" in refused.value.message
     hub.leave(first)
     hub.watch("c")
