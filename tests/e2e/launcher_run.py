@@ -81,11 +81,13 @@ class LauncherRun:
         cls, run_dir: Path, *args: str, env: Mapping[str, str] | None = None
     ) -> LauncherRun:
         argv = [sys.executable, "-m", "tools.launcher", "--run-dir", str(run_dir), *args]
+        if "--console-port" not in args:
+            argv += ["--console-port", "0"]  # never the default 8090: it may be taken
         return cls(argv, env)
 
     @classmethod
     def make_up(cls, run_dir: Path, ws_port: int) -> LauncherRun:
-        return cls(["make", "up", f"WS_PORT={ws_port}", f"RUN_DIR={run_dir}"])
+        return cls(["make", "up", f"WS_PORT={ws_port}", f"RUN_DIR={run_dir}", "CONSOLE_PORT=0"])
 
     def _read(self) -> None:
         assert self.process.stdout is not None

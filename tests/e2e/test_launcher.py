@@ -23,7 +23,7 @@ from tools.launcher.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
-SERVICES = ("pool", "registry", "dispatcher-0", "gateway-0")
+SERVICES = ("pool", "registry", "dispatcher-0", "gateway-0", "console-0")
 
 
 def ports_of(run_dir: Path, name: str) -> dict[str, int]:

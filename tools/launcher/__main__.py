@@ -138,7 +138,10 @@ def _ignore_stop_signals() -> None:
 
 def _auth_line(launch: LaunchEnv) -> str:
     if launch.auth_on:
-        return "lingua: authentication on (LINGUA_NODE_TOKENS, LINGUA_CLIENT_API_KEYS)"
+        return (
+            "lingua: authentication on (LINGUA_NODE_TOKENS, LINGUA_CLIENT_API_KEYS); "
+            f"console operator token: {launch.console_token}"
+        )
     return "lingua: authentication off for this local run (LINGUA_AUTH_DISABLED=false: on)"
 
 

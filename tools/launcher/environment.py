@@ -10,6 +10,7 @@ to start and names the credentials that are missing.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ WIRING = frozenset(
     }
 )
 AUTH_DISABLED = "LINGUA_AUTH_DISABLED"
+CONSOLE_TOKENS = "LINGUA_CONSOLE_TOKENS"
 
 
 def inherited_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -51,6 +53,8 @@ class LaunchEnv:
     auth_on: bool
     node_token: str | None
     client_key: str | None
+    # The console's operator token when auth is on (generated unless one was given).
+    console_token: str | None = None
 
 
 def launch_env(environ: Mapping[str, str]) -> LaunchEnv:
@@ -72,9 +76,19 @@ def launch_env(environ: Mapping[str, str]) -> LaunchEnv:
             auth.validate()
         except SettingsError as error:
             raise SettingsError(f"{AUTH_DISABLED}=false: {error}") from None
+    console_token = None
+    if auth_on:
+        given = passed.get(CONSOLE_TOKENS, "")
+        if given:
+            console_token = given.split(",")[0].partition(":")[0]
+        else:
+            # A local operator for the console, for this run only (printed at start).
+            console_token = secrets.token_urlsafe(24)
+            passed[CONSOLE_TOKENS] = f"{console_token}:*"
     return LaunchEnv(
         services=passed,
         auth_on=auth_on,
         node_token=auth.node_tokens[0] if auth_on else None,
         client_key=auth.client_keys[0][0] if auth_on else None,
+        console_token=console_token,
     )
