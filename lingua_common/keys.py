@@ -129,6 +129,10 @@ class Keys:
         """Pub/sub channel announcing session state changes ("<key> <version>")."""
         return f"{self.prefix}:sessions:changed"
 
+    def generation(self, sentinel: int) -> str:
+        """String: the data generation (generation.py), one sentinel per hash slot group."""
+        return f"{self.prefix}:{{generation:{sentinel}}}"
+
     def dispatchers(self) -> str:
         """Sorted set "replica_id address" -> expiry (ms): the dispatcher replicas every
         gateway links to (each refreshes its own entry)."""

@@ -8,6 +8,7 @@ from lingua.dispatcher.v1 import gateway_link_service_pb2 as link_pb
 from lingua.dispatcher.v1 import gateway_link_service_pb2_grpc as link_grpc
 from lingua_common.channels import insecure_channel
 from lingua_common.clock import Clock, SystemClock
+from lingua_common.generation import DataGeneration
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
@@ -119,6 +120,17 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
         await presence.advertise(address)
 
     app.on_serving(advertise)
+
+    # Redis lost its data: what lived there is rebuilt (gateways create their jobs again).
+    generation = DataGeneration(redis, keys)
+
+    async def rebuild() -> None:
+        loads.clear()
+        await presence.advertise_again()
+
+    generation.on_loss(rebuild)
+    app.on_startup(generation.start)
+    app.run_in_background(generation.run)
     app.on_drain(presence.withdraw)
     app.run_in_background(presence.run)
     app.run_in_background(replica.run)

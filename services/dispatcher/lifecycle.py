@@ -36,6 +36,7 @@ from services.dispatcher.model import (
     JobState,
     Reservation,
     Reserved,
+    ResultFate,
 )
 from services.dispatcher.owners import NodeOwners, Owner
 from services.dispatcher.pending import PendingQueues
@@ -248,7 +249,7 @@ class JobLifecycle:
 
     async def finish(
         self, job_id: str, node_id: str, attempt: int, result: job_pb2.JobResult
-    ) -> bool:
+    ) -> ResultFate:
         """finish: a node's result ends the job, if it comes from the attempt holding it.
         Follow-up: the slot is freed (in the same round trip), the session told, a
         waiting job woken; the timer is disarmed once the session's gateway took the
@@ -271,19 +272,21 @@ class JobLifecycle:
             self._slot_freed(node_id)
         if finished is None:
             record = await self._store.get(job_id)
-            if record is not None and _finished_by(record, final, node_id, attempt):
+            if record is None:
+                return ResultFate.UNKNOWN_JOB
+            if _finished_by(record, final, node_id, attempt):
                 await self.redeliver(record)
-            else:
-                logger.info(
-                    "result ignored",
-                    extra={
-                        "job_id": job_id,
-                        "node_id": node_id,
-                        "attempt": attempt,
-                        "state": record.state.value if record else "missing",
-                    },
-                )
-            return False
+                return ResultFate.REPEATED
+            logger.info(
+                "result ignored",
+                extra={
+                    "job_id": job_id,
+                    "node_id": node_id,
+                    "attempt": attempt,
+                    "state": record.state.value,
+                },
+            )
+            return ResultFate.STALE
         logger.info(
             "job finished",
             extra={
@@ -300,7 +303,7 @@ class JobLifecycle:
             gw_pb.UtteranceOutcome(result=result, dispatched_at_ms=finished.dispatched_ms),
             timed=True,
         )
-        return True
+        return ResultFate.FINISHED
 
     async def end(
         self,

@@ -43,6 +43,10 @@ class LoadEstimates:
         if load is not None:
             load.not_ready_until_ms = 0
 
+    def clear(self) -> None:
+        """Redis lost its data (every slot with it): start from nothing known."""
+        self._nodes.clear()
+
     def forget(self, node_id: str) -> None:
         self._nodes.pop(node_id, None)
 

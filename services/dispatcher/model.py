@@ -146,6 +146,15 @@ class Confirmed:
     created_ms: int
 
 
+class ResultFate(Enum):
+    """What became of a node's result."""
+
+    FINISHED = "finished"  # it finished the job
+    REPEATED = "repeated"  # it had finished the job already: the follow-up was redone
+    STALE = "stale"  # another attempt holds the job, or it ended otherwise
+    UNKNOWN_JOB = "unknown_job"  # no such job (yet: one re-created after a data loss)
+
+
 @dataclass(frozen=True)
 class Finished:
     """What job_finish hands back when it moved a job to its terminal state."""

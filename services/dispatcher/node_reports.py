@@ -4,23 +4,47 @@ an assignment that never reached its node gives the attempt up and places it aga
 
 from __future__ import annotations
 
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
 from lingua.common.v1 import job_pb2
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import context_of, get_tracer
 from services.dispatcher.lifecycle import JobLifecycle
+from services.dispatcher.model import ResultFate
 from services.dispatcher.retries import Retries
 from services.dispatcher.store import RedisJobStore
 
+logger = logging.getLogger(__name__)
 tracer = get_tracer(__name__)
 
 UNDELIVERED = "NODE_UNAVAILABLE"
+# A result for a job that does not exist is tried again for this long: after Redis lost
+# its data, the job's gateway creates it again (under the same id) within seconds.
+UNKNOWN_JOB_PATIENCE_S = 15.0
+UNKNOWN_REMEMBERED = 10_000
+
+
+class JobNotYetKnown(Exception):
+    """A node's result for a job Redis does not hold (yet): the link tries it again."""
 
 
 class NodeReports:
-    def __init__(self, lifecycle: JobLifecycle, retries: Retries, store: RedisJobStore) -> None:
+    def __init__(
+        self,
+        lifecycle: JobLifecycle,
+        retries: Retries,
+        store: RedisJobStore,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lifecycle = lifecycle
         self._retries = retries
         self._store = store
+        self._monotonic = monotonic
+        # (job, node, attempt) -> when its result first found no job.
+        self._unknown: OrderedDict[tuple[str, str, int], float] = OrderedDict()
 
     async def progress(
         self,
@@ -55,9 +79,24 @@ class NodeReports:
             context=context_of(parent),
             attributes={names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
         ) as span:
-            accepted = await self._lifecycle.finish(job_id, node_id, attempt, result)
-            span.set_attribute(names.ACCEPTED, accepted)
-            return accepted
+            fate = await self._lifecycle.finish(job_id, node_id, attempt, result)
+            span.set_attribute(names.ACCEPTED, fate is ResultFate.FINISHED)
+            if fate is ResultFate.UNKNOWN_JOB:
+                self._wait_for_the_job((job_id, node_id, attempt))
+            else:
+                self._unknown.pop((job_id, node_id, attempt), None)
+            return fate is ResultFate.FINISHED
+
+    def _wait_for_the_job(self, key: tuple[str, str, int]) -> None:
+        """Raise (the link tries the result again) while the job may still appear."""
+        now = self._monotonic()
+        first = self._unknown.setdefault(key, now)
+        while len(self._unknown) > UNKNOWN_REMEMBERED:
+            self._unknown.popitem(last=False)
+        if now - first < UNKNOWN_JOB_PATIENCE_S:
+            raise JobNotYetKnown(key[0])
+        self._unknown.pop(key, None)
+        logger.info("result for an unknown job dropped", extra={"job_id": key[0]})
 
     async def undeliverable(self, job_id: str, node_id: str, attempt: int) -> None:
         """The node's gateway had no socket of that node (and epoch) for the assignment:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lingua.pool.v1 import pool_service_pb2 as pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pb_grpc
+from lingua_common.generation import DataGeneration
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
@@ -27,6 +28,10 @@ def build_app(settings: PoolSettings) -> ServiceApp:
     pb_grpc.add_PoolServiceServicer_to_server(PoolServicer(directory), app.server)
     app.add_service_name(pb.DESCRIPTOR.services_by_name["PoolService"].full_name)
     app.on_startup(directory.load)
+    generation = DataGeneration(redis, keys)
+    generation.on_loss(directory.reload)
+    app.on_startup(generation.start)
+    app.run_in_background(generation.run)
     # The feed's blocking XREAD holds one pooled connection, never a shared one.
     app.run_in_background(directory.follow_feed)
     app.on_close(lambda: close_redis(redis))

@@ -81,6 +81,20 @@ class PoolDirectory:
             "index loaded", extra={"nodes": len(snapshot.entries), "version": snapshot.version}
         )
 
+    async def reload(self) -> None:
+        """Redis lost its data: the index is what Redis holds now (empty, then filled as
+        the registry indexes the nodes its gateways reclaim), followed from the start of
+        the new change feed; every watcher starts over from a fresh snapshot (their
+        versions belong to the lost index)."""
+        await self.load()  # its feed position too: the new feed's, from the snapshot
+        for queue in list(self._watchers):
+            self._watchers.discard(queue)
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(None)
+        async with self._applied:
+            self._applied.notify_all()
+
     async def upsert_node(
         self,
         node_id: str,
