@@ -15,6 +15,9 @@ ARGV[6]  due (ms) while pending again
 ARGV[7]  retention TTL (ms), when it fails
 ARGV[8]  "1": the attempt counts; "0": it never reached the node (its gateway was gone),
          so its number is given back and it does not use up the job's attempts
+ARGV[9]  epoch of the node's connection the attempt ran on ("": unknown). The node is
+         excluded as "node@epoch": once it registers again (a newer epoch) it is a
+         candidate for this job again (services/dispatcher/exclusion.py)
 
 Returns {0, state}                                         nothing to do
         {1, node_id, attempt, excluded}                    retry: pending again
@@ -41,7 +44,9 @@ end
 local node, attempt = cur[2] or "", tonumber(cur[3] or "0")
 local excluded = cur[6] or ""
 if node ~= "" then
-  if excluded == "" then excluded = node else excluded = excluded .. "," .. node end
+  local entry = node
+  if (ARGV[9] or "") ~= "" then entry = node .. "@" .. ARGV[9] end
+  if excluded == "" then excluded = entry else excluded = excluded .. "," .. entry end
 end
 if ARGV[8] == "0" then
   rcall("HSET", job, "state", "pending", "node_id", "", "attempt", attempt - 1,

@@ -19,6 +19,7 @@ from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import job_id_for
+from lingua_common.routes import Route, RouteError, route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import (
     get_tracer,
@@ -77,12 +78,12 @@ class Dispatcher:
     async def create_job(
         self, request_id: str, spec: job_pb2.JobSpec, reply_to: str, *, may_wait: bool = True
     ) -> Placement:
-        if not spec.src_lang or not spec.tgt_lang:
+        try:
+            route = route_of(spec)  # a directed pair, or both ways for a two-way job
+        except RouteError as error:
             raise DomainError(
-                "INVALID_MESSAGE",
-                "src_lang and tgt_lang are required",
-                grpc.StatusCode.INVALID_ARGUMENT,
-            )
+                "INVALID_MESSAGE", str(error), grpc.StatusCode.INVALID_ARGUMENT
+            ) from None
         if not spec.audio:
             raise DomainError("INVALID_MESSAGE", "audio is empty", grpc.StatusCode.INVALID_ARGUMENT)
         request_id = request_id or default_request_id(spec)
@@ -99,7 +100,7 @@ class Dispatcher:
                 names.CLIENT_TRACE_ID: spec.client_trace_id,
             },
         ) as span:
-            placement = await self._create(job_id, request_id, spec, reply_to, may_wait)
+            placement = await self._create(job_id, request_id, spec, reply_to, may_wait, route)
             span.set_attribute(names.JOB_CREATED, placement.created)
             span.set_attribute(names.JOB_STATE, placement.state.value)
             set_attributes(
@@ -109,7 +110,13 @@ class Dispatcher:
             return placement
 
     async def _create(
-        self, job_id: str, request_id: str, spec: job_pb2.JobSpec, reply_to: str, may_wait: bool
+        self,
+        job_id: str,
+        request_id: str,
+        spec: job_pb2.JobSpec,
+        reply_to: str,
+        may_wait: bool,
+        route: Route,
     ) -> Placement:
         ticket = Ticket(job_id, wire_trace_id(), spec, created_ms=self._clock.now_ms())
         candidates = await self._placer.candidates(ticket)
@@ -126,8 +133,9 @@ class Dispatcher:
                 trace_id=ticket.trace_id,
                 session_id=spec.session_id,
                 utterance_index=spec.utterance_index,
-                src_lang=spec.src_lang,
-                tgt_lang=spec.tgt_lang,
+                # The route's key: where the job waits, and what its errors name.
+                src_lang=route.key[0],
+                tgt_lang=route.key[1],
                 tenant_id=spec.tenant_id,
                 reply_to=reply_to,
                 max_attempts=self._settings.max_attempts,
@@ -203,7 +211,7 @@ class Dispatcher:
     ) -> Placement:
         spec = ticket.spec
         code = "NO_AVAILABLE_NODE"
-        message = f"no node available for {spec.src_lang}->{spec.tgt_lang}"
+        message = f"no node available for {route_of(spec).label}"
         # The caller is told in the reply; the session is not told twice.
         await self._store.finish(
             job_id,

@@ -17,9 +17,11 @@ from typing import Protocol
 
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
+from lingua_common.routes import route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, set_attributes
 from services.dispatcher.affinity import Affinity, turn_key
+from services.dispatcher.exclusion import Exclusions, exclusion_entry
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.model import JobRecord, NodeLoad
 from services.dispatcher.pool_client import Candidate
@@ -40,6 +42,7 @@ class CandidateFinder(Protocol):
         exclude: list[str],
         limit: int,
         preferred_pool: str = "",
+        both_ways: bool = False,
     ) -> list[Candidate]: ...
 
 
@@ -109,20 +112,23 @@ class Placer:
         self._metrics = metrics or DispatcherMetrics()
 
     async def candidates(self, ticket: Ticket, exclude: set[str] | None = None) -> list[Candidate]:
-        """The pool lookup: a sample of nodes serving the pair, preferred pool first."""
+        """The pool lookup: a sample of nodes serving the job's route (a directed pair,
+        or a pair both ways for a two-way job), preferred pool first."""
         spec = ticket.spec
+        route = route_of(spec)
         with tracer.start_as_current_span(
             names.DISPATCHER_SELECT,
             attributes={names.SRC_LANG: spec.src_lang, names.TGT_LANG: spec.tgt_lang},
         ) as span:
             preferred = await self._affinity.preferred_pool(spec.session_id)
             found = await self._finder.find(
-                spec.src_lang,
-                spec.tgt_lang,
+                route.src,
+                route.tgt,
                 required_service_types(spec.pipeline),
-                sorted(ticket.excluded if exclude is None else exclude),
+                sorted(Exclusions.parse(ticket.excluded).always if exclude is None else exclude),
                 self._settings.candidate_sample,
                 preferred,
+                route.both_ways,
             )
             span.set_attribute(names.SELECT_CANDIDATES, len(found))
             set_attributes(span, {names.POOL_ID: preferred})
@@ -152,7 +158,9 @@ class Placer:
         first: tuple[list[Candidate], list[NodeLoad]] | None,
     ) -> Placed:
         seen_any = False
-        tried = set(ticket.excluded)
+        # Nodes that failed the job are out while on the same connection (exclusion.py).
+        excluded = Exclusions.parse(ticket.excluded)
+        tried = set(excluded.always)
         for _ in range(self._settings.selection_rounds):
             if first is not None:
                 candidates, loads = first
@@ -162,8 +170,11 @@ class Placer:
                 loads = await self._store.node_loads([c.node_id for c in candidates])
             if not candidates:
                 break
-            seen_any = True
             tried.update(c.node_id for c in candidates)
+            loads = [n for n in loads if not excluded.covers(n.node_id, n.owner_epoch)]
+            if not loads:
+                continue
+            seen_any = True
             pools = {c.node_id: c.pool_id for c in candidates}
             for load in self._order(ticket, loads):
                 placed = await self._try(ticket, attempt, load, pools.get(load.node_id, ""))
@@ -254,7 +265,7 @@ class Placer:
             return Placed(Outcome.DISPATCHED, attempt, load.node_id, pool_id)
         # The owner gateway is gone or lost the socket: not the job's fault. Take the
         # attempt back (its number is reused) and free the slot; the next node gets it.
-        ticket.excluded.add(load.node_id)
+        ticket.excluded.add(exclusion_entry(load.node_id, load.owner_epoch))
         await store.abandon(
             ticket.job_id,
             now_ms=self._clock.now_ms(),
@@ -264,6 +275,7 @@ class Placer:
             only_if_due=False,
             pending_due_ms=due,
             counts=False,
+            epoch=load.owner_epoch,
         )
         await store.release(load.node_id, ticket.job_id, attempt)
         return Placed(Outcome.NO_CAPACITY, attempt)

@@ -18,6 +18,7 @@ from opentelemetry import trace
 from lingua.common.v1 import job_pb2
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua_common.clock import Clock
+from lingua_common.routes import label_of_key, route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import continued, get_tracer, link_to
 from services.dispatcher.model import Abandoned, JobRecord, JobState
@@ -86,7 +87,7 @@ class Recovery:
         if wait_ms:
             now = self._clock.now_ms()
             due = now + wait_ms
-            src, tgt = spec.src_lang, spec.tgt_lang
+            src, tgt = route_of(spec).key  # the route's line (a two-way job has its own)
             await self._store.schedule(record.job_id, due)
             if await self._store.pend(
                 record.job_id, now_ms=now, due_ms=due
@@ -101,9 +102,7 @@ class Recovery:
                 return Placed(Outcome.NO_CAPACITY, placed.attempt)
             placed = Placed(Outcome.NO_NODE, placed.attempt)  # the queue is full
         if placed.outcome is Outcome.NO_NODE:
-            await self.fail(
-                record, no_node_code, f"no node available for {spec.src_lang}->{spec.tgt_lang}"
-            )
+            await self.fail(record, no_node_code, f"no node available for {route_of(spec).label}")
         return placed
 
     async def fail(self, record: JobRecord, code: str, message: str) -> bool:
@@ -257,13 +256,19 @@ class Recovery:
             await self.fail(
                 record,
                 "NO_AVAILABLE_NODE",
-                f"no node available for {record.src_lang}->{record.tgt_lang} in time",
+                f"no node available for {label_of_key(record.src_lang, record.tgt_lang)} in time",
             )
             return
         await self.abandon(record, "JOB_TIMEOUT", only_if_due=True)
 
-    async def abandon(self, record: JobRecord, reason: str, *, only_if_due: bool) -> None:
-        """Give up the job's current attempt: cancel it on its node, free its slot, retry."""
+    async def abandon(
+        self, record: JobRecord, reason: str, *, only_if_due: bool, epoch: int | None = None
+    ) -> None:
+        """Give up the job's current attempt: cancel it on its node, free its slot, retry.
+        `epoch`: of the node's connection the attempt ran on (looked up when not given);
+        the node is excluded from the job under it only."""
+        if epoch is None and record.node_id:
+            epoch = await self._store.attempt_epoch(record.node_id, record.dispatched_ms)
         now = self._clock.now_ms()
         abandoned = await self._store.abandon(
             record.job_id,
@@ -273,6 +278,7 @@ class Recovery:
             reason=reason,
             only_if_due=only_if_due,
             pending_due_ms=now + self._settings.pending_timeout_ms,
+            epoch=epoch,
         )
         if abandoned is None:
             return
@@ -319,7 +325,7 @@ class Recovery:
 
     # --- lost nodes -----------------------------------------------------------------------------
 
-    async def node_offline(self, node_id: str, cause: str = "") -> int:
+    async def node_offline(self, node_id: str, cause: str = "", epoch: int | None = None) -> int:
         """Fail over every job the node holds, at once (not at their deadlines).
 
         `cause` is the traceparent of whatever took the node offline: each job's failover
@@ -338,7 +344,7 @@ class Recovery:
                     {names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
                     links=link_to(cause),
                 ):
-                    await self.abandon(record, "NODE_UNAVAILABLE", only_if_due=False)
+                    await self.abandon(record, "NODE_UNAVAILABLE", only_if_due=False, epoch=epoch)
                 moved += 1
             else:
                 await self._store.release(node_id, job_id, attempt)  # a leftover slot
@@ -353,7 +359,8 @@ class Recovery:
                 after = event_id
                 node_id = fields.get("node", "")
                 if fields.get("kind") == "offline":
-                    await self.node_offline(node_id, fields.get("traceparent", ""))
+                    epoch = int(fields.get("epoch") or 0) or None  # the connection that went
+                    await self.node_offline(node_id, fields.get("traceparent", ""), epoch)
                 elif fields.get("status") == "ready":
                     await self.waiting.slot_freed(node_id)  # a node came up: room, maybe
 

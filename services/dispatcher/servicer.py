@@ -85,7 +85,13 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             pipeline=request.pipeline
             if request.HasField("pipeline")
             else job_pb2.Pipeline(use_asr=True, use_nmt=True),
+            mode=request.mode,
+            auto_langs=request.auto_langs,
         )
+        # Two-way mode (checked with the rest of the route when the job is created).
+        for name in ("lang_a", "lang_b"):
+            if getattr(request, name):
+                setattr(spec, name, getattr(request, name))
         try:
             record, created = await self._dispatcher.submit_job(
                 request.request_id, request.tenant_id, spec, fail_fast=request.fail_fast

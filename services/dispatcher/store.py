@@ -151,7 +151,10 @@ class RedisJobStore:
         only_if_due: bool,
         pending_due_ms: int,
         counts: bool = True,
+        epoch: int | None = None,
     ) -> Abandoned | None:
+        """`epoch`: of the node's connection the attempt ran on; the node is excluded
+        from the job under it only (services/dispatcher/exclusion.py)."""
         reply = await self._lua.run(
             "job_abandon",
             self._job_keys(job_id),
@@ -164,6 +167,7 @@ class RedisJobStore:
                 pending_due_ms,
                 self._retention_ms,
                 "1" if counts else "0",
+                "" if epoch is None else epoch,
             ],
         )
         head = int(reply[0])
@@ -332,6 +336,18 @@ class RedisJobStore:
         """A page of every known node id (the registry's set of nodes)."""
         next_cursor, members = await self._r.sscan(self._keys.nodes_all(), cursor, count=count)
         return int(next_cursor), [_text(m) for m in members]
+
+    async def attempt_epoch(self, node_id: str, dispatched_ms: int) -> int:
+        """The epoch of the node's connection an attempt dispatched at `dispatched_ms` ran
+        on: the current one, or an older one if the node registered again since (0 when
+        the node is unknown)."""
+        epoch, registered_ms = await self._r.hmget(
+            self._keys.node(node_id), "epoch", "registered_ms"
+        )
+        current = int(epoch or 0)
+        if current and int(registered_ms or 0) > dispatched_ms:
+            return current - 1
+        return current
 
     async def node_owner(self, node_id: str) -> tuple[str, int]:
         owner = await self._r.get(self._keys.node_owner(node_id))

@@ -44,7 +44,7 @@ class CreateJobResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("request_id", "tenant_id", "audio", "audio_format", "sample_rate", "src_lang", "tgt_lang", "pipeline", "fail_fast")
+    __slots__ = ("request_id", "tenant_id", "audio", "audio_format", "sample_rate", "src_lang", "tgt_lang", "pipeline", "fail_fast", "mode", "lang_a", "lang_b", "auto_langs")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,10 @@ class SubmitJobRequest(_message.Message):
     TGT_LANG_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     FAIL_FAST_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    LANG_A_FIELD_NUMBER: _ClassVar[int]
+    LANG_B_FIELD_NUMBER: _ClassVar[int]
+    AUTO_LANGS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     tenant_id: str
     audio: bytes
@@ -63,7 +67,11 @@ class SubmitJobRequest(_message.Message):
     tgt_lang: str
     pipeline: _job_pb2.Pipeline
     fail_fast: bool
-    def __init__(self, request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., audio: _Optional[bytes] = ..., audio_format: _Optional[str] = ..., sample_rate: _Optional[int] = ..., src_lang: _Optional[str] = ..., tgt_lang: _Optional[str] = ..., pipeline: _Optional[_Union[_job_pb2.Pipeline, _Mapping]] = ..., fail_fast: _Optional[bool] = ...) -> None: ...
+    mode: _job_pb2.TranslationMode
+    lang_a: str
+    lang_b: str
+    auto_langs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., audio: _Optional[bytes] = ..., audio_format: _Optional[str] = ..., sample_rate: _Optional[int] = ..., src_lang: _Optional[str] = ..., tgt_lang: _Optional[str] = ..., pipeline: _Optional[_Union[_job_pb2.Pipeline, _Mapping]] = ..., fail_fast: _Optional[bool] = ..., mode: _Optional[_Union[_job_pb2.TranslationMode, str]] = ..., lang_a: _Optional[str] = ..., lang_b: _Optional[str] = ..., auto_langs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job", "created")
