@@ -16,6 +16,7 @@ from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.gateway.context import GatewayContext
+from services.gateway.groups import RedisGroupStore
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.idle_nodes import IdleNodeWatch
 from services.gateway.metrics import GatewayMetrics
@@ -61,10 +62,14 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     )
     registry = registry_grpc.RegistryServiceStub(registry_channel)
     heartbeats = HeartbeatUplink(registry, settings.heartbeat_uplink)
+    groups = RedisGroupStore(
+        redis, LuaScripts(redis), Keys(settings.redis.key_prefix), settings.groups
+    )
     ctx = GatewayContext(
         settings=settings,
         clock=clock,
         store=store,
+        groups=groups,
         registry=registry,
         heartbeats=heartbeats,
         dispatcher=dispatcher_grpc.DispatcherServiceStub(dispatcher_channel),

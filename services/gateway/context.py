@@ -11,6 +11,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
+from services.gateway.groups import RedisGroupStore
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
@@ -32,6 +33,8 @@ class GatewayContext:
     registry: registry_grpc.RegistryServiceStub
     dispatcher: dispatcher_grpc.DispatcherServiceStub
     heartbeats: HeartbeatUplink
+    # Utterance groups: session state in Redis, shared by every replica.
+    groups: RedisGroupStore
     nodes: dict[str, NodeLink] = field(default_factory=dict)
     sessions: dict[str, SessionLink] = field(default_factory=dict)
     # Sessions with a pending cut or unanswered utterances: the ticker visits only these.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import grpc
 from opentelemetry import context as otel_context
@@ -40,11 +41,18 @@ def cut_reason(spec: job_pb2.JobSpec) -> str:
     return "utterance"
 
 
+# Fills in what a job carries from session state before it is created (its group).
+Prepare = Callable[[job_pb2.JobSpec], Awaitable[None]]
+
+
 class JobSubmitter:
-    def __init__(self, ctx: GatewayContext, answers: Answers, emit: Emit) -> None:
+    def __init__(
+        self, ctx: GatewayContext, answers: Answers, emit: Emit, prepare: Prepare | None = None
+    ) -> None:
         self._ctx = ctx
         self._answers = answers
         self._emit = emit
+        self._prepare = prepare
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
@@ -73,6 +81,8 @@ class JobSubmitter:
 
     async def _create(self, spec: job_pb2.JobSpec, pair_changed: bool) -> str:
         index = spec.utterance_index
+        if self._prepare is not None:
+            await self._prepare(spec)
         if pair_changed:
             await self._change_pair(spec)
         try:
