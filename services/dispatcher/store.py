@@ -340,12 +340,14 @@ class RedisJobStore:
     async def attempt_epoch(self, node_id: str, dispatched_ms: int) -> int:
         """The epoch of the node's connection an attempt dispatched at `dispatched_ms` ran
         on: the current one, or an older one if the node registered again since (0 when
-        the node is unknown)."""
+        the node is unknown). A registration in the very millisecond of the dispatch
+        counts as since: wrongly excluding a healthy new connection would cost the job
+        its node, wrongly not excluding costs at most one more attempt."""
         epoch, registered_ms = await self._r.hmget(
             self._keys.node(node_id), "epoch", "registered_ms"
         )
         current = int(epoch or 0)
-        if current and int(registered_ms or 0) > dispatched_ms:
+        if current and int(registered_ms or 0) >= dispatched_ms:
             return current - 1
         return current
 

@@ -73,6 +73,7 @@ async def abandon(
     only_if_due: bool = False,
     counts: bool = True,
     now: int = NOW + 10,
+    epoch: int | None = None,
 ) -> list[object]:
     result: list[object] = await lua.run(
         "job_abandon",
@@ -86,6 +87,7 @@ async def abandon(
             now + 10_000,
             600_000,
             "1" if counts else "0",
+            "" if epoch is None else epoch,
         ],
     )
     return result
@@ -196,6 +198,22 @@ async def test_an_abandoned_attempt_is_refused_and_its_node_excluded(
     # The late result of the abandoned attempt changes nothing.
     assert await finish(lua, keys, "j1", node="n1", attempt=1) == [0, b"stale"]
     assert await abandon(lua, keys, "j1", node="n1", attempt=1) == [0, b"pending"]
+
+
+async def test_a_node_is_excluded_with_the_epoch_of_its_connection(
+    lua: LuaScripts, keys: Keys, redis_client: RedisClient
+) -> None:
+    await create(lua, keys, "j1")
+    await assign(lua, keys, "j1", "n1", 1)
+    assert await abandon(lua, keys, "j1", node="n1", attempt=1, epoch=4) == [1, b"n1", 1, b"n1@4"]
+    await assign(lua, keys, "j1", "n1", 2)  # n1 registered again (epoch 5) and took it
+    assert await abandon(lua, keys, "j1", node="n1", attempt=2, epoch=5) == [
+        1,
+        b"n1",
+        2,
+        b"n1@4,n1@5",
+    ]
+    assert await redis_client.hget(keys.job("j1"), "excluded") == b"n1@4,n1@5"
 
 
 async def test_the_last_attempt_fails_the_job_for_good(

@@ -215,3 +215,40 @@ async def test_heartbeats_with_unchanged_capabilities_do_not_touch_the_index(
 
         await eventually(bumped)
     await node.close()
+
+
+async def test_a_node_that_can_serve_nothing_is_registered_told_and_shown_why(
+    suite: InProcessSuite, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ASR and semantic ready, no NMT or TTS: accepted, told so, one WARNING line, and
+    GetNode / ListNodes say why; a heartbeat reporting them ready clears it."""
+    half = [{"type": "asr", "ready": True}, {"type": "semantic", "ready": True}]
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send({**register_message(node_id="node-half"), "capability_by_type": half})
+    ack = await node.expect("node_register_ack")
+    assert ack["message"] == "registered; not serving: missing nmt, tts"
+    [line] = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "not serving" in r.getMessage()
+    ]
+    assert line.getMessage() == "node node-half registered but not serving: missing nmt, tts"
+    async with grpc.aio.insecure_channel(grpc_address(suite.registry)) as channel:
+        stub = pb_grpc.RegistryServiceStub(channel)
+        got = await stub.GetNode(pb.GetNodeRequest(node_id="node-half"))
+        assert got.node.not_serving == "missing nmt, tts"
+        listed = await stub.ListNodes(pb.ListNodesRequest())
+        assert {n.node_id: n.not_serving for n in listed.nodes} == {"node-half": "missing nmt, tts"}
+        await node.send(heartbeat_message("node-half"))  # every service ready now
+
+        async def serving() -> bool:
+            reply = await stub.GetNode(pb.GetNodeRequest(node_id="node-half"))
+            return reply.node.not_serving == ""
+
+        await eventually(serving)
+    await node.close()
+
+
+async def test_a_node_that_serves_gets_a_plain_ack(suite: InProcessSuite) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(register_message())
+    assert (await node.expect("node_register_ack"))["message"] == "registered"
+    await node.close()
