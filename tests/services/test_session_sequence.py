@@ -96,7 +96,8 @@ async def test_a_socket_closed_with_audio_buffered_drops_it_with_one_info_line(
         await client.close()
 
         def dropped() -> list[logging.LogRecord]:
-            return [r for r in caplog.records if r.getMessage() == "client left with audio buffered"]
+            said = "client left with audio buffered"
+            return [r for r in caplog.records if r.getMessage() == said]
 
         async def logged() -> bool:  # the gateway sees the close at its own pace
             return bool(dropped())

@@ -178,7 +178,8 @@ async def other_replica(redis_settings: RedisSettings) -> AsyncIterator[RedisGro
     the same code and settings as every gateway."""
     client = connect(redis_settings)
     await initialize(client)
-    yield RedisGroupStore(client, LuaScripts(client), Keys(redis_settings.key_prefix), GroupSettings())
+    keys = Keys(redis_settings.key_prefix)
+    yield RedisGroupStore(client, LuaScripts(client), keys, GroupSettings())
     await close_redis(client)
 
 
@@ -200,8 +201,9 @@ async def test_two_gateways_make_the_same_group_decision(
     first = await answer(0)
     assert first["part_index"] == 0
     clock.advance(1500)
-    # Gateway 1 records the end of playback (on its clock, which is the suite's).
-    assert await other_replica.playback(session_id, str(first["group_id"]), Playback.ENDED, clock.now_ms())
+    # The other replica records the end of playback (on the scheduler's clock).
+    group_id = str(first["group_id"])
+    assert await other_replica.playback(session_id, group_id, Playback.ENDED, clock.now_ms())
     clock.advance(1900)  # 3.4 s after the group opened, 1.9 s after its playback ended
     second = await answer(1)
     assert (second["group_id"], second["part_index"]) == (first["group_id"], 1)
@@ -214,4 +216,3 @@ async def test_two_gateways_make_the_same_group_decision(
     assert third["group_id"] == f"group_{session_id}_{clock.now_ms()}"
     await node.close()
     await client.close()
-
