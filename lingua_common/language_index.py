@@ -145,13 +145,16 @@ class LanguageIndex:
         self._node_versions[node_id] = version
         self.version = max(self.version, version)
         old = self._nodes.pop(node_id, None)
-        if old is not None:
-            self._leave(self._pools, old.pairs, node_id)
-            self._leave(self._both, both_ways_pairs(old.pairs), node_id)
+        before = old.pairs if old is not None else frozenset()
+        after = entry.pairs if entry is not None else frozenset()
         if entry is not None:
             self._nodes[node_id] = entry
-            self._join(self._pools, entry.pairs, node_id)
-            self._join(self._both, both_ways_pairs(entry.pairs), node_id)
+        # Only the pools that change are touched (a heartbeat's new ready types touch none).
+        self._leave(self._pools, before - after, node_id)
+        self._join(self._pools, after - before, node_id)
+        both_before, both_after = both_ways_pairs(before), both_ways_pairs(after)
+        self._leave(self._both, both_before - both_after, node_id)
+        self._join(self._both, both_after - both_before, node_id)
         return True
 
     def _join(self, table: dict[Pair, _PairPools], pairs: Iterable[Pair], node_id: str) -> None:
