@@ -14,12 +14,32 @@ carries its id, next part and recent source texts (`context_text`, bounded).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
 
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
+
+T = TypeVar("T")
+
+# Groups add Redis calls to the utterance path; an unreachable Redis (a cluster failing
+# over, a client still meeting a dead master) must cost utterances little. Each call is
+# bounded, and once one failed, calls fail at once for a short while instead of each
+# waiting out its bound: a job then goes without its hint, a playback report is dropped
+# (the socket's audio waits behind it), a result gets a group of its own.
+CALL_TIMEOUT_S = 1.0
+BACK_OFF_S = 2.0
+
+
+class GroupsUnavailableError(Exception):
+    """Redis did not answer a group call (or did not lately): decide without it."""
 
 
 @dataclass(frozen=True)
@@ -67,12 +87,32 @@ def _text(value: bytes | str) -> str:
 
 class RedisGroupStore:
     def __init__(
-        self, client: RedisClient, scripts: LuaScripts, keys: Keys, settings: GroupSettings
+        self,
+        client: RedisClient,
+        scripts: LuaScripts,
+        keys: Keys,
+        settings: GroupSettings,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._r: Any = client
         self._lua = scripts
         self._keys = keys
         self.settings = settings
+        self._monotonic = monotonic
+        self._failing_until = 0.0
+
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        """`call`, within CALL_TIMEOUT_S; GroupsUnavailableError when it failed, or when
+        another call failed less than BACK_OFF_S ago."""
+        if self._monotonic() < self._failing_until:
+            if inspect.iscoroutine(call):
+                call.close()  # never started
+            raise GroupsUnavailableError("groups unavailable (a recent call failed)")
+        try:
+            return await asyncio.wait_for(call, CALL_TIMEOUT_S)
+        except (TimeoutError, RedisError) as error:
+            self._failing_until = self._monotonic() + BACK_OFF_S
+            raise GroupsUnavailableError(f"groups unavailable: {error!r}") from error
 
     def _group_keys(self, session_id: str) -> list[str]:
         return [self._keys.session_group(session_id), self._keys.session_group_texts(session_id)]
@@ -82,27 +122,31 @@ class RedisGroupStore:
     ) -> GroupPart:
         """The group and part of an answered utterance whose recognised text is `text`."""
         s = self.settings
-        reply = await self._lua.run(
-            "group_result",
-            self._group_keys(session_id),
-            [
-                now_ms,
-                s.window_ms,
-                new_group_id(session_id, now_ms),
-                utterance_index,
-                text[-s.context_chars :],
-                s.texts_kept,
-                s.ttl_ms,
-            ],
+        reply = await self._bounded(
+            self._lua.run(
+                "group_result",
+                self._group_keys(session_id),
+                [
+                    now_ms,
+                    s.window_ms,
+                    new_group_id(session_id, now_ms),
+                    utterance_index,
+                    text[-s.context_chars :],
+                    s.texts_kept,
+                    s.ttl_ms,
+                ],
+            )
         )
         return GroupPart(_text(reply[0]), int(reply[1]), int(reply[2]) == 1)
 
     async def playback(self, session_id: str, group_id: str, what: Playback, now_ms: int) -> bool:
         """Record a playback start or end of the open group; False for another group."""
-        moved = await self._lua.run(
-            "group_playback",
-            [self._keys.session_group(session_id)],
-            [now_ms, group_id, what.value, self.settings.ttl_ms],
+        moved = await self._bounded(
+            self._lua.run(
+                "group_playback",
+                [self._keys.session_group(session_id)],
+                [now_ms, group_id, what.value, self.settings.ttl_ms],
+            )
         )
         return int(moved) == 1
 
@@ -114,7 +158,9 @@ class RedisGroupStore:
             pipe.hmget(group, "id", "created_ms", "ended_ms", "parts")
             pipe.lrange(texts, 0, -1)
 
-        (group_id, created, ended, parts), recent = await run_pipeline(self._r, reads)
+        (group_id, created, ended, parts), recent = await self._bounded(
+            run_pipeline(self._r, reads)
+        )
         if group_id is None:
             return None
         anchor = int(ended or created or 0)

@@ -5,10 +5,10 @@ order, one Redis call each (groups.py), before the result goes out. While a resu
 being stamped, everything behind it (events, errors, other results) waits its turn, so
 the client sees exactly the order the answers were decided in.
 
-Should Redis not answer (in `timeout_s`), the result still carries a group of its own
-(part 0): the contract is that every result with a recognised text names a group, and
-a playback report for it then changes nothing. The queue is bounded by that timeout and
-by `limit`: beyond it, messages go out unstamped-behind rather than pile up.
+Should Redis not answer (groups.py bounds every call), the result still carries a group
+of its own (part 0): the contract is that every result with a recognised text names a
+group, and a playback report for it then changes nothing. The queue is bounded by those
+bounds and by `limit`: beyond it, other messages overtake it rather than pile up.
 """
 
 from __future__ import annotations
@@ -20,7 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 from lingua_common.clock import Clock
-from services.gateway.groups import GroupPart, RedisGroupStore, new_group_id
+from services.gateway.groups import (
+    GroupPart,
+    GroupsUnavailableError,
+    RedisGroupStore,
+    new_group_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +45,9 @@ class GroupStamper:
         clock: Clock,
         emit: Emit,
         *,
-        timeout_s: float = 2.0,
         limit: int = 1024,
     ) -> None:
         self._groups = groups
-        self._timeout_s = timeout_s
         self._limit = limit
         self._session_id = session_id
         self._clock = clock
@@ -92,17 +95,19 @@ class GroupStamper:
         now = self._clock.now_ms()
         index = int(message["utterance_index"])
         try:
-            return await asyncio.wait_for(
-                self._groups.join(self._session_id, index, message["text_asr"], now),
-                self._timeout_s,
-            )
-        except Exception:
+            return await self._groups.join(self._session_id, index, message["text_asr"], now)
+        except GroupsUnavailableError as error:
             logger.warning(
-                "utterance group not decided; the result gets a group of its own",
-                exc_info=True,
+                "the result gets a group of its own: %s",
+                error,
                 extra={"session_id": self._session_id, "utterance_index": index},
             )
-            return GroupPart(new_group_id(self._session_id, now), 0, True)
+        except Exception:  # never hold the session's answers back
+            logger.exception(
+                "the result gets a group of its own",
+                extra={"session_id": self._session_id, "utterance_index": index},
+            )
+        return GroupPart(new_group_id(self._session_id, now), 0, True)
 
     async def wait_idle(self, timeout_s: float) -> bool:
         """Until everything queued went out (False when `timeout_s` passed first)."""

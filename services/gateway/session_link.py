@@ -25,7 +25,7 @@ from lingua_common.ids import new_id, new_trace_id
 from services.gateway.auth import ANONYMOUS, Identity
 from services.gateway.context import GatewayContext
 from services.gateway.cutting import Utterance
-from services.gateway.groups import Playback
+from services.gateway.groups import GroupsUnavailableError, Playback
 from services.gateway.outbox import Outbox
 from services.gateway.session_answers import Answers
 from services.gateway.session_groups import GroupStamper
@@ -156,7 +156,6 @@ class SessionLink:
             session_id,
             self.ctx.clock,
             send,
-            timeout_s=self.ctx.rpc_timeout_s,
             limit=self.ctx.settings.limits.send_queue,
         )
         ordered = self._stamper.send
@@ -227,8 +226,11 @@ class SessionLink:
         """A job cut while the session's group is open carries it (a hint for the node)."""
         try:
             hint = await self.ctx.groups.hint(spec.session_id, self.ctx.clock.now_ms())
-        except Exception:
-            logger.warning("utterance group not read", exc_info=True, extra=self._log_ids())
+        except GroupsUnavailableError as error:
+            logger.warning("job goes without its group hint: %s", error, extra=self._log_ids())
+            return
+        except Exception:  # a hint must never keep a job from being created
+            logger.exception("job goes without its group hint", extra=self._log_ids())
             return
         if hint is not None:
             spec.group_id, spec.part_index = hint.group_id, hint.part_index
@@ -238,9 +240,10 @@ class SessionLink:
     async def _record_playback(self, playback: client_in.TtsPlayback, now_ms: int) -> None:
         what = Playback.ENDED if playback.ended else Playback.STARTED
         try:
+            # Bounded (groups.py): this socket's next messages (its audio) wait behind it.
             await self.ctx.groups.playback(self.session_id, playback.group_id, what, now_ms)
-        except Exception:
-            logger.warning("playback not recorded", exc_info=True, extra=self._log_ids())
+        except GroupsUnavailableError as error:
+            logger.warning("playback not recorded: %s", error, extra=self._log_ids())
 
     def _log_ids(self) -> dict[str, str]:
         return {"session_id": self.session_id}
