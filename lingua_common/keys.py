@@ -111,14 +111,14 @@ class Keys:
         """Hash: the session's open utterance group (id, created, playback times, parts)."""
         return f"{self.prefix}:{{session:{session_id}}}:group"
 
-    def session_group_texts(self, session_id: str) -> str:
-        """List, oldest first: recent source texts of the open group (bounded), the
-        context_text its next job_assign carries."""
-        return f"{self.prefix}:{{session:{session_id}}}:group_texts"
-
     def session_channel(self) -> str:
         """Pub/sub channel announcing session state changes ("<key> <version>")."""
         return f"{self.prefix}:sessions:changed"
+
+    def dispatchers(self) -> str:
+        """Sorted set "replica_id address" -> expiry (ms): the dispatcher replicas every
+        gateway links to (each refreshes its own entry)."""
+        return f"{self.prefix}:dispatchers"
 
     def gateway(self, gateway_id: str) -> str:
         """String with TTL: the gateway replica's internal gRPC address."""

@@ -146,6 +146,26 @@ class LuaScripts:
     async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         return await self[name](keys=keys, args=args)
 
+    async def pipelined(self, build: Callable[[ScriptPipeline], None]) -> list[Any]:
+        """Scripts and plain commands in one pipelined round trip (on a cluster each goes
+        to its own slot's node). Replies in order; a script that met a Redis without it
+        is run again alone, which loads it. The first other error is raised: every caller
+        pipelines only steps that are safe to repeat."""
+        recorded: list[tuple[int, str, list[str], list[Any]]] = []
+
+        def fill(pipe: Any) -> None:
+            recorded.clear()  # run_pipeline may build the pipeline again
+            build(ScriptPipeline(self, pipe, recorded))
+
+        replies = await run_pipeline(self._client, fill, raise_on_error=False)
+        for position, name, keys, args in recorded:
+            if isinstance(replies[position], NoScriptError):
+                replies[position] = await self.run(name, keys, args)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
     async def run_many(
         self,
         name: str,
@@ -177,3 +197,20 @@ class LuaScripts:
                 except RedisError as error:
                     replies[i] = error
         return replies
+
+
+class ScriptPipeline:
+    """What LuaScripts.pipelined hands its builder: scripts by name, plus the raw
+    pipeline (`.commands`) for plain commands."""
+
+    def __init__(
+        self, scripts: LuaScripts, pipe: Any, recorded: list[tuple[int, str, list[str], list[Any]]]
+    ) -> None:
+        self._scripts = scripts
+        self.commands = pipe
+        self._recorded = recorded
+
+    def script(self, name: str, keys: list[str], args: list[Any]) -> None:
+        self._recorded.append((len(self.commands), name, keys, args))
+        # Not pipe.evalsha: redis-py refuses that name in cluster pipelines.
+        self.commands.execute_command("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)

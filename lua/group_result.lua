@@ -7,19 +7,16 @@ opens with part 0. The same utterance asked again gets the same answer (a retrie
 call never takes a second part).
 
 KEYS[1]  group hash            {session:ID}:group
-KEYS[2]  group texts list      {session:ID}:group_texts
 ARGV[1]  now (ms)
 ARGV[2]  window (ms)
 ARGV[3]  id for a new group (group_<session>_<now>)
 ARGV[4]  utterance index of the result
-ARGV[5]  its source text (already bounded by the caller)
-ARGV[6]  texts kept for context_text
-ARGV[7]  TTL (ms) of the group's keys
+ARGV[5]  TTL (ms) of the group's key
 
 Returns {group_id, part_index, opened} (opened: 1 when this result opened the group)
 ]]
 local rcall = redis.call
-local group, texts = KEYS[1], KEYS[2]
+local group = KEYS[1]
 local now = tonumber(ARGV[1])
 local cur = rcall("HMGET", group, "id", "created_ms", "ended_ms", "parts", "last_index",
   "last_id", "last_part")
@@ -35,14 +32,9 @@ else
   local new_id = ARGV[3]
   if new_id == id then new_id = new_id .. "_" .. ARGV[4] end
   id, opened = new_id, 1
-  rcall("DEL", group, texts)
+  rcall("DEL", group)
   rcall("HSET", group, "id", id, "created_ms", now, "parts", 1)
 end
 rcall("HSET", group, "last_index", ARGV[4], "last_id", id, "last_part", part)
-if ARGV[5] ~= "" then
-  rcall("RPUSH", texts, ARGV[5])
-  rcall("LTRIM", texts, -tonumber(ARGV[6]), -1)
-  rcall("PEXPIRE", texts, ARGV[7])
-end
-rcall("PEXPIRE", group, ARGV[7])
+rcall("PEXPIRE", group, ARGV[5])
 return {id, part, opened}

@@ -13,6 +13,7 @@ ARGV[2]  attempt id (must be the record's attempt + 1)
 ARGV[3]  now (ms)
 ARGV[4]  due (ms)
 ARGV[5]  pool id the node was picked from
+ARGV[6]  the node's registration epoch
 
 Returns {1, ""} assigned, or {0, state} refused (terminal, running elsewhere, or another
 attempt won).
@@ -30,8 +31,9 @@ end
 if (cur[3] or "") ~= "" or tonumber(cur[2] or "0") + 1 ~= tonumber(ARGV[2]) then
   return {0, state}
 end
-rcall("HSET", job, "state", "dispatched", "node_id", ARGV[1], "attempt", ARGV[2],
-  "pool_id", ARGV[5], "dispatched_ms", ARGV[3], "updated_ms", ARGV[3], "due_ms", ARGV[4])
+rcall("HSET", job, "state", "dispatched", "node_id", ARGV[1], "node_epoch", ARGV[6],
+  "attempt", ARGV[2], "pool_id", ARGV[5], "dispatched_ms", ARGV[3], "updated_ms", ARGV[3],
+  "due_ms", ARGV[4])
 rcall("XADD", KEYS[2], "*", "kind", "dispatched", "attempt", ARGV[2], "node", ARGV[1],
   "at", ARGV[3])
 return {1, ""}

@@ -15,19 +15,26 @@ ARGV[5]  result (serialized JobResult, "" when none)
 ARGV[6]  error code ("" when none)
 ARGV[7]  error message
 ARGV[8]  retention TTL (ms) of the terminal record
+ARGV[9]  only from this state ("" : any live state), e.g. "pending" for a wait that ran
+         out, so a job placed meanwhile is not failed
 
-Returns {1, session_id, utterance_index, trace_id, node_id, attempt, reply_to, dispatched_ms}
-        when this call finished the job, else {0, state}.
+Returns {1, session_id, utterance_index, trace_id, node_id, attempt, gateway, dispatched_ms}
+        when this call finished the job (gateway: where its session's answers go),
+        else {0, state}.
 ]]
 local rcall = redis.call
 local job = KEYS[1]
 local cur = rcall("HMGET", job, "state", "node_id", "attempt", "session_id",
-  "utterance_index", "trace_id", "reply_to", "dispatched_ms")
+  "utterance_index", "trace_id", "gateway", "dispatched_ms")
 local state = cur[1]
 if not state then
   return {0, "missing"}
 end
 if state == "completed" or state == "failed" or state == "cancelled" then
+  return {0, state}
+end
+local only_from = ARGV[9] or ""
+if only_from ~= "" and state ~= only_from then
   return {0, state}
 end
 -- A result must come from the node and attempt that hold the job right now.

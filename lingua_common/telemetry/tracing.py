@@ -32,7 +32,16 @@ EXPORTERS = ("otlp", "console", "none")
 # Long-lived streams would make spans that never end; health probes are noise; node
 # heartbeats (thousands a second, each alike) would drown the job traces.
 UNTRACED_METHODS = frozenset(
-    {"WatchIndex", "WatchNodes", "WatchJob", "Check", "Watch", "Heartbeat", "StreamHeartbeats"}
+    {
+        "WatchIndex",
+        "WatchNodes",
+        "WatchJob",
+        "Check",
+        "Watch",
+        "Heartbeat",
+        "StreamHeartbeats",
+        "Link",
+    }
 )
 
 

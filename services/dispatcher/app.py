@@ -4,28 +4,40 @@ from __future__ import annotations
 
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
-from lingua_common.channels import ChannelCache, insecure_channel, retry_policy
+from lingua.dispatcher.v1 import gateway_link_service_pb2 as link_pb
+from lingua.dispatcher.v1 import gateway_link_service_pb2_grpc as link_grpc
+from lingua_common.channels import insecure_channel
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
+from lingua_common.link import LinkLimits
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
+from services.dispatcher.acks import AckWork
 from services.dispatcher.affinity import Affinity
+from services.dispatcher.deliveries import Deliveries
 from services.dispatcher.domain import Dispatcher
 from services.dispatcher.index_replica import IndexReplica, ReplicatedCandidateFinder
+from services.dispatcher.intake import JobIntake
+from services.dispatcher.lifecycle import JobLifecycle
+from services.dispatcher.link_servicer import GatewayLinkServicer
+from services.dispatcher.links import GatewayLinks
+from services.dispatcher.loads import LoadEstimates
 from services.dispatcher.metrics import DispatcherMetrics, JobGauges
 from services.dispatcher.node_reports import NodeReports
-from services.dispatcher.outcomes import SessionNotifier
+from services.dispatcher.owners import NodeOwners
 from services.dispatcher.pending import PendingQueues
 from services.dispatcher.placement import Placer
 from services.dispatcher.pool_client import GrpcCandidateFinder
+from services.dispatcher.presence import Presence
 from services.dispatcher.recovery import Recovery
-from services.dispatcher.router import GatewayRouter
+from services.dispatcher.retries import Retries
 from services.dispatcher.servicer import DispatcherServicer
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.slot_audit import SlotAudit
 from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
+from services.dispatcher.waiting import WaitingJobs
 
 
 def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> ServiceApp:
@@ -45,40 +57,63 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
         retention_ms=settings.job_retention_ms,
         metrics=metrics,
     )
-    pool_channel = insecure_channel(settings.pool_address)
-    # Outcomes are idempotent at the session (one answer per index); assignments are not
-    # retried blindly (the dispatcher picks another node instead).
-    gateways = ChannelCache(
-        [retry_policy("lingua.gateway.v1.GatewayService", ["DeliverToSession"])]
+    queues = PendingQueues(redis, scripts, keys)
+
+    # The job path: the gateways' links, and the one owner of a job's lifecycle.
+    links = GatewayLinks(LinkLimits(), settings.gateway_outbox_items, settings.gateway_outbox_bytes)
+    owners = NodeOwners()
+    loads = LoadEstimates()
+    acks = AckWork(store, clock, settings)
+    lifecycle = JobLifecycle(
+        store, queues, Deliveries(links), owners, loads, acks, clock, settings, metrics
     )
-    router = GatewayRouter(store, gateways)
+
+    # Deciding which transition happens: placement, retries, waiting, intake, recovery.
+    pool_channel = insecure_channel(settings.pool_address)
     replica = IndexReplica(pool_channel, LanguageIndex(shard_size=settings.shard_size))
     finder = ReplicatedCandidateFinder(replica, GrpcCandidateFinder(pool_channel))
-    notifier = SessionNotifier(router, metrics)
     placer = Placer(
-        store,
+        lifecycle,
         finder,
-        router,
+        owners,
+        loads,
+        links,
         Affinity(store, settings.affinity_cache_size),
         clock,
         settings,
         metrics=metrics,
     )
-    queues = PendingQueues(redis, scripts, keys)
-    recovery = Recovery(store, queues, placer, notifier, router, clock, settings, finder.pairs_of)
-    dispatcher = Dispatcher(store, placer, recovery, notifier, clock, settings)
-    reports = NodeReports(store, recovery, notifier, clock, settings)
+    waiting = WaitingJobs(store, queues, placer, clock, settings, finder.pairs_of)
+    lifecycle.attach_waiting(waiting)
+    retries = Retries(lifecycle, placer, clock, settings)
+    intake = JobIntake(lifecycle, placer, retries, clock, settings, metrics)
+    reports = NodeReports(lifecycle, retries, store)
+    recovery = Recovery(store, lifecycle, retries, waiting, queues, loads, clock, settings)
+    presence = Presence(store, links, clock, settings)
+
     pb_grpc.add_DispatcherServiceServicer_to_server(
-        DispatcherServicer(dispatcher, reports, store), app.server
+        DispatcherServicer(Dispatcher(store, intake, lifecycle), store), app.server
     )
     app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
+    link_grpc.add_GatewayLinkServiceServicer_to_server(
+        GatewayLinkServicer(settings.replica_id, links, owners, intake, reports), app.server
+    )
+    app.add_service_name(link_pb.DESCRIPTOR.services_by_name["GatewayLinkService"].full_name)
+
+    async def advertise() -> None:
+        address = settings.advertise_address or f"{settings.advertise_host}:{app.ports['grpc']}"
+        await presence.advertise(address)
+
+    app.on_serving(advertise)
+    app.on_drain(presence.withdraw)
+    app.run_in_background(presence.run)
     app.run_in_background(replica.run)
     app.run_in_background(recovery.sweep_loop)
     app.run_in_background(recovery.follow_node_events)
-    app.run_in_background(recovery.waiting.poll)
-    audit = SlotAudit(store, recovery.waiting.slot_freed, settings.slot_audit_interval_ms)
+    app.run_in_background(waiting.poll)
+    audit = SlotAudit(store, lifecycle.release_leftover, settings.slot_audit_interval_ms)
     app.run_in_background(audit.run)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
-    app.on_close(gateways.close)
+    app.on_close(lambda: acks.wait(1.0))  # runs before Redis closes (reverse order)
     return app

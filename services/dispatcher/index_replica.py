@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 import grpc
 from opentelemetry import trace
@@ -20,7 +21,7 @@ from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
 from lingua_common.routes import route_keys_served
 from lingua_common.telemetry import names
-from services.dispatcher.pool_client import Candidate, GrpcCandidateFinder
+from services.dispatcher.pool_client import Candidate
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +71,30 @@ class IndexReplica:
         self.index.apply(message.node_id, entry, message.index_version)
 
 
+class IndexView(Protocol):
+    """An in-memory index and whether it is in step with the pool service's."""
+
+    index: LanguageIndex
+    synced: bool
+
+
+class Authority(Protocol):
+    async def find(
+        self,
+        src: str,
+        tgt: str,
+        required: list[str],
+        exclude: list[str],
+        limit: int,
+        preferred_pool: str = "",
+        both_ways: bool = False,
+    ) -> list[Candidate]: ...
+
+
 class ReplicatedCandidateFinder:
     """Candidates from the local replica; the pool service when the replica cannot say."""
 
-    def __init__(self, replica: IndexReplica, authority: GrpcCandidateFinder) -> None:
+    def __init__(self, replica: IndexView, authority: Authority) -> None:
         self._replica = replica
         self._authority = authority
 

@@ -15,12 +15,19 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from lingua_common.keys import Keys
 from lingua_common.metrics.service import LATENCY_BUCKETS_S
 from lingua_common.redis_client import RedisClient, run_pipeline
-from services.dispatcher.model import JobState
+from services.dispatcher.model import JobState, Reservation
 
 # placement.Outcome values (strings here: placement imports the store, which imports this).
 PLACEMENT_OUTCOMES = ("dispatched", "no_capacity", "no_node", "superseded")
-# slot_reserve.lua's first reply element -> outcome label.
-RESERVE_OUTCOMES = {1: "reserved", 0: "node_full", -1: "node_not_ready", -2: "conflict"}
+# What slot_reserve said -> outcome label (a slot this attempt held already counts as
+# reserved: the job has it).
+RESERVE_OUTCOMES = {
+    Reservation.RESERVED: "reserved",
+    Reservation.HELD: "reserved",
+    Reservation.FULL: "node_full",
+    Reservation.NOT_READY: "node_not_ready",
+    Reservation.CONFLICT: "conflict",
+}
 # Why an attempt was given up (job_abandon's reason code) -> failover reason label.
 FAILOVER_REASONS = {"JOB_TIMEOUT": "timeout", "NODE_UNAVAILABLE": "node_lost"}
 UNDELIVERABLE = "gateway_lost"  # the assignment never reached the node's socket
@@ -54,7 +61,8 @@ class DispatcherMetrics:
             registry=registry,
         )
         self._reservations = {
-            head: reservations.labels(outcome) for head, outcome in RESERVE_OUTCOMES.items()
+            reservation: reservations.labels(outcome)
+            for reservation, outcome in RESERVE_OUTCOMES.items()
         }
         placements = Counter(
             "lingua_placements",
@@ -87,7 +95,8 @@ class DispatcherMetrics:
         )
         self.jobs_in_flight = Gauge(
             "lingua_jobs_in_flight",
-            "Jobs not finished yet (created, pending, dispatched, accepted), from Redis",
+            "Jobs not finished yet (created, pending, dispatched, accepted), or finished "
+            "with the answer not yet taken by the session's gateway, from Redis",
             registry=registry,
         )
         self.pending_jobs = Gauge(
@@ -104,10 +113,8 @@ class DispatcherMetrics:
         if error_code == "NO_AVAILABLE_NODE":
             self._no_available_node.inc()
 
-    def reserved(self, head: int) -> None:
-        counter = self._reservations.get(head)
-        if counter is not None:
-            counter.inc()
+    def reserved(self, outcome: Reservation) -> None:
+        self._reservations[outcome].inc()
 
     def placed(self, outcome: str) -> None:
         self._placements[outcome].inc()

@@ -77,6 +77,17 @@ class PendingQueues:
         ends when its taker finds the job no longer pending."""
         await self._r.zrem(self._keys.pending(src, tgt), job_id)
 
+    async def holds(self, src: str, tgt: str, job_id: str) -> bool:
+        """Whether the job is in its pair's line (waiting, or taken by a placer)."""
+
+        def reads(pipe: Any) -> None:
+            pipe.zscore(self._keys.pending(src, tgt), job_id)
+            pipe.zrange(self._keys.pending_leases(src, tgt), 0, -1)
+
+        score, leased = await run_pipeline(self._r, reads)
+        suffix = f":{job_id}"
+        return score is not None or any(_text(m).endswith(suffix) for m in leased)
+
     async def pairs(self) -> list[tuple[str, str]]:
         members = await self._r.smembers(self._keys.pending_pairs())
         pairs = []

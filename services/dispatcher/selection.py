@@ -1,25 +1,41 @@
 """Node choice: power of two random choices over a random sample, least utilised wins.
 
 A full scan for the least loaded node herds every dispatcher onto the same node;
-two random choices keep load balanced with no coordination.
+two random choices keep load balanced with no coordination. Between two equally
+loaded nodes, one on the session's own gateway wins (its answer then never crosses
+another gateway).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from services.dispatcher.model import NodeLoad
+
+@dataclass(frozen=True)
+class Option:
+    node_id: str
+    utilisation: float
+    local: bool = False
+
+    @property
+    def rank(self) -> tuple[float, bool]:
+        return (self.utilisation, not self.local)
 
 
-def power_of_two_order(loads: list[NodeLoad], rng: random.Random) -> list[NodeLoad]:
-    """An order to try nodes in: each step keeps the less utilised of two random picks."""
-    remaining = [n for n in loads if n.ready and n.free > 0 and n.owner_gateway]
-    order: list[NodeLoad] = []
+def power_of_two_order(options: list[Option], rng: random.Random) -> list[Option]:
+    """An order to try nodes in: each step keeps the better of two random picks."""
+    remaining = list(options)
+    order: list[Option] = []
     while remaining:
         if len(remaining) == 1:
             order.append(remaining.pop())
             break
         a, b = rng.sample(range(len(remaining)), 2)
-        pick = a if remaining[a].utilisation <= remaining[b].utilisation else b
+        pick = a if remaining[a].rank <= remaining[b].rank else b
         order.append(remaining.pop(pick))
     return order
+
+
+Utilisation = Callable[[str], float]

@@ -1,4 +1,5 @@
-"""gRPC DispatcherService: proto <-> domain, DomainError -> status + wire code."""
+"""gRPC DispatcherService (the team API): proto <-> domain, domain errors -> gRPC status,
+with the PROTOCOL.md code in trailing metadata."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import grpc
 from lingua.common.v1 import job_pb2, node_pb2
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
-from lingua_common.errors import DomainError, abort_with
+from lingua_common.errors import ERROR_CODE_METADATA_KEY
 from lingua_common.grpc_app import Context
-from lingua_common.metadata import REPLY_TO_METADATA_KEY
-from services.dispatcher.domain import Dispatcher, Placement
+from services.dispatcher.domain import Dispatcher
+from services.dispatcher.errors import InvalidJob, JobError, JobNotFound, NoCapacity, NoNode
 from services.dispatcher.listing import list_jobs
 from services.dispatcher.model import JobRecord, JobState
-from services.dispatcher.node_reports import NodeReports
 from services.dispatcher.store import RedisJobStore
 
 STATE_TO_PB = {
@@ -28,10 +28,11 @@ STATE_TO_PB = {
     JobState.CANCELLED: job_pb2.JOB_STATE_CANCELLED,
 }
 PB_TO_STATE = {v: k for k, v in STATE_TO_PB.items()}
-REPORTED_KINDS = {
-    pb.JOB_EVENT_KIND_ACCEPTED: "accepted",
-    pb.JOB_EVENT_KIND_STARTED: "started",
-    pb.JOB_EVENT_KIND_ASR_PARTIAL: "partial",
+STATUS_OF = {
+    InvalidJob: grpc.StatusCode.INVALID_ARGUMENT,
+    JobNotFound: grpc.StatusCode.NOT_FOUND,
+    NoCapacity: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    NoNode: grpc.StatusCode.UNAVAILABLE,
 }
 WATCHED_KINDS = {
     "dispatched": pb.JOB_EVENT_KIND_DISPATCHED,
@@ -46,29 +47,18 @@ WATCH_BLOCK_MS = 1_000
 MAX_AUDIO_BYTES = 4 * 1024 * 1024
 
 
-class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
-    def __init__(self, dispatcher: Dispatcher, reports: NodeReports, store: RedisJobStore) -> None:
-        self._dispatcher = dispatcher
-        self._reports = reports
-        self._store = store
+async def abort_for(context: Context, error: JobError) -> None:
+    """A domain refusal as the caller sees it: a status, and the wire code."""
+    context.set_trailing_metadata(((ERROR_CODE_METADATA_KEY, error.code),))
+    await context.abort(
+        STATUS_OF.get(type(error), grpc.StatusCode.FAILED_PRECONDITION), error.message
+    )
 
-    async def CreateJob(
-        self, request: pb.CreateJobRequest, context: Context
-    ) -> pb.CreateJobResponse:
-        reply_to = ""
-        for key, value in context.invocation_metadata() or ():
-            if key == REPLY_TO_METADATA_KEY:
-                reply_to = str(value)
-        try:
-            placement = await self._dispatcher.create_job(
-                request.request_id, request.spec, reply_to
-            )
-        except DomainError as error:
-            await abort_with(context, error)
-            raise
-        return pb.CreateJobResponse(
-            job=placement_to_pb(placement, request.spec), created=placement.created
-        )
+
+class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
+    def __init__(self, dispatcher: Dispatcher, store: RedisJobStore) -> None:
+        self._dispatcher = dispatcher
+        self._store = store
 
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
@@ -96,16 +86,16 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             record, created = await self._dispatcher.submit_job(
                 request.request_id, request.tenant_id, spec, fail_fast=request.fail_fast
             )
-        except DomainError as error:
-            await abort_with(context, error)
+        except JobError as error:
+            await abort_for(context, error)
             raise
         return pb.SubmitJobResponse(job=record_to_pb(record), created=created)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.GetJobResponse:
         try:
             record = await self._dispatcher.get_job(request.job_id)
-        except DomainError as error:
-            await abort_with(context, error)
+        except JobError as error:
+            await abort_for(context, error)
             raise
         return pb.GetJobResponse(job=record_to_pb(record))
 
@@ -129,8 +119,8 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
     ) -> pb.CancelJobResponse:
         try:
             record = await self._dispatcher.cancel_job(request.job_id, request.reason)
-        except DomainError as error:
-            await abort_with(context, error)
+        except JobError as error:
+            await abort_for(context, error)
             raise
         return pb.CancelJobResponse(job=record_to_pb(record))
 
@@ -140,8 +130,8 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         """Everything that happened to the job so far, then live, until it ends."""
         try:
             await self._dispatcher.get_job(request.job_id)
-        except DomainError as error:
-            await abort_with(context, error)
+        except JobError as error:
+            await abort_for(context, error)
             raise
         after = ""
         while True:
@@ -160,31 +150,6 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
                 if event.kind in TERMINAL_KINDS:
                     return
 
-    async def ReportJobEvent(
-        self, request: pb.ReportJobEventRequest, context: Context
-    ) -> pb.ReportJobEventResponse:
-        kind = REPORTED_KINDS.get(request.kind)
-        if kind is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unsupported event kind")
-            raise AssertionError("unreachable")
-        accepted = await self._reports.report_event(
-            request.job_id,
-            request.node_id,
-            request.attempt_id,
-            kind,
-            request.partial_text,
-            request.partial_is_final,
-        )
-        return pb.ReportJobEventResponse(accepted=accepted)
-
-    async def CompleteJob(
-        self, request: pb.CompleteJobRequest, context: Context
-    ) -> pb.CompleteJobResponse:
-        accepted, state = await self._reports.complete_job(
-            request.job_id, request.node_id, request.attempt_id, request.result
-        )
-        return pb.CompleteJobResponse(accepted=accepted, state=STATE_TO_PB[state])
-
 
 def _submit_problem(request: pb.SubmitJobRequest) -> str:
     if not request.src_lang or not request.tgt_lang:
@@ -198,25 +163,6 @@ def _submit_problem(request: pb.SubmitJobRequest) -> str:
     if not request.sample_rate:
         return "sample_rate is required"
     return ""
-
-
-def placement_to_pb(placement: Placement, spec: job_pb2.JobSpec) -> job_pb2.Job:
-    job = job_pb2.Job(
-        job_id=placement.job_id,
-        state=STATE_TO_PB[placement.state],
-        node_id=placement.node_id,
-        attempt_id=placement.attempt,
-        trace_id=placement.trace_id,
-        session_id=spec.session_id,
-        utterance_index=spec.utterance_index,
-        pair=node_pb2.LanguagePair(src=spec.src_lang, tgt=spec.tgt_lang),
-        tenant_id=spec.tenant_id,
-    )
-    if placement.error_code:
-        job.error.CopyFrom(
-            job_pb2.JobError(code=placement.error_code, message=placement.error_message)
-        )
-    return job
 
 
 def record_to_pb(record: JobRecord) -> job_pb2.Job:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -14,6 +16,14 @@ class DispatcherSettings:
     server: ServerSettings = field(default_factory=ServerSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     pool_address: str = "127.0.0.1:50052"
+    # This replica's id, and the host gateways use to reach its gRPC server: replicas
+    # advertise themselves in Redis and every gateway links to each of them.
+    replica_id: str = ""
+    advertise_host: str = "127.0.0.1"
+    # host:port gateways dial instead (a proxy or NAT in between); "" : advertise_host
+    # and the bound gRPC port.
+    advertise_address: str = ""
+    advertise_ttl_ms: int = 10_000
     # A live job record outlives any sane job; a terminal one is kept for inspection.
     job_ttl_ms: int = 3600 * 1000
     job_retention_ms: int = 600 * 1000
@@ -24,6 +34,19 @@ class DispatcherSettings:
     # A job's result deadline per attempt, and how many attempts it gets.
     job_timeout_ms: int = 15_000
     max_attempts: int = 3
+    # A job's own deadline, from its creation: its answer is delivered (again and again,
+    # should a gateway or a replica fail) until then. Match the gateways' answer timeout.
+    job_deadline_ms: int = 60_000
+    # An answer not acknowledged by the session's gateway this long after it was sent is
+    # sent again (by whichever replica's timer sweep gets to it first).
+    answer_retry_ms: int = 5_000
+    # Messages (and bytes) waiting for one gateway: a full outbox refuses more deliveries
+    # (assignments then go to nodes on other gateways, answers wait for their timer).
+    gateway_outbox_items: int = 20_000
+    gateway_outbox_bytes: int = 256 * 1024 * 1024
+    # How long an outbox of a gateway with no link to this replica is kept before it is
+    # dropped (if the gateway is no longer advertised).
+    gateway_away_ms: int = 30_000
     # Waiting for capacity: bounded in time and per pair in length.
     pending_timeout_ms: int = 10_000
     pending_max_per_pair: int = 1_000
@@ -48,6 +71,11 @@ class DispatcherSettings:
             server=ServerSettings.from_env(env, default_port=50053, default_metrics_port=9103),
             redis=RedisSettings.from_env(env),
             pool_address=env_str(env, "LINGUA_POOL_ADDRESS", cls.pool_address),
+            replica_id=env_str(
+                env, "LINGUA_DISPATCHER_ID", f"disp-{socket.gethostname()}-{os.getpid()}"
+            ),
+            advertise_host=env_str(env, "LINGUA_ADVERTISE_HOST", cls.advertise_host),
+            advertise_address=env_str(env, "LINGUA_ADVERTISE_ADDRESS", ""),
             job_ttl_ms=env_int(env, "LINGUA_JOB_TTL_MS", cls.job_ttl_ms),
             job_retention_ms=env_int(env, "LINGUA_JOB_RETENTION_MS", cls.job_retention_ms),
             candidate_sample=env_int(env, "LINGUA_CANDIDATE_SAMPLE", cls.candidate_sample),
@@ -55,6 +83,14 @@ class DispatcherSettings:
             reservation_ttl_ms=env_int(env, "LINGUA_RESERVATION_TTL_MS", cls.reservation_ttl_ms),
             job_timeout_ms=env_int(env, "LINGUA_JOB_TIMEOUT_MS", cls.job_timeout_ms),
             max_attempts=env_int(env, "LINGUA_MAX_ATTEMPTS", cls.max_attempts),
+            job_deadline_ms=env_int(env, "LINGUA_ANSWER_TIMEOUT_MS", cls.job_deadline_ms),
+            answer_retry_ms=env_int(env, "LINGUA_ANSWER_RETRY_MS", cls.answer_retry_ms),
+            gateway_outbox_items=env_int(
+                env, "LINGUA_GATEWAY_OUTBOX_ITEMS", cls.gateway_outbox_items
+            ),
+            gateway_outbox_bytes=env_int(
+                env, "LINGUA_GATEWAY_OUTBOX_BYTES", cls.gateway_outbox_bytes
+            ),
             pending_timeout_ms=env_int(env, "LINGUA_PENDING_TIMEOUT_MS", cls.pending_timeout_ms),
             pending_max_per_pair=env_int(
                 env, "LINGUA_PENDING_MAX_PER_PAIR", cls.pending_max_per_pair

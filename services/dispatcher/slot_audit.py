@@ -25,11 +25,11 @@ class SlotAudit:
     def __init__(
         self,
         store: RedisJobStore,
-        slot_freed: Callable[[str], Awaitable[None]],
+        release: Callable[[str, str, int], Awaitable[bool]],
         interval_ms: int,
     ) -> None:
         self._store = store
-        self._slot_freed = slot_freed  # capacity came back: waiting jobs may go
+        self._release = release  # frees the slot and wakes jobs waiting for it
         self._interval_s = interval_ms / 1000
         self._suspects: set[Slot] = set()
 
@@ -52,12 +52,11 @@ class SlotAudit:
                     slot = (node_id, job_id, attempt)
                     if slot not in self._suspects:
                         suspects.add(slot)
-                    elif await self._store.release(node_id, job_id, attempt):
+                    elif await self._release(node_id, job_id, attempt):
                         freed += 1
                         logger.warning(
                             "leaked slot freed", extra={"node_id": node_id, "job_id": job_id}
                         )
-                        await self._slot_freed(node_id)
             if cursor == 0:
                 break
         self._suspects = suspects

@@ -1,7 +1,9 @@
 """Redis access of the dispatcher: job records and events, node slots, timeouts.
 
 Every state change of a job is one cluster-safe Lua script on the job's own slot; node
-slots live in the node's slot; a change that spans both is two idempotent steps.
+slots live in the node's slot; a change that spans both is two idempotent steps. Steps
+that go together are pipelined into one round trip. Every script's reply is parsed here
+into a typed value (model.py).
 """
 
 from __future__ import annotations
@@ -11,20 +13,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
+from lingua_common.redis_client import LuaScripts, RedisClient, ScriptPipeline, run_pipeline
 from services.dispatcher.metrics import DispatcherMetrics
-from services.dispatcher.model import Abandoned, Finished, JobEvent, JobRecord, JobState, NodeLoad
+from services.dispatcher.model import (
+    Abandoned,
+    Confirmed,
+    Connection,
+    Created,
+    Finished,
+    JobEvent,
+    JobRecord,
+    JobRef,
+    JobState,
+    Reservation,
+    Reserved,
+)
 
 TIMEOUT_BUCKETS = 16
 
-
-@dataclass(frozen=True)
-class Created:
-    created: bool
-    trace_id: str
-    state: JobState
-    node_id: str
-    attempt: int
+RESERVATIONS = {
+    1: Reservation.RESERVED,
+    2: Reservation.HELD,
+    0: Reservation.FULL,
+    -1: Reservation.NOT_READY,
+    -2: Reservation.CONFLICT,
+}
 
 
 class RequestIdClashError(Exception):
@@ -33,6 +46,33 @@ class RequestIdClashError(Exception):
 
 def timeout_bucket(job_id: str) -> int:
     return zlib.crc32(job_id.encode()) % TIMEOUT_BUCKETS
+
+
+@dataclass(frozen=True)
+class NewJobRecord:
+    """Everything job_create stores for a new job."""
+
+    job_id: str
+    request_id: str
+    spec: bytes
+    trace_id: str
+    session_id: str
+    utterance_index: int
+    src_lang: str
+    tgt_lang: str
+    tenant_id: str
+    gateway_id: str
+    max_attempts: int
+    trace_parent: str = ""
+
+
+@dataclass(frozen=True)
+class FirstAttempt:
+    """A node whose slot is already reserved for a new job's first attempt."""
+
+    node_id: str
+    epoch: int
+    pool_id: str
 
 
 class RedisJobStore:
@@ -61,80 +101,111 @@ class RedisJobStore:
     # --- job transitions ------------------------------------------------------------------
 
     async def create(
-        self,
-        job_id: str,
-        *,
-        now_ms: int,
-        request_id: str,
-        spec: bytes,
-        trace_id: str,
-        session_id: str,
-        utterance_index: int,
-        src_lang: str,
-        tgt_lang: str,
-        tenant_id: str,
-        reply_to: str,
-        max_attempts: int,
-        trace_parent: str = "",
+        self, job: NewJobRecord, *, now_ms: int, due_ms: int, first: FirstAttempt | None
     ) -> Created:
-        result = await self._lua.run(
-            "job_create",
-            self._job_keys(job_id),
-            [
-                now_ms,
-                request_id,
-                spec,
-                trace_id,
-                session_id,
-                utterance_index,
-                src_lang,
-                tgt_lang,
-                tenant_id,
-                reply_to,
-                self._live_ttl_ms,
-                max_attempts,
-                trace_parent,
-            ],
-        )
-        head = int(result[0])
+        """Create the job (its first attempt on `first` when given), arm its timeout and
+        index it for listings, in one round trip. Everything but the script is idempotent,
+        so a repeated creation only re-arms and re-indexes."""
+        k = self._keys
+
+        def steps(pipe: ScriptPipeline) -> None:
+            pipe.script(
+                "job_create",
+                self._job_keys(job.job_id),
+                [
+                    now_ms,
+                    job.request_id,
+                    job.spec,
+                    job.trace_id,
+                    job.session_id,
+                    job.utterance_index,
+                    job.src_lang,
+                    job.tgt_lang,
+                    job.tenant_id,
+                    job.gateway_id,
+                    self._live_ttl_ms,
+                    job.max_attempts,
+                    job.trace_parent,
+                    first.node_id if first else "",
+                    first.epoch if first else 0,
+                    first.pool_id if first else "",
+                    due_ms,
+                ],
+            )
+            # The deadline is armed with the creation: a creation cut short before its
+            # placement is still found by the sweeper (it goes by the record's due time).
+            pipe.commands.zadd(k.timeouts(timeout_bucket(job.job_id)), {job.job_id: due_ms})
+            pipe.commands.zadd(k.jobs_recent(), {job.job_id: now_ms})
+            if job.session_id:
+                pipe.commands.zadd(
+                    k.session_jobs(job.session_id), {job.job_id: job.utterance_index}
+                )
+
+        reply = (await self._lua.pipelined(steps))[0]
+        head = int(reply[0])
         if head < 0:
-            raise RequestIdClashError(job_id)
+            raise RequestIdClashError(job.job_id)
         if head == 1:
             self._metrics.created()
-            return Created(True, _text(result[1]), JobState.CREATED, "", 0)
+            if first is not None:
+                return Created(True, _text(reply[1]), JobState.DISPATCHED, first.node_id, 1)
+            return Created(True, _text(reply[1]), JobState.CREATED)
         return Created(
-            False, _text(result[4]), JobState(_text(result[1])), _text(result[2]), int(result[3])
+            False, _text(reply[4]), JobState(_text(reply[1])), _text(reply[2]), int(reply[3])
         )
-
-    async def index_job(
-        self, job_id: str, *, now_ms: int, session_id: str, utterance_index: int
-    ) -> None:
-        """The listing indexes (recent jobs, jobs of a session): conveniences, written off
-        the dispatch path."""
-
-        def index(pipe: Any) -> None:
-            pipe.zadd(self._keys.jobs_recent(), {job_id: now_ms})
-            if session_id:
-                pipe.zadd(self._keys.session_jobs(session_id), {job_id: utterance_index})
-
-        await run_pipeline(self._r, index)
 
     async def assign(
-        self, job_id: str, node_id: str, attempt: int, *, now_ms: int, due_ms: int, pool_id: str
+        self,
+        job_id: str,
+        node: Connection,
+        attempt: int,
+        *,
+        now_ms: int,
+        due_ms: int,
+        pool_id: str,
     ) -> bool:
-        result = await self._lua.run(
-            "job_assign", self._job_keys(job_id), [node_id, attempt, now_ms, due_ms, pool_id]
-        )
-        return int(result[0]) == 1
+        """Attempt N of a live, unplaced job runs on `node`; its timer armed for `due_ms`
+        in the same round trip (LT: never later than a deadline it already has)."""
+
+        def steps(pipe: ScriptPipeline) -> None:
+            pipe.script(
+                "job_assign",
+                self._job_keys(job_id),
+                [node.node_id, attempt, now_ms, due_ms, pool_id, node.epoch],
+            )
+            pipe.commands.zadd(
+                self._keys.timeouts(timeout_bucket(job_id)), {job_id: due_ms}, lt=True
+            )
+
+        reply, _ = await self._lua.pipelined(steps)
+        return int(reply[0]) == 1
 
     async def confirm(
         self, job_id: str, node_id: str, attempt: int, *, now_ms: int, due_ms: int, what: str
-    ) -> int | None:
-        """The node has the job; returns the job's deadline now, or None if stale."""
-        result = await self._lua.run(
+    ) -> Confirmed | None:
+        """The node has the job; None when the confirmation is stale."""
+        reply = await self._lua.run(
             "job_confirm", self._job_keys(job_id), [node_id, attempt, now_ms, due_ms, what]
         )
-        return int(result[1]) if int(result[0]) == 1 else None
+        return _confirmed(job_id, reply)
+
+    async def confirm_many(
+        self, confirmations: list[tuple[str, str, int]], *, now_ms: int, due_ms: int
+    ) -> list[Confirmed | None]:
+        """Deliveries of many assignments (job id, node id, attempt), one round trip."""
+        replies = await self._lua.run_many(
+            "job_confirm",
+            [
+                (self._job_keys(job_id), [node_id, attempt, now_ms, due_ms, "delivered"])
+                for job_id, node_id, attempt in confirmations
+            ],
+        )
+        confirmed: list[Confirmed | None] = []
+        for (job_id, _, _), reply in zip(confirmations, replies, strict=True):
+            if isinstance(reply, Exception):
+                raise reply
+            confirmed.append(_confirmed(job_id, reply))
+        return confirmed
 
     async def pend(self, job_id: str, *, now_ms: int, due_ms: int) -> bool:
         result = await self._lua.run("job_pend", self._job_keys(job_id), [now_ms, due_ms])
@@ -151,10 +222,7 @@ class RedisJobStore:
         only_if_due: bool,
         pending_due_ms: int,
         counts: bool = True,
-        epoch: int | None = None,
     ) -> Abandoned | None:
-        """`epoch`: of the node's connection the attempt ran on; the node is excluded
-        from the job under it only (services/dispatcher/exclusion.py)."""
         reply = await self._lua.run(
             "job_abandon",
             self._job_keys(job_id),
@@ -167,7 +235,6 @@ class RedisJobStore:
                 pending_due_ms,
                 self._retention_ms,
                 "1" if counts else "0",
-                "" if epoch is None else epoch,
             ],
         )
         head = int(reply[0])
@@ -175,17 +242,20 @@ class RedisJobStore:
             return None
         self._metrics.failover(reason, counts=counts)
         if head == 1:
-            excluded = tuple(n for n in _text(reply[3]).split(",") if n)
-            return Abandoned(True, _text(reply[1]), int(reply[2]), excluded)
+            excluded = tuple(Connection.parse(c) for c in _text(reply[3]).split(",") if c)
+            return Abandoned(True, _text(reply[1]), int(reply[2]), int(reply[4]), excluded)
         self._metrics.finished(JobState.FAILED, reason)
         return Abandoned(
             retry=False,
             node_id=_text(reply[1]),
             attempt=int(reply[2]),
-            session_id=_text(reply[3]),
-            utterance_index=int(reply[4]),
-            trace_id=_text(reply[5]),
-            reply_to=_text(reply[6]),
+            ref=JobRef(
+                job_id=job_id,
+                session_id=_text(reply[3]),
+                utterance_index=int(reply[4]),
+                trace_id=_text(reply[5]),
+                gateway_id=_text(reply[6]),
+            ),
         )
 
     async def finish(
@@ -194,38 +264,42 @@ class RedisJobStore:
         state: JobState,
         *,
         now_ms: int,
-        node_id: str = "",
-        attempt: int = 0,
-        result: bytes = b"",
+        follow_up_due_ms: int,
         error_code: str = "",
         error_message: str = "",
+        only_from: JobState | None = None,
     ) -> Finished | None:
-        reply = await self._lua.run(
-            "job_finish",
-            self._job_keys(job_id),
-            [
-                now_ms,
-                state.value,
-                node_id,
-                attempt,
-                result,
-                error_code,
-                error_message,
-                self._retention_ms,
-            ],
-        )
+        """End a live job without a node's result (cancelled, or failed for want of a
+        node) — only from `only_from` when given — and in the same round trip arm the
+        timer that brings a replica back to tell the session should this one die first
+        (LT: never later than a deadline the job already has)."""
+        k = self._keys
+
+        def steps(pipe: ScriptPipeline) -> None:
+            pipe.script(
+                "job_finish",
+                self._job_keys(job_id),
+                [
+                    now_ms,
+                    state.value,
+                    "",
+                    0,
+                    b"",
+                    error_code,
+                    error_message,
+                    self._retention_ms,
+                    only_from.value if only_from else "",
+                ],
+            )
+            pipe.commands.zadd(
+                k.timeouts(timeout_bucket(job_id)), {job_id: follow_up_due_ms}, lt=True
+            )
+
+        reply, _ = await self._lua.pipelined(steps)
         if int(reply[0]) != 1:
             return None
         self._metrics.finished(state, error_code)
-        return Finished(
-            session_id=_text(reply[1]),
-            utterance_index=int(reply[2]),
-            trace_id=_text(reply[3]),
-            node_id=_text(reply[4]),
-            attempt=int(reply[5]),
-            reply_to=_text(reply[6]),
-            dispatched_ms=int(reply[7] or 0),
-        )
+        return _finished(job_id, reply)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -280,16 +354,18 @@ class RedisJobStore:
 
     # --- node slots ------------------------------------------------------------------------
 
-    async def reserve(self, node_id: str, job_id: str, attempt: int, now_ms: int) -> bool:
+    async def reserve(self, node_id: str, job_id: str, attempt: int, now_ms: int) -> Reserved:
         k = self._keys
-        result = await self._lua.run(
+        reply = await self._lua.run(
             "slot_reserve",
             [k.node(node_id), k.node_inflight(node_id)],
             [job_id, attempt, now_ms],
         )
-        head = int(result[0])
-        self._metrics.reserved(head)
-        return head == 1
+        outcome = RESERVATIONS[int(reply[0])]
+        self._metrics.reserved(outcome)
+        if outcome in (Reservation.NOT_READY, Reservation.CONFLICT):
+            return Reserved(outcome)
+        return Reserved(outcome, int(reply[1]), int(reply[2]))
 
     async def release(
         self, node_id: str, job_id: str, attempt: int, *, outcome: str = "none", now_ms: int = 0
@@ -303,58 +379,64 @@ class RedisJobStore:
         )
         return int(result[0]) == 1
 
-    async def node_loads(self, node_ids: list[str]) -> list[NodeLoad]:
-        """Status, running count and owner of several nodes in one round trip."""
-        if not node_ids:
-            return []
+    async def finish_and_release(
+        self,
+        job_id: str,
+        state: JobState,
+        *,
+        now_ms: int,
+        node_id: str,
+        attempt: int,
+        result: bytes,
+        error_code: str,
+        error_message: str,
+        follow_up_due_ms: int,
+    ) -> tuple[Finished | None, bool]:
+        """A node's result, in one round trip: finish the job (fenced by node and
+        attempt), give back that attempt's slot, and arm the timer that brings a replica
+        back to tell the session should this one die first. The release and the timer are
+        right whether or not the finish applied: the slot entry is fenced by attempt too,
+        and a timer that comes due early is re-armed at the record's own due time."""
         k = self._keys
 
-        def reads(pipe: Any) -> None:
-            for node_id in node_ids:
-                pipe.hmget(k.node(node_id), "status", "max_jobs")
-                pipe.hlen(k.node_inflight(node_id))
-                pipe.get(k.node_owner(node_id))
-
-        replies = await run_pipeline(self._r, reads)
-        loads = []
-        for i, node_id in enumerate(node_ids):
-            (status, max_jobs), running, owner = replies[3 * i : 3 * i + 3]
-            gateway, _, epoch = (owner or b"").decode().partition(" ")
-            loads.append(
-                NodeLoad(
-                    node_id=node_id,
-                    ready=status == b"ready",
-                    running=int(running),
-                    max_jobs=int(max_jobs or 0),
-                    owner_gateway=gateway,
-                    owner_epoch=int(epoch or 0),
-                )
+        def steps(pipe: ScriptPipeline) -> None:
+            pipe.script(
+                "job_finish",
+                self._job_keys(job_id),
+                [
+                    now_ms,
+                    state.value,
+                    node_id,
+                    attempt,
+                    result,
+                    error_code,
+                    error_message,
+                    self._retention_ms,
+                    "",
+                ],
             )
-        return loads
+            pipe.script(
+                "slot_release",
+                [k.node_inflight(node_id), k.node(node_id), k.node_history(node_id)],
+                [job_id, attempt, "ok" if state is JobState.COMPLETED else "fail", now_ms],
+            )
+            # LT: never later than a deadline it already has (a late, stale result must
+            # not postpone the timeout of the attempt that now runs).
+            pipe.commands.zadd(
+                k.timeouts(timeout_bucket(job_id)), {job_id: follow_up_due_ms}, lt=True
+            )
+
+        finish_reply, release_reply, _ = await self._lua.pipelined(steps)
+        released = int(release_reply[0]) == 1
+        if int(finish_reply[0]) != 1:
+            return None, released
+        self._metrics.finished(state, error_code)
+        return _finished(job_id, finish_reply), released
 
     async def node_ids_page(self, cursor: int, count: int) -> tuple[int, list[str]]:
         """A page of every known node id (the registry's set of nodes)."""
         next_cursor, members = await self._r.sscan(self._keys.nodes_all(), cursor, count=count)
         return int(next_cursor), [_text(m) for m in members]
-
-    async def attempt_epoch(self, node_id: str, dispatched_ms: int) -> int:
-        """The epoch of the node's connection an attempt dispatched at `dispatched_ms` ran
-        on: the current one, or an older one if the node registered again since (0 when
-        the node is unknown). A registration in the very millisecond of the dispatch
-        counts as since: wrongly excluding a healthy new connection would cost the job
-        its node, wrongly not excluding costs at most one more attempt."""
-        epoch, registered_ms = await self._r.hmget(
-            self._keys.node(node_id), "epoch", "registered_ms"
-        )
-        current = int(epoch or 0)
-        if current and int(registered_ms or 0) >= dispatched_ms:
-            return current - 1
-        return current
-
-    async def node_owner(self, node_id: str) -> tuple[str, int]:
-        owner = await self._r.get(self._keys.node_owner(node_id))
-        gateway, _, epoch = (owner or b"").decode().partition(" ")
-        return gateway, int(epoch or 0)
 
     # --- timeouts ---------------------------------------------------------------------------
 
@@ -362,8 +444,22 @@ class RedisJobStore:
         """(Re)arm the job's timeout; registered before the state it guards."""
         await self._r.zadd(self._keys.timeouts(timeout_bucket(job_id)), {job_id: due_ms})
 
+    async def schedule_by(self, job_id: str, due_ms: int) -> None:
+        """Arm the job's timeout for `due_ms` unless it is armed for earlier already."""
+        await self._r.zadd(self._keys.timeouts(timeout_bucket(job_id)), {job_id: due_ms}, lt=True)
+
     async def unschedule(self, job_id: str) -> None:
         await self._r.zrem(self._keys.timeouts(timeout_bucket(job_id)), job_id)
+
+    async def unschedule_many(self, job_ids: list[str]) -> None:
+        """Disarm many timers in one round trip (answers acknowledged together)."""
+
+        def removals(pipe: Any) -> None:
+            for job_id in job_ids:
+                pipe.zrem(self._keys.timeouts(timeout_bucket(job_id)), job_id)
+
+        if job_ids:
+            await run_pipeline(self._r, removals)
 
     async def claim_due(self, bucket: int, now_ms: int, lease_ms: int, limit: int) -> list[str]:
         result = await self._lua.run(
@@ -372,10 +468,6 @@ class RedisJobStore:
         return [_text(i) for i in result]
 
     # --- sessions and gateways --------------------------------------------------------------
-
-    async def session_owner(self, session_id: str) -> str:
-        owner = await self._r.get(self._keys.session_owner(session_id))
-        return owner.decode() if owner else ""
 
     async def session_preferred_pool(self, session_id: str) -> str:
         pool = await self._r.hget(self._keys.session(session_id), "preferred_pool")
@@ -387,9 +479,21 @@ class RedisJobStore:
         if await self._r.exists(key):
             await self._r.hset(key, "preferred_pool", pool_id)
 
-    async def gateway_address(self, gateway_id: str) -> str:
-        address = await self._r.get(self._keys.gateway(gateway_id))
-        return address.decode() if address else ""
+    async def advertise(self, member: str, *, now_ms: int, ttl_ms: int) -> None:
+        """This replica is alive until now + ttl (gateways link to every live one)."""
+
+        def writes(pipe: Any) -> None:
+            pipe.zadd(self._keys.dispatchers(), {member: now_ms + ttl_ms})
+            pipe.zremrangebyscore(self._keys.dispatchers(), "-inf", f"({now_ms}")
+
+        await run_pipeline(self._r, writes)
+
+    async def withdraw(self, member: str) -> None:
+        await self._r.zrem(self._keys.dispatchers(), member)
+
+    async def gateway_advertised(self, gateway_id: str) -> bool:
+        """Whether the gateway replica is alive (its advertisement has not expired)."""
+        return bool(await self._r.exists(self._keys.gateway(gateway_id)))
 
     async def node_events_after(
         self, after_id: str, block_ms: int, count: int
@@ -410,6 +514,26 @@ class RedisJobStore:
 
 def _text(value: bytes | str | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _finished(job_id: str, reply: list[Any]) -> Finished:
+    return Finished(
+        ref=JobRef(job_id, _text(reply[1]), int(reply[2]), _text(reply[3]), _text(reply[6])),
+        node_id=_text(reply[4]),
+        attempt=int(reply[5]),
+        dispatched_ms=int(reply[7] or 0),
+    )
+
+
+def _confirmed(job_id: str, reply: list[Any]) -> Confirmed | None:
+    if int(reply[0]) != 1:
+        return None
+    return Confirmed(
+        due_ms=int(reply[1]),
+        first=int(reply[2]) == 1,
+        ref=JobRef(job_id, _text(reply[3]), int(reply[4]), _text(reply[5]), _text(reply[6])),
+        created_ms=int(reply[7] or 0),
+    )
 
 
 def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> JobEvent:
@@ -433,6 +557,7 @@ def _record(job_id: str, fields: dict[bytes, bytes]) -> JobRecord:
         request_id=text("request_id"),
         state=JobState(text("state", "created")),
         node_id=text("node_id"),
+        node_epoch=int(text("node_epoch", "0") or 0),
         attempt=int(text("attempt", "0")),
         trace_id=text("trace_id"),
         trace_parent=text("trace_parent"),
@@ -441,12 +566,12 @@ def _record(job_id: str, fields: dict[bytes, bytes]) -> JobRecord:
         src_lang=text("src"),
         tgt_lang=text("tgt"),
         tenant_id=text("tenant"),
-        reply_to=text("reply_to"),
+        gateway_id=text("gateway"),
         created_ms=int(text("created_ms", "0")),
         updated_ms=int(text("updated_ms", "0")),
         dispatched_ms=int(text("dispatched_ms", "0")),
         due_ms=int(text("due_ms", "0")),
-        excluded=tuple(n for n in text("excluded").split(",") if n),
+        excluded=tuple(Connection.parse(c) for c in text("excluded").split(",") if c),
         pool_id=text("pool_id"),
         error_code=text("error_code"),
         error_message=text("error_message"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
+from lingua.dispatcher.v1 import gateway_link_service_pb2 as link_pb
 from lingua.gateway.v1 import gateway_service_pb2 as pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
@@ -16,6 +16,8 @@ from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.gateway.context import GatewayContext
+from services.gateway.deliveries import Deliveries
+from services.gateway.dispatcher_links import DispatcherLinks, LinkSettings
 from services.gateway.groups import RedisGroupStore
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.idle_nodes import IdleNodeWatch
@@ -28,7 +30,6 @@ from services.gateway.ws_server import WebSocketEndpoints
 logger = logging.getLogger(__name__)
 
 REGISTRY_SERVICE = "lingua.registry.v1.RegistryService"
-DISPATCHER_SERVICE = "lingua.dispatcher.v1.DispatcherService"
 
 
 def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceApp:
@@ -56,14 +57,24 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         settings.registry_address,
         [retry_policy(REGISTRY_SERVICE, ["Heartbeat", "DeregisterNode", "DrainNode"])],
     )
-    dispatcher_channel = insecure_channel(
-        settings.dispatcher_address,
-        [retry_policy(DISPATCHER_SERVICE, ["CreateJob", "CompleteJob", "ReportJobEvent"])],
-    )
     registry = registry_grpc.RegistryServiceStub(registry_channel)
     heartbeats = HeartbeatUplink(registry, settings.heartbeat_uplink)
     groups = RedisGroupStore(
         redis, LuaScripts(redis), Keys(settings.redis.key_prefix), settings.groups
+    )
+
+    async def dispatchers() -> list[str]:
+        return await store.dispatcher_addresses(clock.now_ms())
+
+    async def delivered(message: link_pb.DispatcherMessage) -> None:
+        await deliveries.from_link(message)
+
+    # The job path: a link to each dispatcher replica; what they send goes to sockets.
+    links = DispatcherLinks(
+        LinkSettings(gateway_id=settings.gateway_id, fallback_address=settings.dispatcher_address),
+        dispatchers,
+        lambda: [(node_id, link.epoch) for node_id, link in ctx.nodes.items()],
+        delivered,
     )
     ctx = GatewayContext(
         settings=settings,
@@ -72,11 +83,12 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         groups=groups,
         registry=registry,
         heartbeats=heartbeats,
-        dispatcher=dispatcher_grpc.DispatcherServiceStub(dispatcher_channel),
+        links=links,
         metrics=GatewayMetrics(app.metrics.registry),
     )
+    deliveries = Deliveries(ctx)
     endpoints = WebSocketEndpoints(ctx)
-    pb_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(ctx), app.server)
+    pb_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(ctx, deliveries), app.server)
     app.add_service_name(pb.DESCRIPTOR.services_by_name["GatewayService"].full_name)
 
     async def start_endpoints() -> None:
@@ -103,11 +115,11 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
 
     app.on_serving(start_endpoints)
     app.run_in_background(heartbeats.run)
+    app.run_in_background(links.run)
     app.run_in_background(keep_ownership)
     app.run_in_background(tick)
     app.run_in_background(IdleNodeWatch(endpoints.links, clock, settings.node_idle_timeout_ms).run)
     app.on_drain(drain)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: registry_channel.close(None))
-    app.on_close(lambda: dispatcher_channel.close(None))
     return app

@@ -7,10 +7,10 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as dispatcher_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
+from services.gateway.dispatcher_links import DispatcherLinks
 from services.gateway.groups import RedisGroupStore
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.metrics import GatewayMetrics
@@ -31,7 +31,8 @@ class GatewayContext:
     clock: Clock
     store: RedisGatewayStore
     registry: registry_grpc.RegistryServiceStub
-    dispatcher: dispatcher_grpc.DispatcherServiceStub
+    # The job path: one link to each dispatcher replica.
+    links: DispatcherLinks
     heartbeats: HeartbeatUplink
     # Utterance groups: session state in Redis, shared by every replica.
     groups: RedisGroupStore

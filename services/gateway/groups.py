@@ -6,10 +6,13 @@ joins it, unless more than `window_ms` have passed since the group's last
 (`group_<session>_<ms>`, parts counted from 0). `tts_started` / `tts_play_ended` move the
 open group's playback times, on the scheduler's clock.
 
-The state lives in two keys of the session's hash tag ({session:ID}), changed only by
+The state lives in one key of the session's hash tag ({session:ID}), changed only by
 Lua scripts, so every gateway replica that holds (or takes over) the session makes the
 same decision. The open group is also a hint for the node: a job cut while it is open
-carries its id, next part and recent source texts (`context_text`, bounded).
+carries its id, next part and recent source texts (`context_text`, bounded). The hint
+comes from the session's own copy (GroupMirror, kept from the decisions and playback
+reports this replica saw): no Redis call on the way to a job, and a hint that is off
+changes no decision.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,7 +29,7 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError
 
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, RedisClient, run_pipeline
+from lingua_common.redis_client import LuaScripts, RedisClient
 
 T = TypeVar("T")
 
@@ -48,9 +52,9 @@ class GroupSettings:
     window_ms: int = 2_000
     # Longest context_text a job_assign carries (characters, the newest kept).
     context_chars: int = 200
-    # Recent source texts kept per group for that context.
+    # Recent source texts kept (by the session's replica) for that context.
     texts_kept: int = 8
-    # The group keys outlive an idle session this long (refreshed on every change).
+    # The group key outlives an idle session this long (refreshed on every change).
     ttl_ms: int = 6 * 3600 * 1000
 
 
@@ -75,6 +79,37 @@ class GroupHint:
 class Playback(StrEnum):
     STARTED = "started"
     ENDED = "ended"
+
+
+class GroupMirror:
+    """What this replica knows of its session's open group, for the hints jobs carry."""
+
+    def __init__(self, settings: GroupSettings) -> None:
+        self._settings = settings
+        self._group_id = ""
+        self._anchor_ms = 0  # the group's creation, or its last playback end
+        self._parts = 0
+        self._texts: deque[str] = deque(maxlen=max(1, settings.texts_kept))
+
+    def joined(self, part: GroupPart, text: str, now_ms: int) -> None:
+        """A result was put in `part` (by the Redis decision)."""
+        if part.group_id != self._group_id:
+            self._group_id, self._anchor_ms = part.group_id, now_ms
+            self._texts.clear()
+        self._parts = part.part_index + 1  # results are decided one at a time, in order
+        if text:
+            self._texts.append(text[-self._settings.context_chars :])
+
+    def played(self, group_id: str, what: Playback, now_ms: int) -> None:
+        if what is Playback.ENDED and group_id == self._group_id:
+            self._anchor_ms = now_ms
+
+    def hint(self, now_ms: int) -> GroupHint | None:
+        """The open group a result would join now, or None (a new one would open)."""
+        if not self._group_id or now_ms - self._anchor_ms > self._settings.window_ms:
+            return None
+        context = " ".join(self._texts)[-self._settings.context_chars :]
+        return GroupHint(self._group_id, self._parts, context)
 
 
 def new_group_id(session_id: str, now_ms: int) -> str:
@@ -114,26 +149,18 @@ class RedisGroupStore:
             self._failing_until = self._monotonic() + BACK_OFF_S
             raise GroupsUnavailableError(f"groups unavailable: {error!r}") from error
 
-    def _group_keys(self, session_id: str) -> list[str]:
-        return [self._keys.session_group(session_id), self._keys.session_group_texts(session_id)]
-
-    async def join(
-        self, session_id: str, utterance_index: int, text: str, now_ms: int
-    ) -> GroupPart:
-        """The group and part of an answered utterance whose recognised text is `text`."""
-        s = self.settings
+    async def join(self, session_id: str, utterance_index: int, now_ms: int) -> GroupPart:
+        """The group and part of an answered utterance (with a recognised text)."""
         reply = await self._bounded(
             self._lua.run(
                 "group_result",
-                self._group_keys(session_id),
+                [self._keys.session_group(session_id)],
                 [
                     now_ms,
-                    s.window_ms,
+                    self.settings.window_ms,
                     new_group_id(session_id, now_ms),
                     utterance_index,
-                    text[-s.context_chars :],
-                    s.texts_kept,
-                    s.ttl_ms,
+                    self.settings.ttl_ms,
                 ],
             )
         )
@@ -150,25 +177,6 @@ class RedisGroupStore:
         )
         return int(moved) == 1
 
-    async def hint(self, session_id: str, now_ms: int) -> GroupHint | None:
-        """The open group a result would join now, or None (a new group would open)."""
-        group, texts = self._group_keys(session_id)
-
-        def reads(pipe: Any) -> None:
-            pipe.hmget(group, "id", "created_ms", "ended_ms", "parts")
-            pipe.lrange(texts, 0, -1)
-
-        (group_id, created, ended, parts), recent = await self._bounded(
-            run_pipeline(self._r, reads)
-        )
-        if group_id is None:
-            return None
-        anchor = int(ended or created or 0)
-        if now_ms - anchor > self.settings.window_ms:
-            return None
-        context = " ".join(_text(t) for t in recent)[-self.settings.context_chars :]
-        return GroupHint(_text(group_id), int(parts or 0), context)
-
     async def forget(self, session_id: str) -> None:
         """The session is gone: its groups with it."""
-        await self._r.delete(*self._group_keys(session_id))
+        await self._r.delete(self._keys.session_group(session_id))

@@ -1,6 +1,6 @@
-"""What a node's messages become at the other services: results, job events, drain,
-and the offline report after its socket closed. Failures are logged, never raised: a
-node's message must not take its connection down."""
+"""What a node's messages become at the other services: results and job events (over
+the dispatchers' links), drain, and the offline report after its socket closed. Failures
+are logged, never raised: a node's message must not take its connection down."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import logging
 import grpc
 from opentelemetry import context as otel_context
 
-from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
+from lingua.dispatcher.v1 import gateway_link_service_pb2 as link_pb
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
 from lingua_common.errors import wire_code_of
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import get_tracer
+from lingua_common.telemetry.spans import get_tracer, traceparent
 from services.gateway.context import GatewayContext
 from services.gateway.wire import node_in
 
@@ -32,30 +32,27 @@ async def complete(
     message: node_in.NodeJobResult,
     parent: otel_context.Context | None = None,
 ) -> None:
-    """`parent`: the trace of the job_assign this answers (see job_traces.py)."""
-    try:
-        with tracer.start_as_current_span(
-            names.GATEWAY_NODE_RESULT,
-            context=parent,
-            attributes={
-                names.JOB_ID: message.job_id,
-                names.NODE_ID: node_id,
-                names.JOB_ATTEMPT: message.attempt_id,
-            },
-        ):
-            await ctx.dispatcher.CompleteJob(
-                dispatcher_pb.CompleteJobRequest(
-                    job_id=message.job_id,
-                    node_id=node_id,
-                    attempt_id=message.attempt_id,
-                    result=message.result,
-                ),
-                timeout=ctx.rpc_timeout_s,
-            )
-    except grpc.aio.AioRpcError as error:
-        logger.error(
-            "result not recorded",
-            extra={"job_id": message.job_id, "node_id": node_id, "code": wire_code_of(error)},
+    """A node's result, to a dispatcher: returns once one has handled it (a link that
+    breaks first sends it again, to whichever replica it reaches). `parent`: the trace of
+    the job_assign this answers (see job_traces.py)."""
+    with tracer.start_as_current_span(
+        names.GATEWAY_NODE_RESULT,
+        context=parent,
+        attributes={
+            names.JOB_ID: message.job_id,
+            names.NODE_ID: node_id,
+            names.JOB_ATTEMPT: message.attempt_id,
+        },
+    ):
+        await ctx.links.report(
+            link_pb.NodeReport(
+                job_id=message.job_id,
+                node_id=node_id,
+                attempt_id=message.attempt_id,
+                result=message.result,
+            ),
+            traceparent(),
+            message.result.ByteSize(),
         )
 
 
@@ -69,26 +66,25 @@ async def report(
     is_final: bool = False,
     parent: otel_context.Context | None = None,
 ) -> None:
-    try:
-        with tracer.start_as_current_span(
-            names.GATEWAY_NODE_EVENT,
-            context=parent,
-            attributes={names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
-        ):
-            await ctx.dispatcher.ReportJobEvent(
-                dispatcher_pb.ReportJobEventRequest(
-                    job_id=job_id,
-                    node_id=node_id,
-                    attempt_id=attempt,
+    """A node's progress on a job (ack, started, ASR partial), to a dispatcher."""
+    with tracer.start_as_current_span(
+        names.GATEWAY_NODE_EVENT,
+        context=parent,
+        attributes={names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
+    ):
+        await ctx.links.report(
+            link_pb.NodeReport(
+                job_id=job_id,
+                node_id=node_id,
+                attempt_id=attempt,
+                progress=link_pb.NodeProgress(
                     kind=kind,  # type: ignore[arg-type]
                     partial_text=text,
                     partial_is_final=is_final,
                 ),
-                timeout=ctx.rpc_timeout_s,
-            )
-    except grpc.aio.AioRpcError as error:
-        logger.warning(
-            "job event not recorded", extra={"job_id": job_id, "code": str(error.code())}
+            ),
+            traceparent(),
+            len(text),
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import grpc
@@ -43,6 +44,8 @@ CLOSE_TRY_AGAIN = 1013  # try again later: registration failed for a passing rea
 REFUSAL_CODES = frozenset(
     {"INVALID_CAPABILITY_SCHEMA", "NO_GPU_AVAILABLE", "NODE_ID_CONFLICT", "UNAUTHENTICATED"}
 )
+# Assignments remembered per connection, to write each (job, attempt) once.
+ASSIGNMENTS_REMEMBERED = 1024
 
 STATUS_NAMES = {1: "registering", 2: "ready", 3: "degraded", 4: "draining", 5: "offline"}
 PROGRESS_EVENTS = {
@@ -74,7 +77,19 @@ class NodeLink:
         self._beats = HeartbeatQueue(ctx, self._background.spawn, self._reregister)
         self._close_task: asyncio.Task[None] | None = None
         self.job_traces = JobTraces()
+        self._assigned: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.last_heard_ms = ctx.clock.now_ms()  # when its last message came
+
+    def first_assignment(self, job_id: str, attempt: int) -> bool:
+        """True the first time this connection is given (job, attempt); a link may send
+        an assignment again after a reconnect, and agents refuse a job id twice."""
+        key = (job_id, attempt)
+        if key in self._assigned:
+            return False
+        self._assigned[key] = None
+        if len(self._assigned) > ASSIGNMENTS_REMEMBERED:
+            self._assigned.popitem(last=False)
+        return True
 
     async def handle(self, msg: dict[str, Any]) -> None:
         self.last_heard_ms = self.ctx.clock.now_ms()
@@ -168,10 +183,12 @@ class NodeLink:
         previous = self.ctx.nodes.get(reply.node_id)
         if previous is not None and previous is not self:
             previous.superseded()
-        if self.node_id and self.node_id != reply.node_id:
-            self.ctx.nodes.pop(self.node_id, None)
+        renamed = self.node_id and self.node_id != reply.node_id
+        if renamed and self.ctx.nodes.pop(self.node_id, None) is self:
+            self.ctx.links.node_lost(self.node_id, self.epoch)
         self.node_id, self.epoch = reply.node_id, reply.epoch
         self.ctx.nodes[self.node_id] = self
+        self.ctx.links.node_held(self.node_id, self.epoch)
         # A node that can serve nothing is accepted, and told why (the registry logs it).
         said = "registered"
         if reply.not_serving:
@@ -209,6 +226,7 @@ class NodeLink:
         """A newer registration of this node id exists: close this (older) socket."""
         if self.ctx.nodes.get(self.node_id) is self:
             del self.ctx.nodes[self.node_id]
+            self.ctx.links.node_lost(self.node_id, self.epoch)
         # Forget the id: closing this socket must not take the newer registration offline.
         self.node_id = ""
         self._close_task = asyncio.create_task(self.ws.close(CLOSE_SUPERSEDED, reason))
@@ -231,4 +249,5 @@ class NodeLink:
             return
         if self.ctx.nodes.get(node_id) is self:
             del self.ctx.nodes[node_id]
+        self.ctx.links.node_lost(node_id, epoch)
         self.ctx.spawn(node_calls.offline_after_grace(self.ctx, node_id, epoch))

@@ -44,20 +44,15 @@ class Answers:
     def note_job(self, index: int, job_id: str, trace_id: str) -> None:
         self._orderer.note_job(index, job_id, trace_id)
 
-    def outcome(self, outcome: gw_pb.UtteranceOutcome, now_ms: int) -> None:
-        index = outcome.utterance_index
-        messages = out.outcome_messages(self._session_id, outcome, now_ms)
+    def outcome(self, job: job_pb2.JobRef, outcome: gw_pb.UtteranceOutcome, now_ms: int) -> None:
+        index = job.utterance_index
+        messages = out.outcome_messages(self._session_id, job, outcome, now_ms)
         first = messages[0]
         if first["type"] == "translation_result" and first["text_translated"]:
             accepted = self._orderer.accepted_at_ms(index)
             elapsed = now_ms - accepted if accepted is not None else None
             done = out.ui_event(
-                self._session_id,
-                "NMT_DONE",
-                index,
-                outcome.job_id,
-                outcome.trace_id,
-                elapsed_ms=elapsed,
+                self._session_id, "NMT_DONE", index, job.job_id, job.trace_id, elapsed_ms=elapsed
             )
             messages.insert(0, done)
         for message in self._orderer.offer(index, messages):
@@ -68,26 +63,27 @@ class Answers:
         self, index: int, job_id: str, trace_id: str, code: str, message: str, now_ms: int
     ) -> None:
         self.outcome(
+            job_pb2.JobRef(job_id=job_id, utterance_index=index, trace_id=trace_id),
             gw_pb.UtteranceOutcome(
-                utterance_index=index,
-                job_id=job_id,
-                trace_id=trace_id,
-                error=job_pb2.JobError(code=code or "INTERNAL_ERROR", message=message),
+                error=job_pb2.JobError(code=code or "INTERNAL_ERROR", message=message)
             ),
             now_ms,
         )
 
-    def partial(self, partial: gw_pb.AsrPartial) -> None:
-        self._emit(out.asr_partial(self._session_id, partial))
+    def partial(self, job: job_pb2.JobRef, partial: gw_pb.AsrPartial) -> None:
+        self._emit(out.asr_partial(self._session_id, job, partial))
         self._emit(
             out.ui_event(
                 self._session_id,
                 "ASR_FINAL" if partial.is_final else "ASR_PARTIAL",
-                partial.utterance_index,
-                partial.job_id,
-                partial.trace_id,
+                job.utterance_index,
+                job.job_id,
+                job.trace_id,
             )
         )
+
+    def event(self, job: job_pb2.JobRef, event: gw_pb.UiEvent) -> None:
+        self._emit(out.ui_event_message(self._session_id, job, event))
 
     def playback(self, trace_id: str, ended: bool) -> None:
         index, job_id = self._traces.get(trace_id, (0, ""))

@@ -21,6 +21,7 @@ from typing import Any
 
 from lingua_common.clock import Clock
 from services.gateway.groups import (
+    GroupMirror,
     GroupPart,
     GroupsUnavailableError,
     RedisGroupStore,
@@ -49,6 +50,8 @@ class GroupStamper:
     ) -> None:
         self._groups = groups
         self._limit = limit
+        # The session's open group as decided here: the hints its next jobs carry.
+        self.mirror = GroupMirror(groups.settings)
         self._session_id = session_id
         self._clock = clock
         self._emit = emit
@@ -85,6 +88,7 @@ class GroupStamper:
                 if needs_group(message):
                     part = await self._join(message)
                     message["group_id"], message["part_index"] = part.group_id, part.part_index
+                    self.mirror.joined(part, message["text_asr"], self._clock.now_ms())
                 self._queue.popleft()
                 self._emit(message)
         finally:
@@ -95,7 +99,7 @@ class GroupStamper:
         now = self._clock.now_ms()
         index = int(message["utterance_index"])
         try:
-            return await self._groups.join(self._session_id, index, message["text_asr"], now)
+            return await self._groups.join(self._session_id, index, now)
         except GroupsUnavailableError as error:
             logger.warning(
                 "the result gets a group of its own: %s",

@@ -1,9 +1,10 @@
-"""Turning a session's accepted utterances into jobs at the dispatcher.
+"""Turning a session's accepted utterances into jobs at the dispatchers.
 
-Each accepted utterance is one CreateJob call (idempotent: the job id derives from the
-session, index and target). Its reply either fails the utterance at once (an `error`
-in order), or announces `ui_event DISPATCHED`; the answer itself comes later through
-GatewayService.DeliverToSession. An utterance in another language pair than the one
+Each accepted utterance is one NewJob on the job path's links (dispatcher_links.py):
+idempotent, since the job id derives from the session, index and target, so a message
+sent twice (a link broke before it was acknowledged) makes one job. The job's id and
+trace id are known here before anything comes back; DISPATCHED, the answer or an error
+follow as deliveries for the session. An utterance in another language pair than the one
 before first updates the session state (the Lua script resets the preferred pool).
 """
 
@@ -11,24 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-import grpc
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
 from lingua.common.v1 import job_pb2
-from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
-from lingua_common.errors import wire_code_of
-from lingua_common.metadata import REPLY_TO_METADATA_KEY
+from lingua_common.ids import job_id_for
 from lingua_common.telemetry import names
-from lingua_common.telemetry.spans import get_tracer, set_attributes
+from lingua_common.telemetry.spans import get_tracer, traceparent, wire_trace_id
 from services.gateway.context import GatewayContext
 from services.gateway.session_answers import Answers, Emit
-from services.gateway.wire import out
 
 logger = logging.getLogger(__name__)
 tracer = get_tracer(__name__)
+
+QUEUE_FULL = "the scheduler is not taking utterances now (its queue is full); retry"
+
+
+def request_id_of(spec: job_pb2.JobSpec) -> str:
+    return f"{spec.session_id}:{spec.utterance_index}:{spec.tgt_lang}"
 
 
 def cut_reason(spec: job_pb2.JobSpec) -> str:
@@ -41,8 +44,8 @@ def cut_reason(spec: job_pb2.JobSpec) -> str:
     return "utterance"
 
 
-# Fills in what a job carries from session state before it is created (its group).
-Prepare = Callable[[job_pb2.JobSpec], Awaitable[None]]
+# Fills in what a job carries from session state before it goes (its group hint).
+Prepare = Callable[[job_pb2.JobSpec], None]
 
 
 class JobSubmitter:
@@ -56,11 +59,20 @@ class JobSubmitter:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
-        task = asyncio.create_task(self._submit(spec, pair_changed))
+        if not pair_changed:
+            self._send(spec)
+            return
+        task = asyncio.create_task(self._change_pair_then_send(spec))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
+    async def _change_pair_then_send(self, spec: job_pb2.JobSpec) -> None:
+        await self._change_pair(spec)
+        self._send(spec)
+
+    def _send(self, spec: job_pb2.JobSpec) -> None:
+        if self._prepare is not None:
+            self._prepare(spec)
         # The root of the job's trace: everything the job causes, anywhere, hangs below.
         with tracer.start_as_current_span(
             names.GATEWAY_UTTERANCE,
@@ -76,45 +88,19 @@ class JobSubmitter:
                 names.CLIENT_TRACE_ID: spec.client_trace_id,
             },
         ) as span:
-            job_id = await self._create(spec, pair_changed)
-            set_attributes(span, {names.JOB_ID: job_id})
-
-    async def _create(self, spec: job_pb2.JobSpec, pair_changed: bool) -> str:
-        index = spec.utterance_index
-        if self._prepare is not None:
-            await self._prepare(spec)
-        if pair_changed:
-            await self._change_pair(spec)
-        try:
-            reply = await self._ctx.dispatcher.CreateJob(
-                dispatcher_pb.CreateJobRequest(spec=spec),
-                metadata=((REPLY_TO_METADATA_KEY, self._ctx.gateway_id),),
-                timeout=self._ctx.rpc_timeout_s,
-            )
-        except grpc.aio.AioRpcError as error:
-            self._answers.error(
-                index,
-                "",
-                "",
-                wire_code_of(error),
-                error.details() or "job not created",
-                self._ctx.clock.now_ms(),
-            )
-            return ""
-        job = reply.job
-        self._answers.note_job(index, job.job_id, job.trace_id)
-        if job.state == job_pb2.JOB_STATE_FAILED:
-            self._answers.error(
-                index,
-                job.job_id,
-                job.trace_id,
-                job.error.code,
-                job.error.message,
-                self._ctx.clock.now_ms(),
-            )
-        elif job.state == job_pb2.JOB_STATE_DISPATCHED and reply.created:
-            self._emit(out.ui_event(spec.session_id, "DISPATCHED", index, job.job_id, job.trace_id))
-        return str(job.job_id)
+            request_id = request_id_of(spec)
+            job_id, trace_id = job_id_for(request_id), wire_trace_id()
+            span.set_attribute(names.JOB_ID, job_id)
+            self._answers.note_job(spec.utterance_index, job_id, trace_id)
+            if not self._ctx.links.new_job(request_id, spec, trace_id, traceparent()):
+                self._answers.error(
+                    spec.utterance_index,
+                    job_id,
+                    trace_id,
+                    "SCHEDULER_DEPENDENCY_DOWN",
+                    QUEUE_FULL,
+                    self._ctx.clock.now_ms(),
+                )
 
     async def _change_pair(self, spec: job_pb2.JobSpec) -> None:
         try:

@@ -191,21 +191,20 @@ class SessionLink:
 
     # --- outbound (also called by the gRPC servicer) -------------------------------------------
 
-    def deliver_outcome(self, outcome: gw_pb.UtteranceOutcome) -> bool:
+    def deliver(self, delivery: gw_pb.SessionDelivery) -> bool:
+        """Something about one of this session's jobs: its answer (in utterance order),
+        an ASR partial or a progress event. False when the socket is closed."""
         if self.outbox.closed:
             return False
-        self._answers.outcome(outcome, self.ctx.clock.now_ms())
-        self._ack_close_if_answered()
+        which = delivery.WhichOneof("message")
+        if which == "outcome":
+            self._answers.outcome(delivery.job, delivery.outcome, self.ctx.clock.now_ms())
+            self._ack_close_if_answered()
+        elif which == "asr_partial":
+            self._answers.partial(delivery.job, delivery.asr_partial)
+        elif which == "ui_event":
+            self._answers.event(delivery.job, delivery.ui_event)
         return not self.outbox.closed
-
-    def deliver_partial(self, partial: gw_pb.AsrPartial) -> bool:
-        if self.outbox.closed:
-            return False
-        self._answers.partial(partial)
-        return not self.outbox.closed
-
-    def deliver_now(self, message: dict[str, Any]) -> bool:
-        return self.outbox.send(message)
 
     # --- time ------------------------------------------------------------------------------
 
@@ -222,16 +221,11 @@ class SessionLink:
 
     # --- groups ------------------------------------------------------------------------------
 
-    async def _group_hint(self, spec: job_pb2.JobSpec) -> None:
+    def _group_hint(self, spec: job_pb2.JobSpec) -> None:
         """A job cut while the session's group is open carries it (a hint for the node)."""
-        try:
-            hint = await self.ctx.groups.hint(spec.session_id, self.ctx.clock.now_ms())
-        except GroupsUnavailableError as error:
-            logger.warning("job goes without its group hint: %s", error, extra=self._log_ids())
+        if self._stamper is None:
             return
-        except Exception:  # a hint must never keep a job from being created
-            logger.exception("job goes without its group hint", extra=self._log_ids())
-            return
+        hint = self._stamper.mirror.hint(self.ctx.clock.now_ms())
         if hint is not None:
             spec.group_id, spec.part_index = hint.group_id, hint.part_index
             if hint.context_text:
@@ -239,6 +233,8 @@ class SessionLink:
 
     async def _record_playback(self, playback: client_in.TtsPlayback, now_ms: int) -> None:
         what = Playback.ENDED if playback.ended else Playback.STARTED
+        if self._stamper is not None:
+            self._stamper.mirror.played(playback.group_id, what, now_ms)
         try:
             # Bounded (groups.py): this socket's next messages (its audio) wait behind it.
             await self.ctx.groups.playback(self.session_id, playback.group_id, what, now_ms)

@@ -74,6 +74,16 @@ class RedisGatewayStore:
                 pipe.pexpire(self._keys.session_owner(session_id), self._owner_ttl_ms)
             await pipe.execute()
 
+    async def dispatcher_addresses(self, now_ms: int) -> list[str]:
+        """The dispatcher replicas alive now (each advertises "replica_id address")."""
+        members = await self._r.zrangebyscore(self._keys.dispatchers(), now_ms, "+inf")
+        latest: dict[str, str] = {}
+        for member in members:  # ascending expiry: a replica's newest address wins
+            replica_id, _, address = member.decode().partition(" ")
+            if address:
+                latest[replica_id] = address
+        return sorted(set(latest.values()))
+
     async def advertise(self, address: str) -> None:
         await self._r.set(self._keys.gateway(self._gateway_id), address, px=self._owner_ttl_ms)
 

@@ -54,9 +54,11 @@ class GatewayNotifier:
         try:
             reply = await stub.DeliverToNode(
                 gw_pb.DeliverToNodeRequest(
-                    node_id=node_id,
-                    epoch=epoch,
-                    node_control=gw_pb.NodeControl(command=command, reason=reason),
+                    delivery=gw_pb.NodeDelivery(
+                        node_id=node_id,
+                        epoch=epoch,
+                        node_control=gw_pb.NodeControl(command=command, reason=reason),
+                    )
                 ),
                 timeout=CALL_TIMEOUT_S,
             )

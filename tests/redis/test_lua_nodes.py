@@ -215,7 +215,7 @@ async def test_reserve_respects_max_and_status_and_release_is_exactly_once(
     assert await reserve(lua, keys, "n1", "j1") == -1  # still registering
     await beat(lua, keys, "n1", 1)
     assert await reserve(lua, keys, "n1", "j1") == 1
-    assert await reserve(lua, keys, "n1", "j1") == 1  # same attempt again: idempotent
+    assert await reserve(lua, keys, "n1", "j1") == 2  # same attempt again: held already
     assert await reserve(lua, keys, "n1", "j1", attempt=2) == -2
     assert await reserve(lua, keys, "n1", "j2") == 1
     assert await reserve(lua, keys, "n1", "j3") == 0  # max_jobs = 2

@@ -8,9 +8,10 @@ import pytest
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, RedisClient
 from services.dispatcher import slot_audit
-from services.dispatcher.model import JobState
+from services.dispatcher.model import Connection, JobState
 from services.dispatcher.slot_audit import SlotAudit
-from services.dispatcher.store import RedisJobStore
+from services.dispatcher.store import FirstAttempt, RedisJobStore
+from tests.redis.jobs import new_job
 
 NOW = 1_700_000_000_000
 NODES = 30
@@ -23,23 +24,11 @@ def store(redis_client: RedisClient, lua: LuaScripts, keys: Keys) -> RedisJobSto
 
 async def job(store: RedisJobStore, job_id: str, node_id: str = "") -> None:
     await store.create(
-        job_id,
+        new_job(job_id),
         now_ms=NOW,
-        request_id=job_id,
-        spec=b"spec",
-        trace_id=f"trace-{job_id}",
-        session_id="s1",
-        utterance_index=0,
-        src_lang="zh",
-        tgt_lang="en",
-        tenant_id="",
-        reply_to="gw-a",
-        max_attempts=3,
+        due_ms=NOW + 15_000,
+        first=FirstAttempt(node_id, 1, "zh:en#0") if node_id else None,
     )
-    if node_id:
-        assert await store.assign(
-            job_id, node_id, 1, now_ms=NOW, due_ms=NOW + 15_000, pool_id="zh:en#0"
-        )
 
 
 async def slot(redis_client: RedisClient, keys: Keys, node_id: str, job_id: str) -> None:
@@ -66,7 +55,18 @@ async def test_leaked_slots_are_freed_on_the_second_look_and_held_ones_stay(
     await job(store, "live", "n0")
     await job(store, "live2", "n29")
     await job(store, "done", "n1")
-    assert await store.finish("done", JobState.COMPLETED, now_ms=NOW, node_id="n1", attempt=1)
+    finished, _ = await store.finish_and_release(
+        "done",
+        JobState.COMPLETED,
+        now_ms=NOW,
+        node_id="n1",
+        attempt=1,
+        result=b"",
+        error_code="",
+        error_message="",
+        follow_up_due_ms=NOW + 5_000,
+    )
+    assert finished is not None
     await job(store, "moved", "n4")  # a slot for it stayed on n3
     await job(store, "between")  # reserved on n5, not yet assigned
     for node_id, job_id in [
@@ -80,12 +80,17 @@ async def test_leaked_slots_are_freed_on_the_second_look_and_held_ones_stay(
         await slot(redis_client, keys, node_id, job_id)
     freed_on: list[str] = []
 
-    async def slot_freed(node_id: str) -> None:
-        freed_on.append(node_id)
+    async def release(node_id: str, job_id: str, attempt: int) -> bool:
+        freed = await store.release(node_id, job_id, attempt)
+        if freed:
+            freed_on.append(node_id)
+        return freed
 
-    audit = SlotAudit(store, slot_freed, interval_ms=15_000)
+    audit = SlotAudit(store, release, interval_ms=15_000)
     assert await audit.audit_once() == 0  # first look: only suspects
-    assert await store.assign("between", "n5", 1, now_ms=NOW, due_ms=NOW + 1, pool_id="p")
+    assert await store.assign(
+        "between", Connection("n5", 1), 1, now_ms=NOW, due_ms=NOW + 1, pool_id="p"
+    )
     assert await audit.audit_once() == 3
     assert sorted(freed_on) == ["n1", "n2", "n3"]
     assert await slots(redis_client, keys) == {

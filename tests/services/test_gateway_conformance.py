@@ -88,8 +88,10 @@ async def test_every_node_message_type(suite: InProcessSuite) -> None:
     async with grpc.aio.insecure_channel(grpc_address(suite.gateway_apps[0])) as channel:
         reply = await gw_grpc.GatewayServiceStub(channel).DeliverToNode(
             gw_pb.DeliverToNodeRequest(
-                node_id=node_id,
-                node_control=gw_pb.NodeControl(command="reload_config", reason="new models"),
+                delivery=gw_pb.NodeDelivery(
+                    node_id=node_id,
+                    node_control=gw_pb.NodeControl(command="reload_config", reason="new models"),
+                )
             )
         )
     assert reply.delivered

@@ -11,6 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from lingua.common.v1 import job_pb2
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua.gateway.v1 import gateway_service_pb2_grpc as gw_grpc
 from lingua_common.clock import ManualClock
@@ -162,7 +163,10 @@ async def test_a_slow_reader_is_dropped_with_1008_and_its_session_is_gone(
         async with grpc.aio.insecure_channel(grpc_address(suite.gateway_apps[0])) as channel:
             gateway = gw_grpc.GatewayServiceStub(channel)
             probe = gw_pb.DeliverToSessionRequest(
-                session_id=session_id, ui_event=gw_pb.UiEvent(event="DISPATCHED")
+                delivery=gw_pb.SessionDelivery(
+                    job=job_pb2.JobRef(session_id=session_id, job_id=assign["job_id"]),
+                    ui_event=gw_pb.UiEvent(event="DISPATCHED"),
+                )
             )
             for _ in range(400):  # ~80 MB offered; far more than any buffer on the way
                 await node.send(partial)

@@ -205,8 +205,29 @@ class OtherReplica:
 
     redis: Any
     keys: Keys
+    lua: LuaScripts
     store: RedisJobStore
     queues: PendingQueues
+
+    async def finish(
+        self,
+        job_id: str,
+        state: JobState,
+        now_ms: int,
+        *,
+        node_id: str = "",
+        attempt: int = 0,
+        result: bytes = b"",
+        error_code: str = "",
+        error_message: str = "",
+    ) -> bool:
+        """job_finish alone: the transition, and the replica dies before any follow-up."""
+        reply = await self.lua.run(
+            "job_finish",
+            [self.keys.job(job_id), self.keys.job_events(job_id)],
+            [now_ms, state.value, node_id, attempt, result, error_code, error_message, 60_000, ""],
+        )
+        return int(reply[0]) == 1
 
 
 @contextlib.asynccontextmanager
@@ -215,22 +236,21 @@ async def other_replica(suite: InProcessSuite) -> AsyncIterator[OtherReplica]:
     try:
         keys, lua = Keys(suite.redis.key_prefix), LuaScripts(redis)
         store = RedisJobStore(redis, lua, keys, live_ttl_ms=60_000, retention_ms=60_000)
-        yield OtherReplica(redis, keys, store, PendingQueues(redis, lua, keys))
+        yield OtherReplica(redis, keys, lua, store, PendingQueues(redis, lua, keys))
     finally:
         await redis.aclose()
 
 
 async def finish_kept(replica: OtherReplica, assign: Message, node_id: str, now_ms: int) -> bool:
     """The replica records the node's result (KEPT) for this assignment."""
-    finished = await replica.store.finish(
+    return await replica.finish(
         str(assign["job_id"]),
         JobState.COMPLETED,
-        now_ms=now_ms,
+        now_ms,
         node_id=node_id,
         attempt=int(str(assign["attempt_id"])),
         result=KEPT.SerializeToString(),
     )
-    return finished is not None
 
 
 async def test_a_waiting_job_held_by_a_replica_that_died_is_placed_once_its_lease_ends(
@@ -298,10 +318,10 @@ async def test_what_a_replica_finished_but_never_told_is_told_when_its_timer_com
         assert await finish_kept(replica, first, node_id, clock.now_ms())
         waiting = await replica.redis.zrange(replica.keys.pending("zh", "en"), 0, -1)
         (waiting_id,) = [m.decode() for m in waiting]
-        assert await replica.store.finish(
+        assert await replica.finish(
             waiting_id,
             JobState.FAILED,
-            now_ms=clock.now_ms(),
+            clock.now_ms(),
             error_code="NO_AVAILABLE_NODE",
             error_message="no node had capacity",
         )

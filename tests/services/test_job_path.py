@@ -119,14 +119,14 @@ async def test_the_same_utterance_sent_twice_is_dispatched_once(suite: InProcess
     await client.close()
 
 
-async def test_concurrent_create_job_calls_for_one_request_dispatch_once(
+async def test_concurrent_submissions_of_one_request_dispatch_once(
     suite: InProcessSuite,
 ) -> None:
     node, node_id = await registered_node(suite.ws_url(0))
     await asyncio.sleep(0.1)
-    spec = job_pb2.JobSpec(
-        session_id="api-session",
-        utterance_index=1,
+    request = pb.SubmitJobRequest(
+        request_id="req-1",
+        tenant_id="team-a",
         src_lang="zh",
         tgt_lang="en",
         audio=b"pcm",
@@ -136,9 +136,7 @@ async def test_concurrent_create_job_calls_for_one_request_dispatch_once(
     )
     async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
-        replies = await asyncio.gather(
-            *(stub.CreateJob(pb.CreateJobRequest(request_id="req-1", spec=spec)) for _ in range(10))
-        )
+        replies = await asyncio.gather(*(stub.SubmitJob(request) for _ in range(10)))
     assert sum(r.created for r in replies) == 1
     assert len({r.job.job_id for r in replies}) == 1
     await node.expect("job_assign")

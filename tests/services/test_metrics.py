@@ -36,7 +36,7 @@ async def until(
         samples = await read()
         if check(samples):
             return samples
-        assert loop.time() < deadline, "metrics did not converge"
+        assert loop.time() < deadline, f"metrics did not converge: {samples.values}"
         await asyncio.sleep(0.02)
 
 

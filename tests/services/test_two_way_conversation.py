@@ -208,8 +208,6 @@ async def test_two_gateways_make_the_same_group_decision(
     second = await answer(1)
     assert (second["group_id"], second["part_index"]) == (first["group_id"], 1)
     # Without that playback end the group would have closed: 3.4 s > the 2 s window.
-    hint = await other_replica.hint(session_id, clock.now_ms())
-    assert hint is not None and (hint.group_id, hint.part_index) == (first["group_id"], 2)
     clock.advance(2001)
     third = await answer(2)
     assert third["group_id"] != first["group_id"] and third["part_index"] == 0

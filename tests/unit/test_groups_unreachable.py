@@ -49,18 +49,14 @@ async def unreachable() -> AsyncIterator[Unreachable]:
 async def test_after_one_failure_calls_fail_at_once_for_a_while(unreachable: Unreachable) -> None:
     store, clock = unreachable
     with pytest.raises(GroupsUnavailableError, match="Connection"):
-        await store.hint("s1", 0)
+        await store.join("s1", 0, 0)
     # Within the back-off nothing is tried: the message says so.
-    for call in (
-        store.hint("s1", 0),
-        store.join("s1", 0, "hi", 0),
-        store.playback("s1", "g", Playback.ENDED, 0),
-    ):
+    for call in (store.join("s1", 1, 0), store.playback("s1", "g", Playback.ENDED, 0)):
         with pytest.raises(GroupsUnavailableError, match="a recent call failed"):
             await call
     clock.advance(int(BACK_OFF_S * 1000))
     with pytest.raises(GroupsUnavailableError, match="Connection"):  # tried again
-        await store.join("s1", 0, "hi", 0)
+        await store.join("s1", 0, 0)
 
 
 async def test_a_result_still_names_a_group_of_its_own(unreachable: Unreachable) -> None:

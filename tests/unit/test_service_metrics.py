@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 
 from services.dispatcher.metrics import PLACEMENT_OUTCOMES, DispatcherMetrics
-from services.dispatcher.model import JobState
+from services.dispatcher.model import JobState, Reservation
 from services.dispatcher.placement import Outcome
 from services.gateway.metrics import GatewayMetrics
 from services.registry.metrics import RegistryMetrics
@@ -45,8 +45,14 @@ def test_dispatcher_outcomes_land_on_their_labels() -> None:
     metrics.failover("NODE_UNAVAILABLE", counts=True)
     metrics.failover("NODE_UNAVAILABLE", counts=False)
     metrics.failover("SOMETHING_NEW", counts=True)
-    for head in (1, 1, 0, -1, -2, 7):  # 7: an unknown reply is not counted, nor fatal
-        metrics.reserved(head)
+    for outcome in (
+        Reservation.RESERVED,
+        Reservation.HELD,  # the attempt had the slot already: it counts as reserved
+        Reservation.FULL,
+        Reservation.NOT_READY,
+        Reservation.CONFLICT,
+    ):
+        metrics.reserved(outcome)
     samples = samples_of(registry)
     assert samples.get("lingua_jobs_finished_total", state="failed") == 2
     assert samples.get("lingua_no_available_node_total") == 1

@@ -86,11 +86,11 @@ FULL_RESULT = job_pb2.JobResult(
 )
 
 
+JOB = job_pb2.JobRef(job_id="job-1", session_id="sess-1", utterance_index=3, trace_id="trace-1")
+
+
 def outcome(**kwargs: Any) -> list[dict[str, Any]]:
-    message = gw_pb.UtteranceOutcome(
-        utterance_index=3, job_id="job-1", trace_id="trace-1", **kwargs
-    )
-    return out.outcome_messages("sess-1", message, NOW)
+    return out.outcome_messages("sess-1", JOB, gw_pb.UtteranceOutcome(**kwargs), NOW)
 
 
 def assignment(spec: job_pb2.JobSpec, attempt: int = 1) -> job_pb2.JobAssignment:
@@ -102,9 +102,6 @@ def empty(reason: str) -> job_pb2.JobResult:
 
 
 UI_FULL = gw_pb.UiEvent(
-    utterance_index=3,
-    job_id="job-1",
-    trace_id="trace-1",
     event="NMT_DONE",
     elapsed_ms=0,
     error_code="NMT_TIMEOUT",
@@ -137,15 +134,9 @@ BUILT = {
     "outcome_error": lambda: outcome(
         error=job_pb2.JobError(code="NO_AVAILABLE_NODE", message="no node for zh->en")
     ),
-    "asr_partial": lambda: out.asr_partial(
-        "sess-1",
-        gw_pb.AsrPartial(utterance_index=3, job_id="job-1", trace_id="trace-1", text="ni hao"),
-    ),
-    "ui_event": lambda: out.ui_event_message(
-        "sess-1",
-        gw_pb.UiEvent(utterance_index=3, job_id="job-1", trace_id="trace-1", event="DISPATCHED"),
-    ),
-    "ui_event_full": lambda: out.ui_event_message("sess-1", UI_FULL),
+    "asr_partial": lambda: out.asr_partial("sess-1", JOB, gw_pb.AsrPartial(text="ni hao")),
+    "ui_event": lambda: out.ui_event_message("sess-1", JOB, gw_pb.UiEvent(event="DISPATCHED")),
+    "ui_event_full": lambda: out.ui_event_message("sess-1", JOB, UI_FULL),
     "server_heartbeat": lambda: out.server_heartbeat("sess-1", NOW),
     "session_close_ack": lambda: out.session_close_ack("sess-1"),
 }
@@ -194,8 +185,9 @@ def test_a_result_with_text_is_a_translation_result_even_with_an_empty_reason():
 
 
 def test_missing_result_without_a_trace_id_omits_it():
-    message = gw_pb.UtteranceOutcome(utterance_index=3, result=empty("ASR_EMPTY"))
-    assert "trace_id" not in out.outcome_messages("sess-1", message, NOW)[0]
+    message = gw_pb.UtteranceOutcome(result=empty("ASR_EMPTY"))
+    untraced = job_pb2.JobRef(job_id="job-1", session_id="sess-1", utterance_index=3)
+    assert "trace_id" not in out.outcome_messages("sess-1", untraced, message, NOW)[0]
 
 
 # --- round trip ------------------------------------------------------------------------------

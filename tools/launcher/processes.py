@@ -120,6 +120,9 @@ class ServiceProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def tail_log(self, lines: int = 30) -> str:
         try:

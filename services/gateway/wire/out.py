@@ -136,24 +136,16 @@ def session_init_ack(session_id: str, trace_id: str, streamed_format: str) -> Js
 
 
 def outcome_messages(
-    session_id: str, outcome: gw_pb.UtteranceOutcome, now_ms: int
+    session_id: str, job: job_pb2.JobRef, outcome: gw_pb.UtteranceOutcome, now_ms: int
 ) -> list[JsonObject]:
     """The client-facing answer for one utterance: a result, a missing_result or an error."""
-    index, job_id, trace_id = outcome.utterance_index, outcome.job_id, outcome.trace_id
+    index, job_id, trace_id = job.utterance_index, job.job_id, job.trace_id
     if outcome.HasField("error") or not outcome.result.success:
         failure = outcome.error if outcome.HasField("error") else outcome.result.error
         code = failure.code or "INTERNAL_ERROR"
         return [
             ui_event_message(
-                session_id,
-                gw_pb.UiEvent(
-                    utterance_index=index,
-                    job_id=job_id,
-                    trace_id=trace_id,
-                    event="ERROR",
-                    is_error=True,
-                    error_code=code,
-                ),
+                session_id, job, gw_pb.UiEvent(event="ERROR", is_error=True, error_code=code)
             ),
             error(
                 code,
@@ -206,25 +198,25 @@ def outcome_messages(
     return [out]
 
 
-def asr_partial(session_id: str, partial: gw_pb.AsrPartial) -> JsonObject:
+def asr_partial(session_id: str, job: job_pb2.JobRef, partial: gw_pb.AsrPartial) -> JsonObject:
     return {
         "type": "asr_partial",
         "session_id": session_id,
-        "utterance_index": partial.utterance_index,
-        "job_id": partial.job_id,
+        "utterance_index": job.utterance_index,
+        "job_id": job.job_id,
         "text": partial.text,
         "is_final": partial.is_final,
-        "trace_id": partial.trace_id,
+        "trace_id": job.trace_id,
     }
 
 
-def ui_event_message(session_id: str, event: gw_pb.UiEvent) -> JsonObject:
+def ui_event_message(session_id: str, job: job_pb2.JobRef, event: gw_pb.UiEvent) -> JsonObject:
     out: JsonObject = {
         "type": "ui_event",
-        "trace_id": event.trace_id,
+        "trace_id": job.trace_id,
         "session_id": session_id,
-        "job_id": event.job_id,
-        "utterance_index": event.utterance_index,
+        "job_id": job.job_id,
+        "utterance_index": job.utterance_index,
         "event": event.event,
         "status": "error" if event.is_error else "ok",
     }
@@ -253,11 +245,10 @@ def ui_event(
     hint: str | None = None,
 ) -> JsonObject:
     """A progress event the gateway raises itself (INPUT_*, ASR_*, NMT_DONE, TTS_PLAY_*)."""
-    message = gw_pb.UiEvent(
-        utterance_index=utterance_index, job_id=job_id, trace_id=trace_id, event=event
-    )
+    message = gw_pb.UiEvent(event=event)
     if elapsed_ms is not None:
         message.elapsed_ms = max(0, elapsed_ms)
     if hint is not None:
         message.hint = hint
-    return ui_event_message(session_id, message)
+    job = job_pb2.JobRef(job_id=job_id, utterance_index=utterance_index, trace_id=trace_id)
+    return ui_event_message(session_id, job, message)

@@ -106,6 +106,20 @@ class JobSpec(_message.Message):
     client_trace_id: str
     def __init__(self, session_id: _Optional[str] = ..., utterance_index: _Optional[int] = ..., src_lang: _Optional[str] = ..., tgt_lang: _Optional[str] = ..., pipeline: _Optional[_Union[Pipeline, _Mapping]] = ..., audio: _Optional[bytes] = ..., audio_format: _Optional[str] = ..., sample_rate: _Optional[int] = ..., dialect: _Optional[str] = ..., features_json: _Optional[bytes] = ..., mode: _Optional[_Union[TranslationMode, str]] = ..., lang_a: _Optional[str] = ..., lang_b: _Optional[str] = ..., auto_langs: _Optional[_Iterable[str]] = ..., enable_streaming_asr: _Optional[bool] = ..., partial_update_interval_ms: _Optional[int] = ..., group_id: _Optional[str] = ..., part_index: _Optional[int] = ..., context_text: _Optional[str] = ..., padding_ms: _Optional[int] = ..., turn_id: _Optional[str] = ..., is_manual_cut: _Optional[bool] = ..., is_timeout_triggered: _Optional[bool] = ..., is_max_duration_triggered: _Optional[bool] = ..., tenant_id: _Optional[str] = ..., client_trace_id: _Optional[str] = ...) -> None: ...
 
+class JobRef(_message.Message):
+    __slots__ = ("job_id", "session_id", "utterance_index", "trace_id", "gateway_id")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    UTTERANCE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    session_id: str
+    utterance_index: int
+    trace_id: str
+    gateway_id: str
+    def __init__(self, job_id: _Optional[str] = ..., session_id: _Optional[str] = ..., utterance_index: _Optional[int] = ..., trace_id: _Optional[str] = ..., gateway_id: _Optional[str] = ...) -> None: ...
+
 class JobAssignment(_message.Message):
     __slots__ = ("job_id", "attempt_id", "trace_id", "spec")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]

@@ -27,22 +27,6 @@ JOB_EVENT_KIND_COMPLETED: JobEventKind
 JOB_EVENT_KIND_FAILED: JobEventKind
 JOB_EVENT_KIND_CANCELLED: JobEventKind
 
-class CreateJobRequest(_message.Message):
-    __slots__ = ("request_id", "spec")
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    SPEC_FIELD_NUMBER: _ClassVar[int]
-    request_id: str
-    spec: _job_pb2.JobSpec
-    def __init__(self, request_id: _Optional[str] = ..., spec: _Optional[_Union[_job_pb2.JobSpec, _Mapping]] = ...) -> None: ...
-
-class CreateJobResponse(_message.Message):
-    __slots__ = ("job", "created")
-    JOB_FIELD_NUMBER: _ClassVar[int]
-    CREATED_FIELD_NUMBER: _ClassVar[int]
-    job: _job_pb2.Job
-    created: bool
-    def __init__(self, job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
-
 class SubmitJobRequest(_message.Message):
     __slots__ = ("request_id", "tenant_id", "audio", "audio_format", "sample_rate", "src_lang", "tgt_lang", "pipeline", "fail_fast", "mode", "lang_a", "lang_b", "auto_langs")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -146,45 +130,3 @@ class WatchJobResponse(_message.Message):
     partial_text: str
     partial_is_final: bool
     def __init__(self, kind: _Optional[_Union[JobEventKind, str]] = ..., job: _Optional[_Union[_job_pb2.Job, _Mapping]] = ..., partial_text: _Optional[str] = ..., partial_is_final: _Optional[bool] = ...) -> None: ...
-
-class ReportJobEventRequest(_message.Message):
-    __slots__ = ("job_id", "node_id", "attempt_id", "kind", "partial_text", "partial_is_final")
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    NODE_ID_FIELD_NUMBER: _ClassVar[int]
-    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
-    KIND_FIELD_NUMBER: _ClassVar[int]
-    PARTIAL_TEXT_FIELD_NUMBER: _ClassVar[int]
-    PARTIAL_IS_FINAL_FIELD_NUMBER: _ClassVar[int]
-    job_id: str
-    node_id: str
-    attempt_id: int
-    kind: JobEventKind
-    partial_text: str
-    partial_is_final: bool
-    def __init__(self, job_id: _Optional[str] = ..., node_id: _Optional[str] = ..., attempt_id: _Optional[int] = ..., kind: _Optional[_Union[JobEventKind, str]] = ..., partial_text: _Optional[str] = ..., partial_is_final: _Optional[bool] = ...) -> None: ...
-
-class ReportJobEventResponse(_message.Message):
-    __slots__ = ("accepted",)
-    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
-    accepted: bool
-    def __init__(self, accepted: _Optional[bool] = ...) -> None: ...
-
-class CompleteJobRequest(_message.Message):
-    __slots__ = ("job_id", "node_id", "attempt_id", "result")
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    NODE_ID_FIELD_NUMBER: _ClassVar[int]
-    ATTEMPT_ID_FIELD_NUMBER: _ClassVar[int]
-    RESULT_FIELD_NUMBER: _ClassVar[int]
-    job_id: str
-    node_id: str
-    attempt_id: int
-    result: _job_pb2.JobResult
-    def __init__(self, job_id: _Optional[str] = ..., node_id: _Optional[str] = ..., attempt_id: _Optional[int] = ..., result: _Optional[_Union[_job_pb2.JobResult, _Mapping]] = ...) -> None: ...
-
-class CompleteJobResponse(_message.Message):
-    __slots__ = ("accepted", "state")
-    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
-    STATE_FIELD_NUMBER: _ClassVar[int]
-    accepted: bool
-    state: _job_pb2.JobState
-    def __init__(self, accepted: _Optional[bool] = ..., state: _Optional[_Union[_job_pb2.JobState, str]] = ...) -> None: ...

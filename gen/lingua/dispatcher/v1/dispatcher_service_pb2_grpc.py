@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class DispatcherServiceStub:
-    """Jobs: idempotent creation, node selection, slot reservation, dispatch, result
-    acceptance with attempt fencing, cancel. The API internal teams call directly.
+    """Jobs: submit audio without a WebSocket, read, list, cancel and watch jobs. The API
+    internal teams call directly (the gateways' job path is GatewayLinkService).
     Domain failures carry their PROTOCOL.md code in trailing metadata "lingua-error-code".
     """
 
@@ -37,11 +37,6 @@ class DispatcherServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateJob = channel.unary_unary(
-                '/lingua.dispatcher.v1.DispatcherService/CreateJob',
-                request_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CreateJobRequest.SerializeToString,
-                response_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CreateJobResponse.FromString,
-                _registered_method=True)
         self.SubmitJob = channel.unary_unary(
                 '/lingua.dispatcher.v1.DispatcherService/SubmitJob',
                 request_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.SubmitJobRequest.SerializeToString,
@@ -67,34 +62,16 @@ class DispatcherServiceStub:
                 request_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.WatchJobRequest.SerializeToString,
                 response_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.WatchJobResponse.FromString,
                 _registered_method=True)
-        self.ReportJobEvent = channel.unary_unary(
-                '/lingua.dispatcher.v1.DispatcherService/ReportJobEvent',
-                request_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.ReportJobEventRequest.SerializeToString,
-                response_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.ReportJobEventResponse.FromString,
-                _registered_method=True)
-        self.CompleteJob = channel.unary_unary(
-                '/lingua.dispatcher.v1.DispatcherService/CompleteJob',
-                request_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CompleteJobRequest.SerializeToString,
-                response_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CompleteJobResponse.FromString,
-                _registered_method=True)
 
 
 class DispatcherServiceServicer:
-    """Jobs: idempotent creation, node selection, slot reservation, dispatch, result
-    acceptance with attempt fencing, cancel. The API internal teams call directly.
+    """Jobs: submit audio without a WebSocket, read, list, cancel and watch jobs. The API
+    internal teams call directly (the gateways' job path is GatewayLinkService).
     Domain failures carry their PROTOCOL.md code in trailing metadata "lingua-error-code".
     """
 
-    def CreateJob(self, request, context):
-        """Used by the gateway for a finalized utterance.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def SubmitJob(self, request, context):
-        """Used by internal teams: submit audio without a WebSocket.
-        """
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -123,28 +100,9 @@ class DispatcherServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ReportJobEvent(self, request, context):
-        """Node progress: ack, started, ASR partials.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def CompleteJob(self, request, context):
-        """A node's job_result for one attempt.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_DispatcherServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateJob': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateJob,
-                    request_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CreateJobRequest.FromString,
-                    response_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CreateJobResponse.SerializeToString,
-            ),
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
                     request_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.SubmitJobRequest.FromString,
@@ -170,16 +128,6 @@ def add_DispatcherServiceServicer_to_server(servicer, server):
                     request_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.WatchJobRequest.FromString,
                     response_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.WatchJobResponse.SerializeToString,
             ),
-            'ReportJobEvent': grpc.unary_unary_rpc_method_handler(
-                    servicer.ReportJobEvent,
-                    request_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.ReportJobEventRequest.FromString,
-                    response_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.ReportJobEventResponse.SerializeToString,
-            ),
-            'CompleteJob': grpc.unary_unary_rpc_method_handler(
-                    servicer.CompleteJob,
-                    request_deserializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CompleteJobRequest.FromString,
-                    response_serializer=lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CompleteJobResponse.SerializeToString,
-            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lingua.dispatcher.v1.DispatcherService', rpc_method_handlers)
@@ -189,37 +137,10 @@ def add_DispatcherServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DispatcherService:
-    """Jobs: idempotent creation, node selection, slot reservation, dispatch, result
-    acceptance with attempt fencing, cancel. The API internal teams call directly.
+    """Jobs: submit audio without a WebSocket, read, list, cancel and watch jobs. The API
+    internal teams call directly (the gateways' job path is GatewayLinkService).
     Domain failures carry their PROTOCOL.md code in trailing metadata "lingua-error-code".
     """
-
-    @staticmethod
-    def CreateJob(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/lingua.dispatcher.v1.DispatcherService/CreateJob',
-            lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CreateJobRequest.SerializeToString,
-            lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CreateJobResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
 
     @staticmethod
     def SubmitJob(request,
@@ -346,60 +267,6 @@ class DispatcherService:
             '/lingua.dispatcher.v1.DispatcherService/WatchJob',
             lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.WatchJobRequest.SerializeToString,
             lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.WatchJobResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ReportJobEvent(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/lingua.dispatcher.v1.DispatcherService/ReportJobEvent',
-            lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.ReportJobEventRequest.SerializeToString,
-            lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.ReportJobEventResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def CompleteJob(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/lingua.dispatcher.v1.DispatcherService/CompleteJob',
-            lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CompleteJobRequest.SerializeToString,
-            lingua_dot_dispatcher_dot_v1_dot_dispatcher__service__pb2.CompleteJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from lingua.common.v1 import job_pb2 as lingua_dot_common_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'lingua/gateway/v1/gateway_service.proto\x12\x11lingua.gateway.v1\x1a\x1alingua/common/v1/job.proto\"G\n\x15\x44isconnectNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\".\n\x16\x44isconnectNodeResponse\x12\x14\n\x0c\x64isconnected\x18\x01 \x01(\x08\"=\n\tJobCancel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\".\n\x0bNodeControl\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xe4\x01\n\x14\x44\x65liverToNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x35\n\njob_assign\x18\x03 \x01(\x0b\x32\x1f.lingua.common.v1.JobAssignmentH\x00\x12\x32\n\njob_cancel\x18\x04 \x01(\x0b\x32\x1c.lingua.gateway.v1.JobCancelH\x00\x12\x36\n\x0cnode_control\x18\x05 \x01(\x0b\x32\x1e.lingua.gateway.v1.NodeControlH\x00\x42\t\n\x07message\"*\n\x15\x44\x65liverToNodeResponse\x12\x11\n\tdelivered\x18\x01 \x01(\x08\"\xce\x01\n\x10UtteranceOutcome\x12\x17\n\x0futterance_index\x18\x01 \x01(\x04\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12-\n\x06result\x18\x04 \x01(\x0b\x32\x1b.lingua.common.v1.JobResultH\x00\x12+\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x1a.lingua.common.v1.JobErrorH\x00\x12\x18\n\x10\x64ispatched_at_ms\x18\x06 \x01(\x03\x42\t\n\x07outcome\"g\n\nAsrPartial\x12\x17\n\x0futterance_index\x18\x01 \x01(\x04\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x10\n\x08is_final\x18\x05 \x01(\x08\"\xd1\x01\n\x07UiEvent\x12\x17\n\x0futterance_index\x18\x01 \x01(\x04\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\r\n\x05\x65vent\x18\x04 \x01(\t\x12\x10\n\x08is_error\x18\x05 \x01(\x08\x12\x17\n\nelapsed_ms\x18\x06 \x01(\x04H\x00\x88\x01\x01\x12\x17\n\nerror_code\x18\x07 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04hint\x18\x08 \x01(\tH\x02\x88\x01\x01\x42\r\n\x0b_elapsed_msB\r\n\x0b_error_codeB\x07\n\x05_hint\"\xd6\x01\n\x17\x44\x65liverToSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x36\n\x07outcome\x18\x02 \x01(\x0b\x32#.lingua.gateway.v1.UtteranceOutcomeH\x00\x12\x34\n\x0b\x61sr_partial\x18\x03 \x01(\x0b\x32\x1d.lingua.gateway.v1.AsrPartialH\x00\x12.\n\x08ui_event\x18\x04 \x01(\x0b\x32\x1a.lingua.gateway.v1.UiEventH\x00\x42\t\n\x07message\"-\n\x18\x44\x65liverToSessionResponse\x12\x11\n\tdelivered\x18\x01 \x01(\x08\x32\xc8\x02\n\x0eGatewayService\x12\x62\n\rDeliverToNode\x12\'.lingua.gateway.v1.DeliverToNodeRequest\x1a(.lingua.gateway.v1.DeliverToNodeResponse\x12k\n\x10\x44\x65liverToSession\x12*.lingua.gateway.v1.DeliverToSessionRequest\x1a+.lingua.gateway.v1.DeliverToSessionResponse\x12\x65\n\x0e\x44isconnectNode\x12(.lingua.gateway.v1.DisconnectNodeRequest\x1a).lingua.gateway.v1.DisconnectNodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'lingua/gateway/v1/gateway_service.proto\x12\x11lingua.gateway.v1\x1a\x1alingua/common/v1/job.proto\"G\n\x15\x44isconnectNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\".\n\x16\x44isconnectNodeResponse\x12\x14\n\x0c\x64isconnected\x18\x01 \x01(\x08\"=\n\tJobCancel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\".\n\x0bNodeControl\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xdc\x01\n\x0cNodeDelivery\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x35\n\njob_assign\x18\x03 \x01(\x0b\x32\x1f.lingua.common.v1.JobAssignmentH\x00\x12\x32\n\njob_cancel\x18\x04 \x01(\x0b\x32\x1c.lingua.gateway.v1.JobCancelH\x00\x12\x36\n\x0cnode_control\x18\x05 \x01(\x0b\x32\x1e.lingua.gateway.v1.NodeControlH\x00\x42\t\n\x07message\"\x93\x01\n\x10UtteranceOutcome\x12-\n\x06result\x18\x01 \x01(\x0b\x32\x1b.lingua.common.v1.JobResultH\x00\x12+\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x1a.lingua.common.v1.JobErrorH\x00\x12\x18\n\x10\x64ispatched_at_ms\x18\x03 \x01(\x03\x42\t\n\x07outcome\",\n\nAsrPartial\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08is_final\x18\x02 \x01(\x08\"\x96\x01\n\x07UiEvent\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x10\n\x08is_error\x18\x02 \x01(\x08\x12\x17\n\nelapsed_ms\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x17\n\nerror_code\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x11\n\x04hint\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\r\n\x0b_elapsed_msB\r\n\x0b_error_codeB\x07\n\x05_hint\"\xe1\x01\n\x0fSessionDelivery\x12%\n\x03job\x18\x01 \x01(\x0b\x32\x18.lingua.common.v1.JobRef\x12\x36\n\x07outcome\x18\x02 \x01(\x0b\x32#.lingua.gateway.v1.UtteranceOutcomeH\x00\x12\x34\n\x0b\x61sr_partial\x18\x03 \x01(\x0b\x32\x1d.lingua.gateway.v1.AsrPartialH\x00\x12.\n\x08ui_event\x18\x04 \x01(\x0b\x32\x1a.lingua.gateway.v1.UiEventH\x00\x42\t\n\x07message\"I\n\x14\x44\x65liverToNodeRequest\x12\x31\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1f.lingua.gateway.v1.NodeDelivery\"*\n\x15\x44\x65liverToNodeResponse\x12\x11\n\tdelivered\x18\x01 \x01(\x08\"O\n\x17\x44\x65liverToSessionRequest\x12\x34\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\".lingua.gateway.v1.SessionDelivery\"-\n\x18\x44\x65liverToSessionResponse\x12\x11\n\tdelivered\x18\x01 \x01(\x08\x32\xc8\x02\n\x0eGatewayService\x12\x62\n\rDeliverToNode\x12\'.lingua.gateway.v1.DeliverToNodeRequest\x1a(.lingua.gateway.v1.DeliverToNodeResponse\x12k\n\x10\x44\x65liverToSession\x12*.lingua.gateway.v1.DeliverToSessionRequest\x1a+.lingua.gateway.v1.DeliverToSessionResponse\x12\x65\n\x0e\x44isconnectNode\x12(.lingua.gateway.v1.DisconnectNodeRequest\x1a).lingua.gateway.v1.DisconnectNodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,20 +40,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBCANCEL']._serialized_end=272
   _globals['_NODECONTROL']._serialized_start=274
   _globals['_NODECONTROL']._serialized_end=320
-  _globals['_DELIVERTONODEREQUEST']._serialized_start=323
-  _globals['_DELIVERTONODEREQUEST']._serialized_end=551
-  _globals['_DELIVERTONODERESPONSE']._serialized_start=553
-  _globals['_DELIVERTONODERESPONSE']._serialized_end=595
-  _globals['_UTTERANCEOUTCOME']._serialized_start=598
-  _globals['_UTTERANCEOUTCOME']._serialized_end=804
-  _globals['_ASRPARTIAL']._serialized_start=806
-  _globals['_ASRPARTIAL']._serialized_end=909
-  _globals['_UIEVENT']._serialized_start=912
-  _globals['_UIEVENT']._serialized_end=1121
-  _globals['_DELIVERTOSESSIONREQUEST']._serialized_start=1124
-  _globals['_DELIVERTOSESSIONREQUEST']._serialized_end=1338
-  _globals['_DELIVERTOSESSIONRESPONSE']._serialized_start=1340
-  _globals['_DELIVERTOSESSIONRESPONSE']._serialized_end=1385
-  _globals['_GATEWAYSERVICE']._serialized_start=1388
-  _globals['_GATEWAYSERVICE']._serialized_end=1716
+  _globals['_NODEDELIVERY']._serialized_start=323
+  _globals['_NODEDELIVERY']._serialized_end=543
+  _globals['_UTTERANCEOUTCOME']._serialized_start=546
+  _globals['_UTTERANCEOUTCOME']._serialized_end=693
+  _globals['_ASRPARTIAL']._serialized_start=695
+  _globals['_ASRPARTIAL']._serialized_end=739
+  _globals['_UIEVENT']._serialized_start=742
+  _globals['_UIEVENT']._serialized_end=892
+  _globals['_SESSIONDELIVERY']._serialized_start=895
+  _globals['_SESSIONDELIVERY']._serialized_end=1120
+  _globals['_DELIVERTONODEREQUEST']._serialized_start=1122
+  _globals['_DELIVERTONODEREQUEST']._serialized_end=1195
+  _globals['_DELIVERTONODERESPONSE']._serialized_start=1197
+  _globals['_DELIVERTONODERESPONSE']._serialized_end=1239
+  _globals['_DELIVERTOSESSIONREQUEST']._serialized_start=1241
+  _globals['_DELIVERTOSESSIONREQUEST']._serialized_end=1320
+  _globals['_DELIVERTOSESSIONRESPONSE']._serialized_start=1322
+  _globals['_DELIVERTOSESSIONRESPONSE']._serialized_end=1367
+  _globals['_GATEWAYSERVICE']._serialized_start=1370
+  _globals['_GATEWAYSERVICE']._serialized_end=1698
 # @@protoc_insertion_point(module_scope)

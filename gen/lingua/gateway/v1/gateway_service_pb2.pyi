@@ -40,7 +40,7 @@ class NodeControl(_message.Message):
     reason: str
     def __init__(self, command: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
-class DeliverToNodeRequest(_message.Message):
+class NodeDelivery(_message.Message):
     __slots__ = ("node_id", "epoch", "job_assign", "job_cancel", "node_control")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
@@ -54,73 +54,67 @@ class DeliverToNodeRequest(_message.Message):
     node_control: NodeControl
     def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., job_assign: _Optional[_Union[_job_pb2.JobAssignment, _Mapping]] = ..., job_cancel: _Optional[_Union[JobCancel, _Mapping]] = ..., node_control: _Optional[_Union[NodeControl, _Mapping]] = ...) -> None: ...
 
+class UtteranceOutcome(_message.Message):
+    __slots__ = ("result", "error", "dispatched_at_ms")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DISPATCHED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    result: _job_pb2.JobResult
+    error: _job_pb2.JobError
+    dispatched_at_ms: int
+    def __init__(self, result: _Optional[_Union[_job_pb2.JobResult, _Mapping]] = ..., error: _Optional[_Union[_job_pb2.JobError, _Mapping]] = ..., dispatched_at_ms: _Optional[int] = ...) -> None: ...
+
+class AsrPartial(_message.Message):
+    __slots__ = ("text", "is_final")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IS_FINAL_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    is_final: bool
+    def __init__(self, text: _Optional[str] = ..., is_final: _Optional[bool] = ...) -> None: ...
+
+class UiEvent(_message.Message):
+    __slots__ = ("event", "is_error", "elapsed_ms", "error_code", "hint")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    HINT_FIELD_NUMBER: _ClassVar[int]
+    event: str
+    is_error: bool
+    elapsed_ms: int
+    error_code: str
+    hint: str
+    def __init__(self, event: _Optional[str] = ..., is_error: _Optional[bool] = ..., elapsed_ms: _Optional[int] = ..., error_code: _Optional[str] = ..., hint: _Optional[str] = ...) -> None: ...
+
+class SessionDelivery(_message.Message):
+    __slots__ = ("job", "outcome", "asr_partial", "ui_event")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ASR_PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    UI_EVENT_FIELD_NUMBER: _ClassVar[int]
+    job: _job_pb2.JobRef
+    outcome: UtteranceOutcome
+    asr_partial: AsrPartial
+    ui_event: UiEvent
+    def __init__(self, job: _Optional[_Union[_job_pb2.JobRef, _Mapping]] = ..., outcome: _Optional[_Union[UtteranceOutcome, _Mapping]] = ..., asr_partial: _Optional[_Union[AsrPartial, _Mapping]] = ..., ui_event: _Optional[_Union[UiEvent, _Mapping]] = ...) -> None: ...
+
+class DeliverToNodeRequest(_message.Message):
+    __slots__ = ("delivery",)
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    delivery: NodeDelivery
+    def __init__(self, delivery: _Optional[_Union[NodeDelivery, _Mapping]] = ...) -> None: ...
+
 class DeliverToNodeResponse(_message.Message):
     __slots__ = ("delivered",)
     DELIVERED_FIELD_NUMBER: _ClassVar[int]
     delivered: bool
     def __init__(self, delivered: _Optional[bool] = ...) -> None: ...
 
-class UtteranceOutcome(_message.Message):
-    __slots__ = ("utterance_index", "job_id", "trace_id", "result", "error", "dispatched_at_ms")
-    UTTERANCE_INDEX_FIELD_NUMBER: _ClassVar[int]
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
-    RESULT_FIELD_NUMBER: _ClassVar[int]
-    ERROR_FIELD_NUMBER: _ClassVar[int]
-    DISPATCHED_AT_MS_FIELD_NUMBER: _ClassVar[int]
-    utterance_index: int
-    job_id: str
-    trace_id: str
-    result: _job_pb2.JobResult
-    error: _job_pb2.JobError
-    dispatched_at_ms: int
-    def __init__(self, utterance_index: _Optional[int] = ..., job_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., result: _Optional[_Union[_job_pb2.JobResult, _Mapping]] = ..., error: _Optional[_Union[_job_pb2.JobError, _Mapping]] = ..., dispatched_at_ms: _Optional[int] = ...) -> None: ...
-
-class AsrPartial(_message.Message):
-    __slots__ = ("utterance_index", "job_id", "trace_id", "text", "is_final")
-    UTTERANCE_INDEX_FIELD_NUMBER: _ClassVar[int]
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
-    TEXT_FIELD_NUMBER: _ClassVar[int]
-    IS_FINAL_FIELD_NUMBER: _ClassVar[int]
-    utterance_index: int
-    job_id: str
-    trace_id: str
-    text: str
-    is_final: bool
-    def __init__(self, utterance_index: _Optional[int] = ..., job_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., text: _Optional[str] = ..., is_final: _Optional[bool] = ...) -> None: ...
-
-class UiEvent(_message.Message):
-    __slots__ = ("utterance_index", "job_id", "trace_id", "event", "is_error", "elapsed_ms", "error_code", "hint")
-    UTTERANCE_INDEX_FIELD_NUMBER: _ClassVar[int]
-    JOB_ID_FIELD_NUMBER: _ClassVar[int]
-    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
-    EVENT_FIELD_NUMBER: _ClassVar[int]
-    IS_ERROR_FIELD_NUMBER: _ClassVar[int]
-    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
-    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
-    HINT_FIELD_NUMBER: _ClassVar[int]
-    utterance_index: int
-    job_id: str
-    trace_id: str
-    event: str
-    is_error: bool
-    elapsed_ms: int
-    error_code: str
-    hint: str
-    def __init__(self, utterance_index: _Optional[int] = ..., job_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., event: _Optional[str] = ..., is_error: _Optional[bool] = ..., elapsed_ms: _Optional[int] = ..., error_code: _Optional[str] = ..., hint: _Optional[str] = ...) -> None: ...
-
 class DeliverToSessionRequest(_message.Message):
-    __slots__ = ("session_id", "outcome", "asr_partial", "ui_event")
-    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
-    OUTCOME_FIELD_NUMBER: _ClassVar[int]
-    ASR_PARTIAL_FIELD_NUMBER: _ClassVar[int]
-    UI_EVENT_FIELD_NUMBER: _ClassVar[int]
-    session_id: str
-    outcome: UtteranceOutcome
-    asr_partial: AsrPartial
-    ui_event: UiEvent
-    def __init__(self, session_id: _Optional[str] = ..., outcome: _Optional[_Union[UtteranceOutcome, _Mapping]] = ..., asr_partial: _Optional[_Union[AsrPartial, _Mapping]] = ..., ui_event: _Optional[_Union[UiEvent, _Mapping]] = ...) -> None: ...
+    __slots__ = ("delivery",)
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    delivery: SessionDelivery
+    def __init__(self, delivery: _Optional[_Union[SessionDelivery, _Mapping]] = ...) -> None: ...
 
 class DeliverToSessionResponse(_message.Message):
     __slots__ = ("delivered",)

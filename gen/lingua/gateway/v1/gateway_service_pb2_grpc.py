@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class GatewayServiceStub:
-    """Reaches a WebSocket connection through the gateway replica that owns it.
+    """Reaches a WebSocket connection through the gateway replica that owns it. The job path
+    carries the same deliveries on the dispatcher's GatewayLinkService stream; these unary
+    calls remain for tools and tests.
     """
 
     def __init__(self, channel):
@@ -53,7 +55,9 @@ class GatewayServiceStub:
 
 
 class GatewayServiceServicer:
-    """Reaches a WebSocket connection through the gateway replica that owns it.
+    """Reaches a WebSocket connection through the gateway replica that owns it. The job path
+    carries the same deliveries on the dispatcher's GatewayLinkService stream; these unary
+    calls remain for tools and tests.
     """
 
     def DeliverToNode(self, request, context):
@@ -102,7 +106,9 @@ def add_GatewayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class GatewayService:
-    """Reaches a WebSocket connection through the gateway replica that owns it.
+    """Reaches a WebSocket connection through the gateway replica that owns it. The job path
+    carries the same deliveries on the dispatcher's GatewayLinkService stream; these unary
+    calls remain for tools and tests.
     """
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""Routes of jobs (lingua_common/routes.py: a directed pair, or a pair both ways for the
-two-way automatic mode) and exclusion per connection (services/dispatcher/exclusion.py)."""
+"""Routes of jobs (lingua_common/routes.py): a directed pair, or a pair both ways for the
+two-way automatic mode."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from lingua_common.routes import (
     route_of,
     route_of_key,
 )
-from services.dispatcher.exclusion import Exclusions, exclusion_entry
 
 TWO_WAY = job_pb2.TRANSLATION_MODE_TWO_WAY_AUTO
 
@@ -77,18 +76,3 @@ def test_a_node_serving_both_directions_serves_both_spellings_of_the_two_way_key
         ("zh<->en", "*"),
         ("en<->zh", "*"),
     }
-
-
-def test_a_failed_node_is_excluded_on_that_connection_only() -> None:
-    excluded = Exclusions.parse([exclusion_entry("n1", 3), exclusion_entry("n2", 7)])
-    assert excluded.covers("n1", 3) and excluded.covers("n2", 7)
-    assert not excluded.covers("n1", 4)  # it registered again: a candidate again
-    assert not excluded.covers("n3", 1)
-    assert excluded.always == frozenset()
-
-
-def test_the_newest_failed_epoch_counts_and_old_entries_exclude_for_good() -> None:
-    excluded = Exclusions.parse(["n1@2", "n1@5", "n1@4", "legacy", "odd@x@"])
-    assert excluded.covers("n1", 5) and not excluded.covers("n1", 6)
-    assert excluded.covers("legacy", 1_000)  # written before epochs were recorded
-    assert excluded.always == {"legacy", "odd@x@"}
