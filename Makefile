@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 WS_PORT ?= 5010
+CONSOLE_PORT ?= 8090
 RUN_DIR ?= run
 NODES ?= 6
 CLIENTS ?= 3
@@ -27,13 +28,17 @@ $(VENV)/.installed: pyproject.toml
 deps: $(VENV)/.installed ## Install Python packages (into .venv) and redis-server
 	@scripts/ensure_redis.sh
 
+.PHONY: browser-deps
+browser-deps: ## Install Debian's chromium for the console's browser test (CI runs it)
+	@scripts/ensure_chromium.sh
+
 $(BUF):
 	@scripts/ensure_node.sh
 	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
 
 .PHONY: up
-up: deps ## Start the whole suite locally (private redis, all services, 2 gateways; DEMO=1 adds a simulated fleet)
-	$(PY) -m tools.launcher --ws-port $(WS_PORT) --run-dir $(RUN_DIR) $(if $(DEMO),--demo --nodes $(NODES) --clients $(CLIENTS))
+up: deps ## Start the whole suite locally (private redis, all services, 2 gateways, the console on :8090; DEMO=1 adds a simulated fleet)
+	$(PY) -m tools.launcher --ws-port $(WS_PORT) --console-port $(CONSOLE_PORT) --run-dir $(RUN_DIR) $(if $(DEMO),--demo --nodes $(NODES) --clients $(CLIENTS))
 
 .PHONY: test
 test: deps ## Run the tests (real redis-server, real cluster, real gRPC and WebSockets)

@@ -76,6 +76,17 @@ async def read_buckets(port: int, method: str) -> Buckets:
     return Buckets(bounds, tuple(found[b] for b in bounds))
 
 
+async def read_counter(port: int, name: str) -> float:
+    """A service's counter (summed over its labels), as it stands now."""
+    text = await _http_get_metrics(port)
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == f"{name}_total":
+                total += sample.value
+    return total
+
+
 async def _http_get_metrics(port: int) -> str:
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection("127.0.0.1", port), READ_TIMEOUT_S

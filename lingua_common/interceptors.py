@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from prometheus_client import Counter
-from redis.exceptions import ClusterError, RedisClusterException, TryAgainError
+from redis.exceptions import ClusterError, MaxConnectionsError, RedisClusterException, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -31,10 +31,19 @@ DEPENDENCY_ERRORS = (
     TryAgainError,
 )
 
+POOL_FULL_MESSAGE = (
+    "every Redis connection of this replica is in use (LINGUA_REDIS_MAX_CONNECTIONS); retry shortly"
+)
+
 
 class DependencyErrorInterceptor(Interceptor):
     """A store that is down is UNAVAILABLE (retryable, SCHEDULER_DEPENDENCY_DOWN on the
-    wire), not UNKNOWN: callers and their retry policies can tell it from a bug."""
+    wire), not UNKNOWN: callers and their retry policies can tell it from a bug.
+
+    A full connection pool (every one of this replica's LINGUA_REDIS_MAX_CONNECTIONS
+    in use) fails just the call that found it full, at once, with RESOURCE_EXHAUSTED:
+    the pool never makes callers queue behind it, and the store itself is fine.
+    """
 
     def __init__(self, errors: Counter | None = None) -> None:
         # Counts the calls answered UNAVAILABLE because of the store (lingua_redis_errors).
@@ -59,11 +68,14 @@ class DependencyErrorInterceptor(Interceptor):
                     raise
                 if self._errors is not None:
                     self._errors.inc()
-                logger.warning(
-                    "dependency unavailable", extra={"method": method, "error": repr(error)}
-                )
                 context.set_trailing_metadata(
                     ((ERROR_CODE_METADATA_KEY, "SCHEDULER_DEPENDENCY_DOWN"),)
+                )
+                if isinstance(error, MaxConnectionsError):
+                    logger.warning("redis connection pool full", extra={"method": method})
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, POOL_FULL_MESSAGE)
+                logger.warning(
+                    "dependency unavailable", extra={"method": method, "error": repr(error)}
                 )
                 await context.abort(grpc.StatusCode.UNAVAILABLE, f"store unavailable: {error}")
 

@@ -72,6 +72,24 @@ class Keys:
         """Stream: events of one job (for WatchJob)."""
         return f"{self.prefix}:{{job:{job_id}}}:events"
 
+    def job_events_pattern(self) -> str:
+        """PSUBSCRIBE pattern of every job's event stream name: a watched job's scripts
+        PUBLISH on that name when they add an event (job_watch.lua)."""
+        return f"{_glob_escaped(self.prefix)}:{{job:*}}:events"
+
+    def job_id_of_events(self, stream: str) -> str | None:
+        """The job id in a job event stream's name (None if it is not one)."""
+        head, tail = f"{self.prefix}:{{job:", "}:events"
+        if stream.startswith(head) and stream.endswith(tail) and len(stream) > len(head + tail):
+            return stream[len(head) : -len(tail)]
+        return None
+
+    def watch_sentinel(self, hub_id: str) -> str:
+        """String with TTL, one per dispatcher replica's watch hub, refreshed every
+        second or so: gone means Redis lost its data (a restart without persistence, a
+        failover to an empty replica, FLUSHALL)."""
+        return f"{self.prefix}:watch:sentinel:{hub_id}"
+
     def timeouts(self, bucket: int) -> str:
         """Sorted set job_id -> when it is due (deadline, reservation TTL, pending wait).
         Sharded into buckets so no single slot carries every job."""
@@ -123,3 +141,30 @@ class Keys:
     def gateway(self, gateway_id: str) -> str:
         """String with TTL: the gateway replica's internal gRPC address."""
         return f"{self.prefix}:gateway:{gateway_id}"
+
+    # --- operator tools (metrics board, console) --------------------------------------------
+    def metrics_board(self) -> str:
+        """Sorted set "service replica" -> when that replica last published its metrics."""
+        return f"{self.prefix}:metrics:board"
+
+    def metrics_snapshot(self, service: str, replica: str) -> str:
+        """String with TTL: one replica's latest Prometheus text (its lingua_* families)."""
+        return f"{self.prefix}:metrics:snapshot:{service}:{replica}"
+
+    def console_history(self) -> str:
+        """List, newest first: the console's chart points (one per sampling interval)."""
+        return f"{self.prefix}:console:history"
+
+    def console_totals(self) -> str:
+        """String: the counters per replica behind the newest chart point (for the next
+        point's increase, whichever console replica computes it)."""
+        return f"{self.prefix}:console:totals"
+
+    def console_sample_slot(self, slot: int) -> str:
+        """String with TTL: the console replica that samples this interval (one per slot)."""
+        return f"{self.prefix}:console:slot:{slot}"
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched literally by a Redis glob pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

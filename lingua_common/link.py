@@ -21,6 +21,7 @@ transient ones (Redis or a peer unavailable).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -282,8 +283,11 @@ class LinkStream(Generic[M, FOut, FIn, In]):
         if not items:
             if self._received.upto == self._sent_ack:
                 return False
-            # An acknowledgement alone: give a message a moment to carry it.
-            await asyncio.sleep(self._limits.ack_delay_s)
+            # An acknowledgement alone: give a message a moment to carry it (a message
+            # that comes meanwhile goes at once, the acknowledgement with it).
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._limits.ack_delay_s)
             items = self._take()
         messages = []
         for item in items:

@@ -20,6 +20,19 @@ RedisClient = aioredis.Redis | RedisCluster
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
 
 
+class RoundTrips:
+    """Round trips to Redis made by this process: every write of a command, or of a
+    pipeline to one server, is one (read as a metric and by the benchmark)."""
+
+    count = 0
+
+
+class CountingConnection(aioredis.Connection):
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        RoundTrips.count += 1
+        await super().send_packed_command(command, check_health)
+
+
 UNSENT_RETRIES = 5
 UNSENT_RETRY_DELAY_S = 0.1
 
@@ -100,12 +113,14 @@ def connect(settings: RedisSettings) -> RedisClient:
             decode_responses=False,
             max_connections=settings.max_connections,
             socket_connect_timeout=settings.connect_timeout_s,
+            connection_class=CountingConnection,
         )
     pool = aioredis.ConnectionPool.from_url(
         settings.url,
         decode_responses=False,
         max_connections=settings.max_connections,
         socket_connect_timeout=settings.connect_timeout_s,
+        connection_class=CountingConnection,
     )
     return aioredis.Redis.from_pool(pool)
 

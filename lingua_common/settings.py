@@ -43,6 +43,9 @@ class ServerSettings:
     shutdown_grace_s: float = 5.0
     log_format: str = "json"
     log_level: str = "INFO"
+    # How often the service writes its lingua_* metrics to Redis for the console (which
+    # reads every replica's there); 0: never. Only services that call publish_metrics.
+    metrics_publish_ms: int = 2_000
     tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @classmethod
@@ -57,5 +60,6 @@ class ServerSettings:
             shutdown_grace_s=float(env_int(env, "LINGUA_SHUTDOWN_GRACE_MS", 5000)) / 1000,
             log_format=env_str(env, "LINGUA_LOG_FORMAT", cls.log_format),
             log_level=env_str(env, "LINGUA_LOG_LEVEL", cls.log_level),
+            metrics_publish_ms=env_int(env, "LINGUA_METRICS_PUBLISH_MS", cls.metrics_publish_ms),
             tracing=TracingSettings.from_env(env),
         )

@@ -61,6 +61,7 @@ if attempt >= tonumber(cur[5] or "1") then
   rcall("PEXPIRE", job, ARGV[7])
   rcall("XADD", KEYS[2], "*", "kind", "failed", "attempt", attempt, "node", node,
     "at", now, "code", ARGV[4])
+  if rcall("HEXISTS", job, "watched") == 1 then rcall("PUBLISH", KEYS[2], "") end  -- WatchJob: wake the watch hubs (job_watch.lua)
   rcall("PEXPIRE", KEYS[2], ARGV[7])
   return {2, node, attempt, cur[7], cur[8], cur[9], cur[10] or ""}
 end

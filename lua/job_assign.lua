@@ -36,4 +36,5 @@ rcall("HSET", job, "state", "dispatched", "node_id", ARGV[1], "node_epoch", ARGV
   "due_ms", ARGV[4])
 rcall("XADD", KEYS[2], "*", "kind", "dispatched", "attempt", ARGV[2], "node", ARGV[1],
   "at", ARGV[3])
+if rcall("HEXISTS", job, "watched") == 1 then rcall("PUBLISH", KEYS[2], "") end  -- WatchJob: wake the watch hubs (job_watch.lua)
 return {1, ""}

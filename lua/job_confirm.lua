@@ -39,6 +39,7 @@ if ARGV[5] ~= "delivered" and state == "dispatched" then
   rcall("HSET", job, "state", "accepted", "updated_ms", ARGV[3])
   rcall("XADD", KEYS[2], "*", "kind", "accepted", "attempt", cur[3], "node", ARGV[1],
     "at", ARGV[3])
+  if rcall("HEXISTS", job, "watched") == 1 then rcall("PUBLISH", KEYS[2], "") end  -- WatchJob: wake the watch hubs (job_watch.lua)
 end
 return {1, due, first, cur[6] or "", cur[7] or "0", cur[8] or "", cur[9] or "",
   cur[10] or "0"}

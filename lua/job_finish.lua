@@ -53,6 +53,7 @@ rcall("HDEL", job, "spec")
 rcall("PEXPIRE", job, ARGV[8])
 rcall("XADD", KEYS[2], "*", "kind", ARGV[2], "attempt", cur[3] or "0", "node", cur[2] or "",
   "at", ARGV[1], "code", ARGV[6])
+if rcall("HEXISTS", job, "watched") == 1 then rcall("PUBLISH", KEYS[2], "") end  -- WatchJob: wake the watch hubs (job_watch.lua)
 rcall("PEXPIRE", KEYS[2], ARGV[8])
 return {1, cur[4], cur[5], cur[6], cur[2] or "", tonumber(cur[3] or "0"), cur[7] or "",
   cur[8] or ""}

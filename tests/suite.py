@@ -33,6 +33,11 @@ def grpc_address(app: ServiceApp) -> str:
 class InProcessSuite:
     redis: RedisSettings
     gateways: int = 1
+    # Dispatcher replicas; gateways spread their calls over all of them.
+    dispatchers: int = 1
+    # What every service listens with (e.g. LINGUA_METRICS_PUBLISH_MS=0 for tests that
+    # publish to the metrics board themselves).
+    server: ServerSettings = LOCAL
     clock: Clock = field(default_factory=SystemClock)
     registry_overrides: dict[str, Any] = field(default_factory=dict)
     dispatcher_overrides: dict[str, Any] = field(default_factory=dict)
@@ -43,12 +48,12 @@ class InProcessSuite:
     apps: list[ServiceApp] = field(default_factory=list)
 
     async def start(self) -> InProcessSuite:
-        self.pool = await self._run(build_pool(PoolSettings(server=LOCAL, redis=self.redis)))
+        self.pool = await self._run(build_pool(PoolSettings(server=self.server, redis=self.redis)))
         pool_address = grpc_address(self.pool)
         self.registry = await self._run(
             build_registry(
                 RegistrySettings(
-                    server=LOCAL,
+                    server=self.server,
                     redis=self.redis,
                     pool_address=pool_address,
                     **self.registry_overrides,
@@ -56,26 +61,27 @@ class InProcessSuite:
                 clock=self.clock,
             )
         )
-        self.dispatcher = await self._run(
-            build_dispatcher(
-                DispatcherSettings(
-                    server=LOCAL,
-                    redis=self.redis,
-                    pool_address=pool_address,
-                    **self.dispatcher_overrides,
-                ),
-                clock=self.clock,
+        self.dispatcher_apps = []
+        for _ in range(self.dispatchers):
+            settings = DispatcherSettings(
+                server=self.server,
+                redis=self.redis,
+                pool_address=pool_address,
+                **self.dispatcher_overrides,
             )
-        )
+            self.dispatcher_apps.append(
+                await self._run(build_dispatcher(settings, clock=self.clock))
+            )
+        self.dispatcher = self.dispatcher_apps[0]
         self.gateway_apps = []
         for i in range(self.gateways):
             settings = GatewaySettings(
-                server=LOCAL,
+                server=self.server,
                 redis=self.redis,
                 gateway_id=f"gw-{i}",
                 ws_port=0,
                 registry_address=grpc_address(self.registry),
-                dispatcher_address=grpc_address(self.dispatcher),
+                dispatcher_address=self.dispatcher_target,
                 # Tests run without credentials unless they configure `auth` in overrides.
                 auth=AuthSettings(disabled=True),
             )
@@ -87,6 +93,13 @@ class InProcessSuite:
         await app.start()
         self.apps.append(app)
         return app
+
+    @property
+    def dispatcher_target(self) -> str:
+        """Every dispatcher replica as one gRPC target (round robin)."""
+        if len(self.dispatcher_apps) == 1:
+            return grpc_address(self.dispatcher)
+        return "ipv4:" + ",".join(grpc_address(app) for app in self.dispatcher_apps)
 
     def ws_url(self, gateway: int = 0) -> str:
         return f"ws://127.0.0.1:{self.gateway_apps[gateway].ports['ws']}"

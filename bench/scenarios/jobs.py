@@ -43,6 +43,7 @@ from bench.scenarios.jobs_fleet import (
     use_recorder,
 )
 from bench.scenarios.jobs_rows import JobsRun, PhaseCpu, build_result
+from bench.service_histograms import read_counter
 from bench.stack_runner import log_digest, running_stack, stack_config
 from tools.fleet.fleet import Fleet
 from tools.fleet.metrics import LatencyRecorder
@@ -103,6 +104,19 @@ def _pids(stack: Stack) -> dict[str, int]:
     return pids
 
 
+ROUND_TRIPS = "lingua_redis_round_trips"
+
+
+async def round_trips(stack: Stack) -> dict[str, float]:
+    """Redis round trips each dispatcher and gateway process made so far."""
+    found = {}
+    for service in [*stack.dispatchers, *stack.gateways]:
+        port = service.ports.get("metrics")
+        if port is not None:
+            found[service.name] = await read_counter(port, ROUND_TRIPS)
+    return found
+
+
 @contextlib.contextmanager
 def phase(run: JobsRun, name: str, pids: dict[str, int]) -> Iterator[None]:
     """The load average at the phase's start and the CPU each process used in it."""
@@ -153,9 +167,12 @@ async def fleet_phases(cfg: JobsConfig, stack: Stack, fleet: Fleet, run: JobsRun
     set_processing(fleet, cfg.saturation_processing_ms)
     log.info("saturation: %d closed-loop sessions", cfg.saturation_clients)
     before = node_totals(fleet)
+    trips_before = await round_trips(stack)
     with phase(run, "saturation", pids):
         run.saturation = await saturate(fleet, saturation_config(cfg, tuple(stack.gateway_urls)))
     run.saturation_nodes = totals_since(node_totals(fleet), before)
+    trips_after = await round_trips(stack)
+    run.round_trips = {k: trips_after[k] - trips_before.get(k, 0.0) for k in trips_after}
 
 
 @scenario("jobs", "1,000 nodes: job latency, jobs/s at saturation, Celery reference")

@@ -65,6 +65,8 @@ class JobsRun:
     celery: dict[str, Any] | None = None
     celery_error: str | None = None
     load: dict[str, list[float]] = field(default_factory=dict)  # 1/5/15-min, phase start
+    # Redis round trips per process during saturation (its own lingua_redis_round_trips).
+    round_trips: dict[str, float] = field(default_factory=dict)
 
     def celery_saturation(self, delay_ms: float) -> dict[str, Any] | None:
         for entry in (self.celery or {}).get("saturation", []):
@@ -223,6 +225,13 @@ def _saturation_rows(result: ScenarioResult, run: JobsRun, sat: SaturationReport
     if cpu is not None:
         result.add("CPU cores used at saturation", cpu.text(), "2 cores in all")
         result.add("CPU ms per correct job at saturation", cpu.text(per=sat.fleet.correct))
+    if run.round_trips and sat.fleet.correct:
+        per_job = {k: v / sat.fleet.correct for k, v in sorted(run.round_trips.items())}
+        result.add(
+            "Redis round trips per correct job at sat.",
+            ", ".join(f"{name} {value:.2f}" for name, value in per_job.items()),
+            "a command, or a pipeline to one server",
+        )
 
 
 def _celery_rows(result: ScenarioResult, run: JobsRun) -> None:
@@ -347,6 +356,7 @@ def build_result(run: JobsRun, logs: dict[str, Any]) -> ScenarioResult:
         comparison=versus,
         load_average=run.load,
         cpu={name: cpu.as_dict() for name, cpu in run.cpu.items()},
+        redis_round_trips=run.round_trips,
     )
     cfg = run.cfg
     result.notes += [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -19,8 +19,11 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from lingua_common.interceptors import DEPENDENCY_ERRORS
+from lingua_common.redis_client import RoundTrips
 from lingua_common.rpc_metrics import RpcMetrics
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,18 @@ LATENCY_BUCKETS_S = (
 )
 
 
+class RoundTripCollector(Collector):
+    """lingua_redis_round_trips_total: read from the process's Redis connections."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "lingua_redis_round_trips",
+            "Round trips to Redis from this process (a command, or a pipeline to one server)",
+        )
+        family.add_metric([], RoundTrips.count)
+        yield family
+
+
 class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -70,6 +85,7 @@ class ServiceMetrics:
             "Gauge refreshes at scrape time that failed or timed out (gauges went stale)",
             registry=self.registry,
         )
+        self.registry.register(RoundTripCollector())
         self.rpc = RpcMetrics(self.registry)
         self._hooks: list[ScrapeHook] = []
         # One refresh at a time: concurrent scrapers must not multiply the Redis reads.

@@ -12,6 +12,7 @@ from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex
 from lingua_common.link import LinkLimits
+from lingua_common.metrics.board import publish_metrics
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.dispatcher.acks import AckWork
@@ -38,6 +39,8 @@ from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.slot_audit import SlotAudit
 from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
 from services.dispatcher.waiting import WaitingJobs
+from services.dispatcher.watch_hub import WatchHub, WatchSettings
+from services.dispatcher.watch_store import RedisWatchStore
 
 
 def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> ServiceApp:
@@ -90,9 +93,20 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     reports = NodeReports(lifecycle, retries, store)
     recovery = Recovery(store, lifecycle, retries, waiting, queues, loads, clock, settings)
     presence = Presence(store, links, clock, settings)
+    # WatchJob streams share one reader (watch_hub.py), not a Redis connection each.
+    watch_hub = WatchHub(
+        RedisWatchStore(redis, scripts, keys),
+        WatchSettings(
+            max_watchers=settings.max_watchers,
+            loss_check_s=settings.watch_loss_check_ms / 1000,
+            sweep_s=settings.watch_sweep_ms / 1000,
+        ),
+    )
+    app.run_in_background(watch_hub.run)
+    app.on_drain(watch_hub.close)
 
     pb_grpc.add_DispatcherServiceServicer_to_server(
-        DispatcherServicer(Dispatcher(store, intake, lifecycle), store), app.server
+        DispatcherServicer(Dispatcher(store, intake, lifecycle), store, watch_hub), app.server
     )
     app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
     link_grpc.add_GatewayLinkServiceServicer_to_server(
@@ -113,6 +127,8 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.run_in_background(waiting.poll)
     audit = SlotAudit(store, lifecycle.release_leftover, settings.slot_audit_interval_ms)
     app.run_in_background(audit.run)
+    # Operator tools: jobs, latencies and waiting lines on the metrics board (the console).
+    publish_metrics(app, redis, keys)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(lambda: acks.wait(1.0))  # runs before Redis closes (reverse order)

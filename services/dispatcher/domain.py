@@ -11,7 +11,7 @@ from lingua_common.telemetry.spans import get_tracer, link_to
 from services.dispatcher.errors import JobNotFound, NoNode
 from services.dispatcher.intake import JobIntake
 from services.dispatcher.lifecycle import JobLifecycle
-from services.dispatcher.model import JobEvent, JobRecord, JobState
+from services.dispatcher.model import JobRecord, JobState
 from services.dispatcher.store import RedisJobStore
 
 tracer = get_tracer(__name__)
@@ -63,6 +63,3 @@ class Dispatcher:
         if record is None:
             raise JobNotFound(f"no job {job_id}")
         return record
-
-    async def job_events(self, job_id: str, after_id: str, block_ms: int | None) -> list[JobEvent]:
-        return await self._store.events(job_id, after_id, block_ms)

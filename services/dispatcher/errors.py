@@ -36,3 +36,15 @@ class NoNode(JobError):
     """Nobody serves the pair (or nobody had room in time)."""
 
     code = "NO_AVAILABLE_NODE"
+
+
+class WatchersFull(JobError):
+    """This replica serves as many watchers as it may (LINGUA_MAX_WATCHERS)."""
+
+    code = "WATCHERS_FULL"
+
+
+class ShuttingDown(JobError):
+    """This replica is stopping: the caller goes to another."""
+
+    code = "SCHEDULER_DEPENDENCY_DOWN"

@@ -104,6 +104,12 @@ class DispatcherMetrics:
             "Jobs waiting for a free slot, all pairs, from Redis",
             registry=registry,
         )
+        self.pending_jobs_by_pair = Gauge(
+            "lingua_pending_jobs_by_pair",
+            "Jobs waiting for a free slot per directed pair (pairs with a line), from Redis",
+            ["src_lang", "tgt_lang"],
+            registry=registry,
+        )
 
     def created(self) -> None:
         self._created.inc()
@@ -154,6 +160,12 @@ class JobGauges:
                 pipe.zcard(self._keys.pending(src, tgt))
                 pipe.zcard(self._keys.pending_leases(src, tgt))  # taken, not yet placed
 
-        waiting = await run_pipeline(self._r, depths) if pairs else []
+        waiting = [int(n) for n in await run_pipeline(self._r, depths)] if pairs else []
         self._metrics.jobs_in_flight.set(sum(int(n) for n in sizes))
-        self._metrics.pending_jobs.set(sum(int(n) for n in waiting))
+        self._metrics.pending_jobs.set(sum(waiting))
+        # Pairs whose line is gone leave the gauge (the set forgets them once empty).
+        self._metrics.pending_jobs_by_pair.clear()
+        for i, pair in enumerate(pairs):
+            src, _, tgt = pair.partition(" ")
+            by_pair = self._metrics.pending_jobs_by_pair.labels(src, tgt)
+            by_pair.set(waiting[2 * i] + waiting[2 * i + 1])

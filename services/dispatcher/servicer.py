@@ -13,10 +13,19 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from lingua_common.errors import ERROR_CODE_METADATA_KEY
 from lingua_common.grpc_app import Context
 from services.dispatcher.domain import Dispatcher
-from services.dispatcher.errors import InvalidJob, JobError, JobNotFound, NoCapacity, NoNode
+from services.dispatcher.errors import (
+    InvalidJob,
+    JobError,
+    JobNotFound,
+    NoCapacity,
+    NoNode,
+    ShuttingDown,
+    WatchersFull,
+)
 from services.dispatcher.listing import list_jobs
 from services.dispatcher.model import JobRecord, JobState
 from services.dispatcher.store import RedisJobStore
+from services.dispatcher.watch_hub import WatchHub
 
 STATE_TO_PB = {
     JobState.CREATED: job_pb2.JOB_STATE_CREATED,
@@ -33,6 +42,8 @@ STATUS_OF = {
     JobNotFound: grpc.StatusCode.NOT_FOUND,
     NoCapacity: grpc.StatusCode.RESOURCE_EXHAUSTED,
     NoNode: grpc.StatusCode.UNAVAILABLE,
+    WatchersFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ShuttingDown: grpc.StatusCode.UNAVAILABLE,
 }
 WATCHED_KINDS = {
     "dispatched": pb.JOB_EVENT_KIND_DISPATCHED,
@@ -43,7 +54,6 @@ WATCHED_KINDS = {
     "cancelled": pb.JOB_EVENT_KIND_CANCELLED,
 }
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
-WATCH_BLOCK_MS = 1_000
 MAX_AUDIO_BYTES = 4 * 1024 * 1024
 
 
@@ -56,9 +66,10 @@ async def abort_for(context: Context, error: JobError) -> None:
 
 
 class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
-    def __init__(self, dispatcher: Dispatcher, store: RedisJobStore) -> None:
+    def __init__(self, dispatcher: Dispatcher, store: RedisJobStore, watch_hub: WatchHub) -> None:
         self._dispatcher = dispatcher
         self._store = store
+        self._watch_hub = watch_hub
 
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
@@ -78,10 +89,9 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             mode=request.mode,
             auto_langs=request.auto_langs,
         )
-        # Two-way mode (checked with the rest of the route when the job is created).
-        for name in ("lang_a", "lang_b"):
-            if getattr(request, name):
-                setattr(spec, name, getattr(request, name))
+        for two_way_field in ("lang_a", "lang_b"):  # two-way mode's languages, when given
+            if request.HasField(two_way_field):
+                setattr(spec, two_way_field, getattr(request, two_way_field))
         try:
             record, created = await self._dispatcher.submit_job(
                 request.request_id, request.tenant_id, spec, fail_fast=request.fail_fast
@@ -127,28 +137,33 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
     async def WatchJob(
         self, request: pb.WatchJobRequest, context: Context
     ) -> AsyncIterator[pb.WatchJobResponse]:
-        """Everything that happened to the job so far, then live, until it ends."""
+        """Everything that happened to the job so far, then live, until it ends. The
+        events come from the replica's watch hub (watch_hub.py), not a Redis read each."""
         try:
-            await self._dispatcher.get_job(request.job_id)
+            watcher = self._watch_hub.watch(request.job_id)
         except JobError as error:
             await abort_for(context, error)
             raise
-        after = ""
-        while True:
-            events = await self._dispatcher.job_events(request.job_id, after, WATCH_BLOCK_MS)
-            for event in events:
-                after = event.event_id
-                kind = WATCHED_KINDS.get(event.kind)
-                if kind is None:
-                    continue
-                record = await self._dispatcher.get_job(request.job_id)
-                yield pb.WatchJobResponse(
-                    kind=kind,
-                    job=record_to_pb(record),
-                    partial_text=event.code if event.kind == "partial" else "",
-                )
-                if event.kind in TERMINAL_KINDS:
-                    return
+        try:
+            while True:
+                try:
+                    update = await watcher.next()
+                except JobError as error:
+                    await abort_for(context, error)
+                    raise
+                for event in update.events:
+                    kind = WATCHED_KINDS.get(event.kind)
+                    if kind is None:
+                        continue
+                    yield pb.WatchJobResponse(
+                        kind=kind,
+                        job=record_to_pb(update.record),
+                        partial_text=event.code if event.kind == "partial" else "",
+                    )
+                    if event.kind in TERMINAL_KINDS:
+                        return
+        finally:
+            self._watch_hub.leave(watcher)
 
 
 def _submit_problem(request: pb.SubmitJobRequest) -> str:

@@ -64,6 +64,11 @@ class DispatcherSettings:
     slot_audit_interval_ms: int = 15_000
     affinity_cache_size: int = 50_000
     shard_size: int = 100
+    # WatchJob (watch_hub.py): watchers served at once; how often Redis is checked for
+    # lost data (one command) and every watched job for a lost announcement (one each).
+    max_watchers: int = 10_000
+    watch_loss_check_ms: int = 1_000
+    watch_sweep_ms: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DispatcherSettings:
@@ -101,4 +106,7 @@ class DispatcherSettings:
             slot_audit_interval_ms=env_int(
                 env, "LINGUA_SLOT_AUDIT_INTERVAL_MS", cls.slot_audit_interval_ms
             ),
+            max_watchers=env_int(env, "LINGUA_MAX_WATCHERS", cls.max_watchers),
+            watch_loss_check_ms=env_int(env, "LINGUA_WATCH_LOSS_CHECK_MS", cls.watch_loss_check_ms),
+            watch_sweep_ms=env_int(env, "LINGUA_WATCH_SWEEP_MS", cls.watch_sweep_ms),
         )

@@ -307,14 +307,6 @@ class RedisJobStore:
         fields = await self._r.hgetall(self._keys.job(job_id))
         return _record(job_id, fields) if fields else None
 
-    async def events(self, job_id: str, after_id: str, block_ms: int | None) -> list[JobEvent]:
-        stream = self._keys.job_events(job_id)
-        if block_ms is None:
-            entries = await self._r.xrange(stream, min=f"({after_id}" if after_id else "-")
-            return [_event(i, f) for i, f in entries]
-        reply = await self._r.xread({stream: after_id or "0-0"}, block=block_ms, count=100)
-        return [_event(i, f) for _s, entries in reply or [] for i, f in entries]
-
     async def session_job_ids(self, session_id: str, offset: int, count: int) -> list[str]:
         ids = await self._r.zrange(self._keys.session_jobs(session_id), offset, offset + count - 1)
         return [_text(i) for i in ids]
@@ -578,3 +570,8 @@ def _record(job_id: str, fields: dict[bytes, bytes]) -> JobRecord:
         spec=fields.get(b"spec", b""),
         result=fields.get(b"result", b""),
     )
+
+
+# The parsers, for the other readers of job records and events (watch_store.py).
+parse_record = _record
+parse_event = _event

@@ -13,6 +13,7 @@ from lingua_common.channels import insecure_channel, retry_policy
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
+from lingua_common.metrics.board import publish_metrics
 from lingua_common.redis_client import LuaScripts, connect, initialize
 from lingua_common.redis_client import close as close_redis
 from services.gateway.context import GatewayContext
@@ -119,6 +120,8 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     app.run_in_background(keep_ownership)
     app.run_in_background(tick)
     app.run_in_background(IdleNodeWatch(endpoints.links, clock, settings.node_idle_timeout_ms).run)
+    # Operator tools: open sockets on the metrics board (the console reads every replica's).
+    publish_metrics(app, redis, Keys(settings.redis.key_prefix))
     app.on_drain(drain)
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: registry_channel.close(None))

@@ -6,6 +6,7 @@ the connection stays (except for rate abuse) and nothing already accepted is los
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Protocol
 
@@ -20,6 +21,27 @@ from services.gateway.wire.fields import WireError
 logger = logging.getLogger(__name__)
 
 
+# Parsing a frame this large holds the event loop for about a millisecond or more.
+LARGE_FRAME_BYTES = 64 * 1024
+
+
+class ParseLane:
+    """Large frames are parsed one at a time, each after a turn of the event loop, so a
+    burst of them from many connections is spread out between everyone else's frames
+    instead of stalling the loop back to back. Small frames never wait here; the lane is
+    held for the parse only, never while a message is handled."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def parse(self, frame: str) -> Any:
+        if len(frame) < LARGE_FRAME_BYTES:
+            return orjson.loads(frame)
+        async with self._lock:
+            await asyncio.sleep(0)
+            return orjson.loads(frame)
+
+
 class Link(Protocol):
     ws: Connection
     outbox: Outbox
@@ -31,7 +53,7 @@ def describe(value: Any) -> str:
     return type(value).__name__ if value is not None else "null"
 
 
-async def dispatch_frame(link: Link, guard: RateGuard, frame: str | bytes) -> None:
+async def dispatch_frame(link: Link, guard: RateGuard, frame: str | bytes, lane: ParseLane) -> None:
     verdict = guard.admit()
     if verdict is Verdict.ABUSE:
         logger.warning("rate limit abuse; closing", extra={"strikes": guard.strikes})
@@ -46,7 +68,7 @@ async def dispatch_frame(link: Link, guard: RateGuard, frame: str | bytes) -> No
         link.outbox.send(out.error("INVALID_MESSAGE", "binary frames are not part of protocol v1"))
         return
     try:
-        msg = orjson.loads(frame)
+        msg = await lane.parse(frame)
     except orjson.JSONDecodeError as exc:
         link.outbox.send(out.error("INVALID_MESSAGE", f"malformed JSON: {exc}"))
         return

@@ -1,4 +1,4 @@
-"""Per-connection message rate and per-address connection count.
+"""Per-connection message rate and byte budget, and per-address connection count.
 
 Both are plain synchronous bookkeeping with time from the injected clock, so tests drive
 them with a ManualClock instead of sleeping.
@@ -34,6 +34,46 @@ class TokenBucket:
             self._tokens -= 1.0
             return True
         return False
+
+
+class ByteBudget:
+    """A connection's bytes: a token bucket that may go into debt. Every frame is
+    charged once it is read, whatever its size (one larger than the burst too); while
+    the connection is in debt it is not read (`wait_s`), so TCP pushes back on the peer,
+    instead of the gateway reading frames only to refuse them."""
+
+    def __init__(self, limit: RateLimit, clock: Clock) -> None:
+        self._clock = clock
+        self._rate = limit.per_s
+        self._burst = float(limit.burst)
+        self._tokens = self._burst
+        self._at = clock.monotonic()
+
+    def charge(self, nbytes: int) -> None:
+        if self._rate <= 0:
+            return
+        self._refill()
+        self._tokens -= nbytes
+
+    def wait_s(self) -> float:
+        """How long until the debt is paid back (0: the connection may be read)."""
+        if self._rate <= 0:
+            return 0.0
+        self._refill()
+        return max(0.0, -self._tokens / self._rate)
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        elapsed = max(0.0, now - self._at)
+        self._at = now
+        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+
+
+def frame_bytes(frame: str | bytes) -> int:
+    """A frame's payload size (a text frame's UTF-8 length; ASCII is the common case)."""
+    if isinstance(frame, bytes) or frame.isascii():
+        return len(frame)
+    return len(frame.encode())
 
 
 class RateGuard:

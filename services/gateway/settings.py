@@ -19,7 +19,8 @@ DEFAULT_CREDENTIAL_SALT = "lingua-node-credential-v1"
 
 @dataclass(frozen=True)
 class RateLimit:
-    """A token bucket per connection: `per_s` messages a second, bursts of `burst`."""
+    """A token bucket per connection: `per_s` messages (or bytes) a second, bursts of
+    `burst`."""
 
     per_s: float
     burst: int
@@ -43,6 +44,11 @@ class Limits:
     node_inflight_bytes: int = 8 * 1024 * 1024
     node_rate: RateLimit = RateLimit(per_s=200, burst=400)
     session_rate: RateLimit = RateLimit(per_s=100, burst=200)
+    # Bytes per connection: a connection over its budget is not read until it is back
+    # within it (TCP backpressure). A node's results carry TTS audio; a client's audio
+    # is ~43 KB/s even as base64 PCM16, so 256 KiB/s is six times real time.
+    node_bytes: RateLimit = RateLimit(per_s=4 * 1024 * 1024, burst=8 * 1024 * 1024)
+    session_bytes: RateLimit = RateLimit(per_s=256 * 1024, burst=2 * 1024 * 1024)
     # Messages refused in a row (over the rate) before the connection is closed 1008.
     rate_strikes: int = 50
     # Open WebSockets from one IP address (0: no limit).
@@ -175,6 +181,9 @@ class GatewaySettings:
             raise SettingsError(
                 "send queue sizes, in-flight bounds and LINGUA_RATE_STRIKES must be > 0"
             )
+        budgets = (lim.node_rate, lim.session_rate, lim.node_bytes, lim.session_bytes)
+        if any(b.per_s < 0 or b.burst < 0 for b in budgets):
+            raise SettingsError("LINGUA_*_MSGS_* and LINGUA_*_BYTES_* must be >= 0")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GatewaySettings:
@@ -259,6 +268,14 @@ def _limits_from_env(env: Mapping[str, str]) -> Limits:
         session_rate=RateLimit(
             per_s=env_float(env, "LINGUA_SESSION_MSGS_PER_S", d.session_rate.per_s),
             burst=env_int(env, "LINGUA_SESSION_MSGS_BURST", d.session_rate.burst),
+        ),
+        node_bytes=RateLimit(
+            per_s=env_float(env, "LINGUA_NODE_BYTES_PER_S", d.node_bytes.per_s),
+            burst=env_int(env, "LINGUA_NODE_BYTES_BURST", d.node_bytes.burst),
+        ),
+        session_bytes=RateLimit(
+            per_s=env_float(env, "LINGUA_SESSION_BYTES_PER_S", d.session_bytes.per_s),
+            burst=env_int(env, "LINGUA_SESSION_BYTES_BURST", d.session_bytes.burst),
         ),
         rate_strikes=env_int(env, "LINGUA_RATE_STRIKES", d.rate_strikes),
         max_connections_per_ip=env_int(

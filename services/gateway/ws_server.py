@@ -7,6 +7,7 @@ frames.py to the connection's NodeLink or SessionLink.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -14,9 +15,9 @@ from websockets.exceptions import ConnectionClosed
 
 from services.gateway.auth import AuthError
 from services.gateway.context import GatewayContext
-from services.gateway.frames import dispatch_frame
+from services.gateway.frames import ParseLane, dispatch_frame
 from services.gateway.handshake import NODE_PATH, Admission, path_of
-from services.gateway.limits import RateGuard
+from services.gateway.limits import ByteBudget, RateGuard, frame_bytes
 from services.gateway.node_link import NodeLink
 from services.gateway.session_link import SessionLink
 
@@ -46,6 +47,7 @@ class WebSocketEndpoints:
         self._server: Server | None = None
         self.admission = Admission(ctx)
         self.links: set[NodeLink | SessionLink] = set()
+        self._lane = ParseLane()
 
     async def start(self) -> int:
         limits = self._ctx.settings.limits
@@ -92,19 +94,24 @@ class WebSocketEndpoints:
             return
         limits = self._ctx.settings.limits
         link: NodeLink | SessionLink
+        clock = self._ctx.clock
         if path == NODE_PATH:
             link = NodeLink(ws, self._ctx, identity, address=ip)
-            guard = RateGuard(limits.node_rate, limits.rate_strikes, self._ctx.clock)
+            guard = RateGuard(limits.node_rate, limits.rate_strikes, clock)
+            budget = ByteBudget(limits.node_bytes, clock)
             open_sockets = self._ctx.metrics.connections["node"]
         else:
             link = SessionLink(ws, self._ctx, identity)
-            guard = RateGuard(limits.session_rate, limits.rate_strikes, self._ctx.clock)
+            guard = RateGuard(limits.session_rate, limits.rate_strikes, clock)
+            budget = ByteBudget(limits.session_bytes, clock)
             open_sockets = self._ctx.metrics.connections["session"]
         self.links.add(link)
         open_sockets.inc()
         try:
             async for frame in ws:
-                await dispatch_frame(link, guard, frame)
+                await dispatch_frame(link, guard, frame, self._lane)
+                budget.charge(frame_bytes(frame))
+                await _paced(ws, budget)
         except ConnectionClosed:
             pass
         finally:
@@ -141,3 +148,14 @@ class WebSocketEndpoints:
             await self._server.wait_closed()
         # Offline reports of the nodes that left (bounded by the remaining drain time).
         await self._ctx.background.wait(max(0.1, deadline - loop.time()))
+
+
+async def _paced(ws: ServerConnection, budget: ByteBudget) -> None:
+    """Between two frames of a connection: one over its byte budget is not read again
+    until it is back within it (or it closes). Meanwhile at most INBOUND_FRAMES of its
+    frames wait read ahead; then the kernel's buffers fill and the peer's sends block:
+    TCP backpressure, not frames read only to be refused."""
+    while (wait_s := budget.wait_s()) > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ws.wait_closed(), wait_s)
+            return  # closed (a drain, the peer gone): the next read ends the handler

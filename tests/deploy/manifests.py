@@ -31,6 +31,7 @@ GRPC_PORTS = {"registry": 50051, "pool": 50052, "dispatcher": 50053, "gateway": 
 # GET /metrics (each service's default LINGUA_METRICS_PORT).
 METRICS_PORTS = {"registry": 9101, "pool": 9102, "dispatcher": 9103, "gateway": 9104}
 ALERTS_FILE = K8S_DIR / "base" / "prometheus" / "alerts.yaml"
+DASHBOARD_FILE = K8S_DIR / "base" / "grafana" / "lingua-dashboard.json"
 IMAGE = "lingua-scheduler"
 
 Obj = dict[str, Any]

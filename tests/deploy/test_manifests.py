@@ -6,6 +6,7 @@ and checked object by object; nothing here needs a cluster.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from kubernetes_validate import utils as kv
 
 from tests.deploy.manifests import (
     ALERTS_FILE,
+    DASHBOARD_FILE,
     GRPC_PORTS,
     IMAGE,
     METRICS_PORTS,
@@ -278,6 +280,16 @@ def test_the_alert_rules_ship_as_a_config_map_under_a_fixed_name(target: Rendere
         assert rule["annotations"]["summary"], rule["alert"]
         assert rule["for"], rule["alert"]
         promql_parser.parse(rule["expr"])  # metric names: tests/services/test_metrics_alerts.py
+
+
+def test_the_grafana_dashboard_ships_for_the_dashboard_sidecar(target: Rendered) -> None:
+    config_map = target.find("ConfigMap", "lingua-dashboard")
+    # The label Grafana's sidecar (kiwigrid/k8s-sidecar, as the Grafana chart sets it up)
+    # selects by; the fixed name lets an operator find it.
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (body,) = config_map["data"].values()
+    assert body == DASHBOARD_FILE.read_text()
+    assert json.loads(body)["uid"] == "lingua-scheduler"  # queries: test_metrics_dashboard.py
 
 
 # --- Services, Ingress ------------------------------------------------------------------------

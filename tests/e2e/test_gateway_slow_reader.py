@@ -25,7 +25,13 @@ MAX_GROWTH_MB = 50  # the budgets, their copies on the way (JSON, protobuf, gRPC
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    env = {"LINGUA_SEND_QUEUE_BYTES": BUDGET, "LINGUA_NODE_INFLIGHT_BYTES": BUDGET}
+    env = {
+        "LINGUA_SEND_QUEUE_BYTES": BUDGET,
+        "LINGUA_NODE_INFLIGHT_BYTES": BUDGET,
+        # The flood must reach the gateway at full speed (not paced to the node's byte
+        # budget): what is measured is the slow client's side.
+        "LINGUA_NODE_BYTES_PER_S": "0",
+    }
     running = Stack(StackConfig(gateway_ws_ports=(0,), run_dir=tmp_path, env=env)).start()
     yield running
     running.stop()

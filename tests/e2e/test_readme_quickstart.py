@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -35,7 +36,8 @@ def test_the_readme_names_the_two_commands() -> None:
 def test_make_up_from_the_readme_starts_healthy_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     start_command = quickstart_commands()[0]
     # 5010 may be taken on a shared machine; the README documents WS_PORT for that.
-    command = f"{start_command} WS_PORT={free_port()} RUN_DIR={tmp_path}"
+    # So may the console's 8090 (CONSOLE_PORT, documented beside it).
+    command = f"{start_command} WS_PORT={free_port()} CONSOLE_PORT={free_port()} RUN_DIR={tmp_path}"
     process = subprocess.Popen(
         ["bash", "-c", f"exec {command}"],
         cwd=REPO,
@@ -53,11 +55,29 @@ def test_make_up_from_the_readme_starts_healthy_and_stops_on_ctrl_c(tmp_path: Pa
         if not line:
             break
         lines.append(line)
-        if "lingua: ready" in line:
+        if "press Ctrl-C" in line:
             break
     assert any("lingua: ready" in line for line in lines), "".join(lines)
     pids = [orjson.loads(p.read_bytes())["pid"] for p in tmp_path.glob("*.ready.json")]
-    assert len(pids) == 5  # pool, registry, dispatcher, two gateways
+    assert len(pids) == 6  # pool, registry, dispatcher, two gateways, console
+    # It says where the console is and how to use the `lingua` command, which then finds
+    # the stack by itself (the discovery file in the run directory).
+    console = next(line for line in lines if line.startswith("lingua: console "))
+    url = console.split()[2]
+    with urllib.request.urlopen(url, timeout=10) as page:
+        assert b"Lingua scheduler" in page.read()
+    example = next(line for line in lines if line.startswith("lingua: try"))
+    assert ".venv/bin/lingua nodes" in example
+    nodes = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "lingua"), "nodes", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LINGUA_STACK_FILE": str(tmp_path / "stack.json")},
+        check=False,
+    )
+    assert nodes.returncode == 0, nodes.stderr
+    assert orjson.loads(nodes.stdout)["nodes"] == []
     # Ctrl-C in a terminal reaches make and the launcher (one process group).
     os.killpg(process.pid, signal.SIGINT)
     try:
@@ -77,3 +97,4 @@ def test_make_up_from_the_readme_starts_healthy_and_stops_on_ctrl_c(tmp_path: Pa
     assert "non-zero exits" not in output, output
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), f"service {pid} outlived the launcher"
+    assert not (tmp_path / "stack.json").exists(), "the discovery file outlived the stack"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lingua_common.keys import Keys
+from lingua_common.redis_client import LuaScripts
 from services.dispatcher.store import NewJobRecord
 
 
@@ -29,3 +31,54 @@ def new_job(
         max_attempts=max_attempts,
         trace_parent=trace_parent,
     )
+
+
+# --- the job scripts alone, for tests of what watches them ---------------------------------
+
+NOW = 1_700_000_000_000
+
+
+async def create(lua: LuaScripts, keys: Keys, job: str, request: str = "r1") -> list[object]:
+    result: list[object] = await lua.run(
+        "job_create",
+        [keys.job(job), keys.job_events(job)],
+        [
+            NOW,
+            request,
+            b"spec",
+            "trace1",
+            "s1",
+            3,
+            "zh",
+            "en",
+            "tenant",
+            "gw-a",
+            3_600_000,
+            3,
+            # No first attempt (node, epoch, pool): created, not placed.
+            "",
+            "",
+            0,
+            "",
+            NOW + 3000,
+        ],
+    )
+    return result
+
+
+async def assign(lua: LuaScripts, keys: Keys, job: str, node: str, attempt: int) -> int:
+    result = await lua.run(
+        "job_assign",
+        [keys.job(job), keys.job_events(job)],
+        [node, attempt, NOW, NOW + 3000, "zh:en#0", 1],
+    )
+    return int(result[0])
+
+
+async def finish(lua: LuaScripts, keys: Keys, job: str, node: str = "n1", attempt: int = 1) -> int:
+    result = await lua.run(
+        "job_finish",
+        [keys.job(job), keys.job_events(job)],
+        [NOW + 5, "completed", node, attempt, b"result", "", "", 600_000, ""],
+    )
+    return int(result[0])

@@ -4,9 +4,11 @@ readers, and malformed frames of every kind (the connection and its work survive
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import grpc
+import orjson
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -234,3 +236,84 @@ async def test_invalid_utf8_in_a_text_frame_fails_only_that_connection(
     await bystander.expect("server_heartbeat")
     assert [m for m in await quiet(bystander, 0.1) if m["type"] == "error"] == []
     await bystander.close()
+
+
+class CountingPeer:
+    """A session socket whose replies are counted as they arrive (read in the
+    background, so a reply is never left unread)."""
+
+    def __init__(self, peer: Peer, session_id: str) -> None:
+        self.peer = peer
+        self.session_id = session_id
+        self.replies = 0
+        self.errors: list[dict[str, object]] = []
+        self._arrived = asyncio.Condition()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                message = await self.peer.recv(wait_s=3600)
+                async with self._arrived:
+                    if message["type"] == "server_heartbeat":
+                        self.replies += 1
+                    elif message["type"] == "error":
+                        self.errors.append(message)
+                    self._arrived.notify_all()
+
+    async def wait_replies(self, count: int, wait_s: float = 10.0) -> None:
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: self.replies >= count), wait_s)
+
+    async def abort(self) -> None:
+        """Gone at once: a socket the gateway is not reading cannot close politely."""
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+        self.peer.ws.transport.abort()
+
+
+def padded_beat(session_id: str, size: int) -> str:
+    """A valid client_heartbeat of `size` bytes (an extra field, which is ignored)."""
+    bare = orjson.dumps(beat(session_id) | {"pad": ""})
+    return orjson.dumps(beat(session_id) | {"pad": "x" * (size - len(bare))}).decode()
+
+
+async def test_heavy_peers_within_their_limits_are_paced_and_cannot_starve_a_good_one(
+    redis_settings: RedisSettings,
+) -> None:
+    # Time stands still: a connection in debt stays paused until the clock moves, so
+    # what pacing lets through is exact, whatever the machine's speed.
+    clock = ManualClock()
+    frame, rate, burst = 100_000, 64 * 1024, 256 * 1024  # 3 frames fit the burst
+    lim = limits(
+        session_rate=RateLimit(per_s=1000, burst=1000),  # messages are not the limit
+        session_bytes=RateLimit(per_s=rate, burst=burst),
+    )
+    async with running_suite(redis_settings, clock=clock, limits=lim) as suite:
+        heavy = [CountingPeer(*await open_session(suite.ws_url())) for _ in range(4)]
+        senders = [
+            asyncio.create_task(_send_forever(p, padded_beat(p.session_id, frame))) for p in heavy
+        ]
+        for peer in heavy:  # each gets its burst's worth: 3 frames read and answered
+            await peer.wait_replies(3)
+        good = CountingPeer(*await open_session(suite.ws_url()))
+        for i in range(1, 51):
+            await good.peer.send(beat(good.session_id))
+            await good.wait_replies(i)
+        # The good peer was answered 50 times while the heavy ones stayed paused.
+        assert [p.replies for p in heavy] == [3, 3, 3, 3]
+        # Time moves: each heavy peer pays back its debt (~44 KB) and one more frame fits.
+        clock.advance(1000)
+        for peer in heavy:
+            await peer.wait_replies(4)
+        assert all(not p.errors for p in [*heavy, good])  # paced, never refused
+        for task in senders:
+            task.cancel()
+        await asyncio.gather(*senders, return_exceptions=True)
+        for peer in [*heavy, good]:
+            await peer.abort()
+
+
+async def _send_forever(peer: CountingPeer, frame: str) -> None:
+    while True:  # blocks once the gateway stops reading (TCP backpressure)
+        await peer.peer.ws.send(frame)

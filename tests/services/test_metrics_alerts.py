@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-import promql_parser
 import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,41 +20,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lingua_common.settings import RedisSettings
 from tests.deploy.manifests import ALERTS_FILE
 from tests.metrics_scrape import Samples, scrape
+from tests.promql import metric_name, selectors, unknown_series
 from tests.suite import InProcessSuite, grpc_address
-
-# Made by Prometheus itself for every target, not exported by a service.
-PROMETHEUS_SERIES = {"up"}
-# Labels Prometheus attaches from the target (README "Metrics": pod labels, instance).
-TARGET_LABELS = {"instance", "job", "namespace", "pod"}
 
 
 def alert_rules() -> list[dict[str, Any]]:
     groups = yaml.safe_load(ALERTS_FILE.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"] if "alert" in rule]
-
-
-def selectors(expr: str) -> list[promql_parser.VectorSelector]:
-    """Every series selector in the expression (inside range vectors too)."""
-    found: list[promql_parser.VectorSelector] = []
-
-    def visit(node: promql_parser.Expr) -> None:
-        if isinstance(node, promql_parser.VectorSelector):
-            found.append(node)
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return found
-
-
-def metric_name(selector: promql_parser.VectorSelector) -> str:
-    if selector.name:
-        return selector.name
-    named = [m.value for m in selector.matchers.matchers if m.name == "__name__"]
-    assert named, "a selector without a metric name"
-    return named[0]
-
-
-def is_target_label(label: str) -> bool:
-    return label in TARGET_LABELS or label.startswith("app_kubernetes_io_")
 
 
 @pytest.fixture
@@ -98,26 +69,9 @@ def test_there_are_alert_rules_for_what_issue_6_asks() -> None:
 
 
 async def test_every_alert_names_metrics_the_services_export(exported: Samples) -> None:
-    available = exported.names()
-    problems = []
-    for rule in alert_rules():
-        for selector in selectors(rule["expr"]):
-            name = metric_name(selector)
-            if name in PROMETHEUS_SERIES:
-                continue
-            if name not in available:
-                problems.append(f"{rule['alert']}: {name} is exported by no service")
-                continue
-            label_sets = exported.labels_of(name)
-            for matcher in selector.matchers.matchers:
-                if matcher.name == "__name__" or is_target_label(matcher.name):
-                    continue
-                values = {labels.get(matcher.name) for labels in label_sets}
-                if values == {None}:
-                    problems.append(f"{rule['alert']}: {name} has no label {matcher.name}")
-                elif matcher.op == promql_parser.MatchOp.Equal and matcher.value not in values:
-                    problems.append(
-                        f"{rule['alert']}: {name}{{{matcher.name}={matcher.value!r}}} never "
-                        f"appears (values: {sorted(v for v in values if v)})"
-                    )
+    problems = [
+        problem
+        for rule in alert_rules()
+        for problem in unknown_series(rule["alert"], rule["expr"], exported)
+    ]
     assert not problems, "\n".join(problems)

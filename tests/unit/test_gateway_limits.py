@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from lingua_common.clock import ManualClock
-from services.gateway.limits import ConnectionCounter, RateGuard, TokenBucket, Verdict
+from services.gateway.limits import (
+    ByteBudget,
+    ConnectionCounter,
+    RateGuard,
+    TokenBucket,
+    Verdict,
+    frame_bytes,
+)
 from services.gateway.settings import RateLimit
 
 
@@ -71,3 +78,47 @@ def test_connection_counter_zero_is_unlimited() -> None:
     for _ in range(1000):
         counter.release("127.0.0.1")
     assert counter.count("127.0.0.1") == 0
+
+
+def test_a_byte_budget_lets_its_burst_through_then_paces_to_its_rate() -> None:
+    clock = ManualClock()
+    budget = ByteBudget(RateLimit(per_s=1000, burst=3000), clock)
+    for _ in range(3):
+        assert budget.wait_s() == 0.0
+        budget.charge(1000)
+    assert budget.wait_s() == 0.0  # exactly spent: not in debt
+    budget.charge(500)
+    assert budget.wait_s() == 0.5  # 500 bytes of debt at 1000 bytes/s
+    clock.advance(250)
+    assert budget.wait_s() == 0.25
+    clock.advance(250)
+    assert budget.wait_s() == 0.0
+
+
+def test_a_frame_larger_than_the_burst_is_read_and_paid_back_afterwards() -> None:
+    clock = ManualClock()
+    budget = ByteBudget(RateLimit(per_s=1000, burst=100), clock)
+    budget.charge(1_000_000)  # one huge frame: read, not refused
+    assert budget.wait_s() == 999.9
+    clock.advance(999_900)
+    assert budget.wait_s() == 0.0
+
+
+def test_a_byte_budget_never_saves_more_than_its_burst() -> None:
+    clock = ManualClock()
+    budget = ByteBudget(RateLimit(per_s=1000, burst=2000), clock)
+    clock.advance(3_600_000)
+    budget.charge(2500)
+    assert budget.wait_s() == 0.5
+
+
+def test_a_zero_byte_rate_disables_the_budget() -> None:
+    budget = ByteBudget(RateLimit(per_s=0, burst=0), ManualClock())
+    budget.charge(10**9)
+    assert budget.wait_s() == 0.0
+
+
+def test_frames_are_counted_in_bytes() -> None:
+    assert frame_bytes(b"\x00" * 10) == 10
+    assert frame_bytes("abc") == 3
+    assert frame_bytes("é") == 2  # UTF-8, as on the wire

@@ -2,8 +2,13 @@
 
 Starts a private redis-server on a free port (never the one on 6379), the pool,
 registry, dispatcher and two gateway replicas (the first on port 5010, where nodes and
-clients look by default). With --demo, a simulated fleet runs too and its clients print
-the translated results live. Ctrl-C (or SIGTERM) stops everything, children included.
+clients look by default), and keeps them running: one that dies is restarted, after a
+backoff, on the ports it had. With --demo, a simulated fleet runs too and its clients
+print the translated results live. Ctrl-C or SIGTERM (to the launcher or to make's
+process group) stops everything; no child can outlive the launcher.
+
+Every LINGUA_* variable of the environment reaches every service (except the ports and
+addresses the launcher sets). Authentication is off unless LINGUA_AUTH_DISABLED=false.
 """
 
 from __future__ import annotations
@@ -11,14 +16,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
 
+from lingua_common.env import SettingsError
+from tools.launcher.discovery_file import remove_stack_file, write_stack_file
+from tools.launcher.environment import LaunchEnv, ignored_wiring, launch_env
 from tools.launcher.ports import port_is_free
 from tools.launcher.processes import REPO_ROOT, ServiceStartError
 from tools.launcher.redis_server import RedisUnavailableError
 from tools.launcher.stack import Stack, StackConfig
+from tools.launcher.supervisor import Supervisor
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -30,6 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="WebSocket port of the first gateway (0: any free port)",
     )
     parser.add_argument("--gateways", type=int, default=2, help="gateway replicas")
+    parser.add_argument(
+        "--console-port", type=int, default=8090, help="the console's HTTP port (0: any free port)"
+    )
     parser.add_argument("--redis-url", help="use this Redis instead of a private one")
     parser.add_argument(
         "--cluster",
@@ -42,7 +57,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=REPO_ROOT / "run",
         help="where service logs and ready files go",
     )
-    parser.add_argument("--log-format", choices=("json", "text"), default="json")
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default=None,
+        help="service log format (default: LINGUA_LOG_FORMAT, else json)",
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -76,34 +96,71 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        launch = launch_env(os.environ)
+    except SettingsError as error:
+        sys.exit(f"lingua: {error}")
+    ignored = ignored_wiring(os.environ)
+    if ignored:
+        print(f"lingua: ignoring {', '.join(ignored)} from the environment (set per service)")
     if args.ws_port and not port_is_free(args.ws_port):
         sys.exit(
             f"lingua: port {args.ws_port} is in use; choose another with "
             f"`make up WS_PORT=<port>` (or --ws-port)"
         )
+    if args.console_port and not port_is_free(args.console_port):
+        sys.exit(
+            f"lingua: port {args.console_port} (the console) is in use; choose another with "
+            f"`make up CONSOLE_PORT=<port>` (or --console-port)"
+        )
+    env = dict(launch.services)
+    if args.log_format:
+        env["LINGUA_LOG_FORMAT"] = args.log_format
     config = StackConfig(
         redis_url=args.redis_url,
         redis_cluster=args.cluster,
         gateway_ws_ports=(args.ws_port, *([0] * (args.gateways - 1))),
+        console_http_ports=(args.console_port,),
         run_dir=args.run_dir,
-        log_format=args.log_format,
+        env=env,
     )
     stack = Stack(config)
-    # Ctrl-C while starting must still stop what already runs.
+    # Until the loop handles them, INT and TERM interrupt the start (which then stops
+    # what already runs).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         print(f"lingua: starting (logs in {stack.run_dir})", flush=True)
+        print(_auth_line(launch), flush=True)
         stack.start()
-        asyncio.run(_serve(stack, args))
+        # For the `lingua` command: where everything is (removed again on the way out).
+        write_stack_file(stack)
+        asyncio.run(_serve(stack, args, launch))
     except (RedisUnavailableError, ServiceStartError) as error:
         sys.exit(f"lingua: {error}")
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ignore_stop_signals()
+        remove_stack_file(stack)
         codes = stack.stop()
         failed = {name: code for name, code in codes.items() if code not in (0, None)}
         print("lingua: stopped" + (f" (non-zero exits: {failed})" if failed else ""), flush=True)
+
+
+def _ignore_stop_signals() -> None:
+    """Stopping takes seconds and must not be cut short. A TERM to make's process group
+    arrives twice (make passes its own on), and a second Ctrl-C is a common reflex."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _auth_line(launch: LaunchEnv) -> str:
+    if launch.auth_on:
+        return (
+            "lingua: authentication on (LINGUA_NODE_TOKENS, LINGUA_CLIENT_API_KEYS); "
+            f"console operator token: {launch.console_token}"
+        )
+    return "lingua: authentication off for this local run (LINGUA_AUTH_DISABLED=false: on)"
 
 
 def _print_endpoints(stack: Stack) -> None:
@@ -115,25 +172,41 @@ def _print_endpoints(stack: Stack) -> None:
         print(f"lingua: {name:<12} grpc 127.0.0.1:{service.ports['grpc']}{extra}")
     first = stack.gateway_urls[0]
     print(f"lingua: ready — nodes connect to {first}/ws/node, clients to {first}/ws/session")
+    for url in stack.console_urls:
+        print(f"lingua: console   {url}/  (live nodes, pools, load; drain and cancel)")
+    print(
+        "lingua: try       .venv/bin/lingua nodes   (also: pools, jobs, top, "
+        "submit FILE.wav --from zh --to en; --help)"
+    )
     print("lingua: press Ctrl-C to stop", flush=True)
 
 
-async def _serve(stack: Stack, args: argparse.Namespace) -> None:
+async def _serve(stack: Stack, args: argparse.Namespace, launch: LaunchEnv) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+    supervisor = asyncio.create_task(Supervisor(stack.supervised).run())
     # "ready" only once Ctrl-C is handled here: a Ctrl-C right after it must stop us.
     _print_endpoints(stack)
-    demo = asyncio.create_task(_demo(stack, args)) if args.demo else None
+    demo = asyncio.create_task(_demo(stack, args, launch)) if args.demo else None
     await stop.wait()
-    if demo is not None:
-        demo.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await demo
+    # Nothing is restarted from here on; the caller stops the stack in order.
+    for sig in STOP_SIGNALS:
+        loop.remove_signal_handler(sig)
+    _ignore_stop_signals()
+    print("lingua: stopping", flush=True)
+    for task in (supervisor, demo):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    # Stopped here, not only after the loop: a restart's readiness wait runs in a thread
+    # that ends with its process, and leaving the loop waits for that thread.
+    stack.stop()
 
 
-async def _demo(stack: Stack, args: argparse.Namespace) -> None:
+async def _demo(stack: Stack, args: argparse.Namespace, launch: LaunchEnv) -> None:
     from tools.fleet import Answer, Fleet, FleetConfig  # noqa: PLC0415 - demo only
 
     def show(answer: Answer) -> None:
@@ -171,13 +244,15 @@ async def _demo(stack: Stack, args: argparse.Namespace) -> None:
         client_ramp_s=1.0,
         mode="stream",
         run_id="demo",
+        token=launch.node_token,
+        api_key=launch.client_key,
     )
     async with Fleet(config, on_result=show, on_node_event=show_node) as fleet:
         await fleet.start()
         print(
             f"lingua: demo fleet up — {args.nodes} nodes ({config.reconnecting_nodes} "
             f"reconnecting like the real agent), {args.clients} clients and {args.two_way} "
-            "two-way (zh<->en)",
+            "two-way (zh<->en) (watch them in the console)",
             flush=True,
         )
         await fleet.run_clients()

@@ -16,7 +16,17 @@ import grpc
 import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tools.launcher.environment import inherited_env
+from tools.launcher.tether import tethered
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The port a service bound first is the one it binds after a restart: the other
+# services were told where it is.
+PORT_VARIABLES = {
+    "grpc": "LINGUA_GRPC_PORT",
+    "metrics": "LINGUA_METRICS_PORT",
+    "ws": "LINGUA_WS_PORT",
+}
 
 
 class ServiceStartError(RuntimeError):
@@ -47,12 +57,13 @@ class ServiceProcess:
 
     def start(self) -> None:
         self.ready_file.unlink(missing_ok=True)
-        env = {**os.environ, **self.env, "LINGUA_READY_FILE": str(self.ready_file)}
+        env = {**inherited_env(os.environ), **self.env, "LINGUA_READY_FILE": str(self.ready_file)}
         paths = [str(REPO_ROOT), str(REPO_ROOT / "gen"), env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        self._log = self.log_path.open("ab")
+        if self._log is None:
+            self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
+            tethered([sys.executable, "-m", self.module]),
             cwd=REPO_ROOT,
             env=env,
             stdout=self._log,
@@ -76,9 +87,29 @@ class ServiceProcess:
                     for k, v in orjson.loads(self.ready_file.read_bytes())["ports"].items()
                 }
                 self._check_health(deadline)
+                self._pin_ports()
                 return
             time.sleep(0.05)
         raise ServiceStartError(f"{self.name} not ready after {timeout_s}s; log: {self.log_path}")
+
+    def _pin_ports(self) -> None:
+        for kind, port in self.ports.items():
+            if kind in PORT_VARIABLES:
+                self.env[PORT_VARIABLES[kind]] = str(port)
+
+    # --- supervision (tools/launcher/supervisor.py) ---------------------------------------
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def spawn(self) -> None:
+        """Start again after it died, on the ports it had (pinned at its first start)."""
+        self.start()
+
+    def describe(self) -> str:
+        listens = ", ".join(f"{kind} {port}" for kind, port in sorted(self.ports.items()))
+        pid = self.process.pid if self.process is not None else "-"
+        return f"pid {pid}, {listens}"
 
     def _check_health(self, deadline: float) -> None:
         with grpc.insecure_channel(self.grpc_address) as channel:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.launcher.ports import free_port, port_is_free
+from tools.launcher.tether import tethered
 
 START_ATTEMPTS = 5
 CLUSTER_SLOTS = 16384
@@ -31,6 +32,15 @@ def redis_binary(name: str = "redis-server") -> str:
             "macOS: brew install redis) or run `make deps`."
         )
     return path
+
+
+def _answers(process: subprocess.Popen[bytes], port: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if _ping(port):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _ping(port: int, timeout_s: float = 0.2) -> bool:
@@ -58,49 +68,75 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> RedisServer:
-        binary = redis_binary()
         for _ in range(START_ATTEMPTS):
             port = self.port or free_port()
             if not port_is_free(port):
                 if self.port:
                     raise RedisUnavailableError(f"port {port} is taken")
                 continue
-            args = [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                "--protected-mode",
-                "yes",
-                "--logfile",
-                str(self.workdir / f"redis-{port}.log"),
-            ]
-            if self.cluster_enabled:
-                args += [
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    str(self.workdir / f"nodes-{port}.conf"),
-                    "--cluster-node-timeout",
-                    "2000",
-                ]
-            process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline and process.poll() is None:
-                if _ping(port):
-                    self.port, self.process = port, process
-                    return self
-                time.sleep(0.05)
+            process = self._spawn(port)
+            if _answers(process, port, timeout_s):
+                self.port, self.process = port, process
+                return self
             process.kill()
             process.wait()
         raise RedisUnavailableError("redis-server did not start; see " + str(self.workdir))
+
+    # --- supervision (tools/launcher/supervisor.py) ---------------------------------------
+
+    @property
+    def name(self) -> str:
+        return "redis"
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def spawn(self) -> None:
+        """Start again on the same port, empty (no persistence), as after a crash."""
+        self.process = self._spawn(self.port)
+
+    def wait_ready(self, timeout_s: float = 10.0) -> None:
+        if self.process is None or not _answers(self.process, self.port, timeout_s):
+            raise RedisUnavailableError(f"redis-server on port {self.port} did not come back")
+
+    def describe(self) -> str:
+        return self.url
+
+    def _spawn(self, port: int) -> subprocess.Popen[bytes]:
+        args = [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.workdir / f"redis-{port}.log"),
+        ]
+        if self.cluster_enabled:
+            args += [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(self.workdir / f"nodes-{port}.conf"),
+                "--cluster-node-timeout",
+                "2000",
+            ]
+        return subprocess.Popen(
+            tethered(args),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C must not take Redis away from
+            # services that are still draining; the launcher stops it last.
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

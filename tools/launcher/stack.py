@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tools.launcher.processes import ServiceProcess
 from tools.launcher.redis_server import RedisClusterServers, RedisServer
+from tools.launcher.supervisor import Child
 
 STOP_TIMEOUT_S = 20.0
 
@@ -24,6 +25,8 @@ class StackConfig:
     # One gateway replica per entry; 0 picks a free port.
     gateway_ws_ports: tuple[int, ...] = (5010, 0)
     dispatchers: int = 1
+    # One console replica per entry (its HTTP port; 0 picks a free port); `make up` runs one.
+    console_http_ports: tuple[int, ...] = ()
     run_dir: Path | None = None
     # Extra environment for every service (e.g. LINGUA_HEARTBEAT_INTERVAL_MS).
     env: Mapping[str, str] = field(default_factory=dict)
@@ -42,6 +45,7 @@ class Stack:
         self.registry: ServiceProcess | None = None
         self.dispatchers: list[ServiceProcess] = []
         self.gateways: list[ServiceProcess] = []
+        self.consoles: list[ServiceProcess] = []
 
     # --- addresses --------------------------------------------------------------------------
 
@@ -52,7 +56,18 @@ class Stack:
     @property
     def services(self) -> list[ServiceProcess]:
         head = [p for p in (self.pool, self.registry) if p is not None]
-        return head + self.dispatchers + self.gateways
+        return head + self.dispatchers + self.gateways + self.consoles
+
+    @property
+    def console_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{c.ports['http']}" for c in self.consoles]
+
+    @property
+    def supervised(self) -> list[Child]:
+        """What a supervisor restarts when it dies: the private redis-server (a cluster's
+        nodes are not restarted) and every service."""
+        redis: list[Child] = [self.redis] if isinstance(self.redis, RedisServer) else []
+        return redis + list(self.services)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -77,8 +92,12 @@ class Stack:
             self.gateways = [
                 self._spawn_gateway(i, port) for i, port in enumerate(self.config.gateway_ws_ports)
             ]
-            for gateway in self.gateways:
-                gateway.wait_ready()
+            self.consoles = [
+                self._spawn_console(i, port)
+                for i, port in enumerate(self.config.console_http_ports)
+            ]
+            for service in [*self.gateways, *self.consoles]:
+                service.wait_ready()
         except BaseException:
             self.stop()
             raise
@@ -114,6 +133,21 @@ class Stack:
             },
         )
 
+    def _spawn_console(self, index: int, http_port: int) -> ServiceProcess:
+        assert self.registry is not None and self.pool is not None
+        dispatchers = ",".join(d.grpc_address for d in self.dispatchers)
+        return self._spawn(
+            f"console-{index}",
+            "services.console",
+            {
+                "LINGUA_CONSOLE_PORT": str(http_port),
+                "LINGUA_REGISTRY_ADDRESS": self.registry.grpc_address,
+                "LINGUA_POOL_ADDRESS": self.pool.grpc_address,
+                "LINGUA_DISPATCHER_ADDRESS": f"ipv4:{dispatchers}",
+                "LINGUA_AUTH_DISABLED": self.config.env.get("LINGUA_AUTH_DISABLED", "true"),
+            },
+        )
+
     def _spawn(self, name: str, module: str, env: dict[str, str]) -> ServiceProcess:
         full_env = {
             "LINGUA_REDIS_URL": self.redis_url,
@@ -133,7 +167,13 @@ class Stack:
     def stop(self) -> dict[str, int | None]:
         """Stop in reverse dependency order; returns each service's exit code."""
         codes: dict[str, int | None] = {}
-        for tier in (self.gateways, self.dispatchers, [self.registry], [self.pool]):
+        for tier in (
+            self.consoles,
+            self.gateways,
+            self.dispatchers,
+            [self.registry],
+            [self.pool],
+        ):
             live = [s for s in tier if s is not None]
             for service in live:
                 service.terminate()

@@ -25,35 +25,35 @@ _sym_db = _symbol_database.Default()
 from lingua.common.v1 import job_pb2 as lingua_dot_common_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-lingua/dispatcher/v1/dispatcher_service.proto\x12\x14lingua.dispatcher.v1\x1a\x1alingua/common/v1/job.proto\"\xbd\x02\n\x10SubmitJobRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\r\n\x05\x61udio\x18\x03 \x01(\x0c\x12\x14\n\x0c\x61udio_format\x18\x04 \x01(\t\x12\x13\n\x0bsample_rate\x18\x05 \x01(\r\x12\x10\n\x08src_lang\x18\x06 \x01(\t\x12\x10\n\x08tgt_lang\x18\x07 \x01(\t\x12,\n\x08pipeline\x18\x08 \x01(\x0b\x32\x1a.lingua.common.v1.Pipeline\x12\x11\n\tfail_fast\x18\t \x01(\x08\x12/\n\x04mode\x18\n \x01(\x0e\x32!.lingua.common.v1.TranslationMode\x12\x0e\n\x06lang_a\x18\x0b \x01(\t\x12\x0e\n\x06lang_b\x18\x0c \x01(\t\x12\x12\n\nauto_langs\x18\r \x03(\t\"H\n\x11SubmitJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x15.lingua.common.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0eGetJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x15.lingua.common.v1.Job\"\x88\x01\n\x0fListJobsRequest\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.lingua.common.v1.JobState\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"P\n\x10ListJobsResponse\x12#\n\x04jobs\x18\x01 \x03(\x0b\x32\x15.lingua.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"7\n\x11\x43\x61ncelJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x15.lingua.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x98\x01\n\x10WatchJobResponse\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".lingua.dispatcher.v1.JobEventKind\x12\"\n\x03job\x18\x02 \x01(\x0b\x32\x15.lingua.common.v1.Job\x12\x14\n\x0cpartial_text\x18\x03 \x01(\t\x12\x18\n\x10partial_is_final\x18\x04 \x01(\x08*\xfd\x01\n\x0cJobEventKind\x12\x1e\n\x1aJOB_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19JOB_EVENT_KIND_DISPATCHED\x10\x01\x12\x1b\n\x17JOB_EVENT_KIND_ACCEPTED\x10\x02\x12\x1a\n\x16JOB_EVENT_KIND_STARTED\x10\x03\x12\x1e\n\x1aJOB_EVENT_KIND_ASR_PARTIAL\x10\x04\x12\x1c\n\x18JOB_EVENT_KIND_COMPLETED\x10\x05\x12\x19\n\x15JOB_EVENT_KIND_FAILED\x10\x06\x12\x1c\n\x18JOB_EVENT_KIND_CANCELLED\x10\x07\x32\xdc\x03\n\x11\x44ispatcherService\x12\\\n\tSubmitJob\x12&.lingua.dispatcher.v1.SubmitJobRequest\x1a\'.lingua.dispatcher.v1.SubmitJobResponse\x12S\n\x06GetJob\x12#.lingua.dispatcher.v1.GetJobRequest\x1a$.lingua.dispatcher.v1.GetJobResponse\x12Y\n\x08ListJobs\x12%.lingua.dispatcher.v1.ListJobsRequest\x1a&.lingua.dispatcher.v1.ListJobsResponse\x12\\\n\tCancelJob\x12&.lingua.dispatcher.v1.CancelJobRequest\x1a\'.lingua.dispatcher.v1.CancelJobResponse\x12[\n\x08WatchJob\x12%.lingua.dispatcher.v1.WatchJobRequest\x1a&.lingua.dispatcher.v1.WatchJobResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-lingua/dispatcher/v1/dispatcher_service.proto\x12\x14lingua.dispatcher.v1\x1a\x1alingua/common/v1/job.proto\"\xdd\x02\n\x10SubmitJobRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\r\n\x05\x61udio\x18\x03 \x01(\x0c\x12\x14\n\x0c\x61udio_format\x18\x04 \x01(\t\x12\x13\n\x0bsample_rate\x18\x05 \x01(\r\x12\x10\n\x08src_lang\x18\x06 \x01(\t\x12\x10\n\x08tgt_lang\x18\x07 \x01(\t\x12,\n\x08pipeline\x18\x08 \x01(\x0b\x32\x1a.lingua.common.v1.Pipeline\x12\x11\n\tfail_fast\x18\t \x01(\x08\x12/\n\x04mode\x18\n \x01(\x0e\x32!.lingua.common.v1.TranslationMode\x12\x13\n\x06lang_a\x18\x0b \x01(\tH\x00\x88\x01\x01\x12\x13\n\x06lang_b\x18\x0c \x01(\tH\x01\x88\x01\x01\x12\x12\n\nauto_langs\x18\r \x03(\tB\t\n\x07_lang_aB\t\n\x07_lang_b\"H\n\x11SubmitJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x15.lingua.common.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"4\n\x0eGetJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x15.lingua.common.v1.Job\"\x88\x01\n\x0fListJobsRequest\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.lingua.common.v1.JobState\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x12\n\nsession_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"P\n\x10ListJobsResponse\x12#\n\x04jobs\x18\x01 \x03(\x0b\x32\x15.lingua.common.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"7\n\x11\x43\x61ncelJobResponse\x12\"\n\x03job\x18\x01 \x01(\x0b\x32\x15.lingua.common.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\x98\x01\n\x10WatchJobResponse\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".lingua.dispatcher.v1.JobEventKind\x12\"\n\x03job\x18\x02 \x01(\x0b\x32\x15.lingua.common.v1.Job\x12\x14\n\x0cpartial_text\x18\x03 \x01(\t\x12\x18\n\x10partial_is_final\x18\x04 \x01(\x08*\xfd\x01\n\x0cJobEventKind\x12\x1e\n\x1aJOB_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19JOB_EVENT_KIND_DISPATCHED\x10\x01\x12\x1b\n\x17JOB_EVENT_KIND_ACCEPTED\x10\x02\x12\x1a\n\x16JOB_EVENT_KIND_STARTED\x10\x03\x12\x1e\n\x1aJOB_EVENT_KIND_ASR_PARTIAL\x10\x04\x12\x1c\n\x18JOB_EVENT_KIND_COMPLETED\x10\x05\x12\x19\n\x15JOB_EVENT_KIND_FAILED\x10\x06\x12\x1c\n\x18JOB_EVENT_KIND_CANCELLED\x10\x07\x32\xdc\x03\n\x11\x44ispatcherService\x12\\\n\tSubmitJob\x12&.lingua.dispatcher.v1.SubmitJobRequest\x1a\'.lingua.dispatcher.v1.SubmitJobResponse\x12S\n\x06GetJob\x12#.lingua.dispatcher.v1.GetJobRequest\x1a$.lingua.dispatcher.v1.GetJobResponse\x12Y\n\x08ListJobs\x12%.lingua.dispatcher.v1.ListJobsRequest\x1a&.lingua.dispatcher.v1.ListJobsResponse\x12\\\n\tCancelJob\x12&.lingua.dispatcher.v1.CancelJobRequest\x1a\'.lingua.dispatcher.v1.CancelJobResponse\x12[\n\x08WatchJob\x12%.lingua.dispatcher.v1.WatchJobRequest\x1a&.lingua.dispatcher.v1.WatchJobResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lingua.dispatcher.v1.dispatcher_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBEVENTKIND']._serialized_start=1101
-  _globals['_JOBEVENTKIND']._serialized_end=1354
+  _globals['_JOBEVENTKIND']._serialized_start=1133
+  _globals['_JOBEVENTKIND']._serialized_end=1386
   _globals['_SUBMITJOBREQUEST']._serialized_start=100
-  _globals['_SUBMITJOBREQUEST']._serialized_end=417
-  _globals['_SUBMITJOBRESPONSE']._serialized_start=419
-  _globals['_SUBMITJOBRESPONSE']._serialized_end=491
-  _globals['_GETJOBREQUEST']._serialized_start=493
-  _globals['_GETJOBREQUEST']._serialized_end=524
-  _globals['_GETJOBRESPONSE']._serialized_start=526
-  _globals['_GETJOBRESPONSE']._serialized_end=578
-  _globals['_LISTJOBSREQUEST']._serialized_start=581
-  _globals['_LISTJOBSREQUEST']._serialized_end=717
-  _globals['_LISTJOBSRESPONSE']._serialized_start=719
-  _globals['_LISTJOBSRESPONSE']._serialized_end=799
-  _globals['_CANCELJOBREQUEST']._serialized_start=801
-  _globals['_CANCELJOBREQUEST']._serialized_end=851
-  _globals['_CANCELJOBRESPONSE']._serialized_start=853
-  _globals['_CANCELJOBRESPONSE']._serialized_end=908
-  _globals['_WATCHJOBREQUEST']._serialized_start=910
-  _globals['_WATCHJOBREQUEST']._serialized_end=943
-  _globals['_WATCHJOBRESPONSE']._serialized_start=946
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1098
-  _globals['_DISPATCHERSERVICE']._serialized_start=1357
-  _globals['_DISPATCHERSERVICE']._serialized_end=1833
+  _globals['_SUBMITJOBREQUEST']._serialized_end=449
+  _globals['_SUBMITJOBRESPONSE']._serialized_start=451
+  _globals['_SUBMITJOBRESPONSE']._serialized_end=523
+  _globals['_GETJOBREQUEST']._serialized_start=525
+  _globals['_GETJOBREQUEST']._serialized_end=556
+  _globals['_GETJOBRESPONSE']._serialized_start=558
+  _globals['_GETJOBRESPONSE']._serialized_end=610
+  _globals['_LISTJOBSREQUEST']._serialized_start=613
+  _globals['_LISTJOBSREQUEST']._serialized_end=749
+  _globals['_LISTJOBSRESPONSE']._serialized_start=751
+  _globals['_LISTJOBSRESPONSE']._serialized_end=831
+  _globals['_CANCELJOBREQUEST']._serialized_start=833
+  _globals['_CANCELJOBREQUEST']._serialized_end=883
+  _globals['_CANCELJOBRESPONSE']._serialized_start=885
+  _globals['_CANCELJOBRESPONSE']._serialized_end=940
+  _globals['_WATCHJOBREQUEST']._serialized_start=942
+  _globals['_WATCHJOBREQUEST']._serialized_end=975
+  _globals['_WATCHJOBRESPONSE']._serialized_start=978
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1130
+  _globals['_DISPATCHERSERVICE']._serialized_start=1389
+  _globals['_DISPATCHERSERVICE']._serialized_end=1865
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,212 @@
+"""The watch hub over a real server and a real cluster, driven step by step
+(`read_once`, `sweep_once`): marking, announcements, fan-out, the safety poll, the cap,
+and a job whose data vanished."""
+
+from __future__ import annotations
+
+import pytest
+
+from lingua_common.keys import Keys
+from lingua_common.redis_client import LuaScripts, RedisClient
+from services.dispatcher.errors import JobNotFound, WatchersFull
+from services.dispatcher.watch_hub import Watcher, WatchHub, WatchSettings
+from services.dispatcher.watch_store import RedisWatchStore
+from tests.redis.jobs import assign, create, finish
+
+
+def hub_on(redis_client: RedisClient, lua: LuaScripts, keys: Keys, **settings: int) -> WatchHub:
+    return WatchHub(RedisWatchStore(redis_client, lua, keys), WatchSettings(**settings))
+
+
+async def kinds(watcher: Watcher) -> list[str]:
+    update = await watcher.next()
+    return [event.kind for event in update.events]
+
+
+async def test_a_first_watcher_marks_the_job_and_gets_its_history(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    await assign(lua, keys, "j1", "n1", 1)
+    hub = hub_on(redis_client, lua, keys)
+    watcher = hub.watch("j1")
+    assert await redis_client.hget(keys.job("j1"), "watched") is None
+    assert await hub.read_once() == 1
+    assert await kinds(watcher) == ["created", "dispatched"]
+    assert await redis_client.hget(keys.job("j1"), "watched") == b"1"
+
+
+async def test_only_watched_jobs_announce_their_events(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    store = RedisWatchStore(redis_client, lua, keys)
+    hub = WatchHub(store, WatchSettings())
+    announcements = store.announcements()
+    await announcements.open()
+    try:
+        for job in ("quiet", "watched"):
+            await create(lua, keys, job, request=job)
+        hub.watch("watched")
+        await hub.read_once()  # marks it
+        # The unwatched job's transition comes first: had it announced, it would be read
+        # first, since one connection delivers in order.
+        await assign(lua, keys, "quiet", "n1", 1)
+        await assign(lua, keys, "watched", "n1", 1)
+        heard = None
+        while heard is None:
+            heard = await announcements.next_job_id(5.0)
+        assert heard == "watched"
+    finally:
+        await announcements.close()
+
+
+async def test_one_read_serves_every_watcher_of_a_job(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    hub = hub_on(redis_client, lua, keys)
+    watchers = [hub.watch("j1") for _ in range(100)]
+    assert await hub.read_once() == 1
+    for watcher in watchers:
+        assert await kinds(watcher) == ["created"]
+    await assign(lua, keys, "j1", "n1", 1)
+    hub.announced("j1")
+    late = hub.watch("j1")  # joins between two events: gets the history too
+    assert await hub.read_once() == 1
+    for watcher in watchers:
+        assert await kinds(watcher) == ["dispatched"]
+    assert await kinds(late) == ["created", "dispatched"]
+    assert (hub.watchers, hub.followed_jobs) == (101, 1)
+    for watcher in [*watchers, late]:
+        hub.leave(watcher)
+    assert (hub.watchers, hub.followed_jobs) == (0, 0)
+
+
+async def test_the_sweep_finds_an_event_whose_announcement_was_lost(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    hub = hub_on(redis_client, lua, keys)
+    watcher = hub.watch("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]
+    await assign(lua, keys, "j1", "n1", 1)  # announced, but nobody listens
+    assert await hub.read_once() == 0
+    await hub.sweep_once()
+    assert await hub.read_once() == 1
+    assert await kinds(watcher) == ["dispatched"]
+    await hub.sweep_once()  # nothing new: nothing to read
+    assert await hub.read_once() == 0
+
+
+async def test_a_job_whose_data_vanished_ends_its_watch_with_not_found(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    hub = hub_on(redis_client, lua, keys)
+    watcher = hub.watch("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]
+    # What Redis losing its data (a restart without persistence, FLUSHALL) does to it.
+    await redis_client.delete(keys.job("j1"))
+    await redis_client.delete(keys.job_events("j1"))
+    await hub.sweep_once()
+    await hub.read_once()
+    with pytest.raises(JobNotFound):
+        await watcher.next()
+
+
+async def test_lost_data_seen_by_the_sentinel_ends_watches_of_vanished_jobs(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    hub = hub_on(redis_client, lua, keys)
+    assert await hub.check_loss_once()  # the first check sets the sentinel
+    assert not await hub.check_loss_once()
+    watcher = hub.watch("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]
+    # Redis loses everything: the sentinel and the job.
+    sentinels = [k async for k in redis_client.scan_iter(match=keys.watch_sentinel("*"))]
+    assert len(sentinels) == 1
+    for key in (sentinels[0], keys.job("j1"), keys.job_events("j1")):
+        await redis_client.delete(key)
+    assert await hub.check_loss_once()
+    await hub.read_once()
+    with pytest.raises(JobNotFound):
+        await watcher.next()
+
+
+async def test_an_unknown_job_is_not_found(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    hub = hub_on(redis_client, lua, keys)
+    watcher = hub.watch("j-nope")
+    await hub.read_once()
+    with pytest.raises(JobNotFound):
+        await watcher.next()
+    assert not await redis_client.exists(keys.job("j-nope"))  # marking created nothing
+
+
+async def test_watchers_beyond_the_cap_are_refused_until_one_leaves(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    hub = hub_on(redis_client, lua, keys, max_watchers=2)
+    first, _second = hub.watch("a"), hub.watch("b")
+    with pytest.raises(WatchersFull) as refused:
+        hub.watch("c")
+    assert "LINGUA_MAX_WATCHERS" in refused.value.message
+    hub.leave(first)
+    hub.watch("c")
+
+
+async def test_a_redis_that_forgot_the_script_still_marks_the_job(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    await redis_client.script_flush()  # as after a restart
+    hub = hub_on(redis_client, lua, keys)
+    watcher = hub.watch("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]
+    assert await redis_client.hget(keys.job("j1"), "watched") == b"1"
+
+
+async def test_the_terminal_event_reaches_watchers_with_the_final_record(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    await assign(lua, keys, "j1", "n1", 1)
+    hub = hub_on(redis_client, lua, keys)
+    watcher = hub.watch("j1")
+    await hub.read_once()
+    await watcher.next()
+    await finish(lua, keys, "j1")
+    hub.announced("j1")
+    await hub.read_once()
+    update = await watcher.next()
+    assert [e.kind for e in update.events] == ["completed"]
+    assert update.record.state.value == "completed"
+
+
+async def test_a_job_created_again_after_a_loss_is_marked_again(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    await create(lua, keys, "j1")
+    hub = hub_on(redis_client, lua, keys)
+    await hub.check_loss_once()
+    watcher = hub.watch("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]
+    sentinels = [k async for k in redis_client.scan_iter(match=keys.watch_sentinel("*"))]
+    for key in (*sentinels, keys.job("j1"), keys.job_events("j1")):
+        await redis_client.delete(key)
+    await create(lua, keys, "j1")  # its gateway creates it again under the same id
+    assert await hub.check_loss_once()
+    await hub.read_once()
+    assert await kinds(watcher) == ["created"]  # the watch resumes with the new job
+    assert await redis_client.hget(keys.job("j1"), "watched") == b"1"  # announced again
+    await assign(lua, keys, "j1", "n1", 1)
+    hub.announced("j1")
+    await hub.read_once()
+    assert await kinds(watcher) == ["dispatched"]
