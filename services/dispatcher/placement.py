@@ -21,6 +21,7 @@ from lingua_common.routes import route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, set_attributes, traceparent
 from services.dispatcher.affinity import Affinity, turn_key
+from services.dispatcher.errors import DependencyDown
 from services.dispatcher.lifecycle import JobLifecycle, Seat
 from services.dispatcher.links import GatewayLinks
 from services.dispatcher.loads import LoadEstimates
@@ -136,8 +137,12 @@ class Placer:
             return found
 
     async def place(self, ticket: Ticket, attempt: int) -> Placed:
-        """Place attempt `attempt` of an existing job (a retry, a waiting job)."""
-        found = await self.seat(ticket, attempt)
+        """Place attempt `attempt` of an existing job (a retry, a waiting job). With the
+        pool index unreachable and no copy of it here, the job waits (it was accepted)."""
+        try:
+            found = await self.seat(ticket, attempt)
+        except DependencyDown:
+            return Placed(Outcome.NO_CAPACITY, attempt)
         if not isinstance(found, Seat):
             return Placed(found, attempt)
         with tracer.start_as_current_span(
