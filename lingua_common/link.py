@@ -199,6 +199,20 @@ class FrameCodec(Protocol[M_contra, FOut_co, FIn_contra, In]):
     def seq_of(self, message: In) -> int: ...
 
 
+class LinkCounters:
+    """Frames and messages over every link of this process, each way: how well the
+    links batch (messages per frame) is what their cost per job depends on."""
+
+    def __init__(self) -> None:
+        self.frames_sent = 0
+        self.frames_received = 0
+        self.messages_sent = 0
+        self.messages_received = 0
+
+
+COUNTERS = LinkCounters()
+
+
 @dataclass(frozen=True)
 class LinkLimits:
     max_batch: int = 256
@@ -297,6 +311,8 @@ class LinkStream(Generic[M, FOut, FIn, In]):
         ack = self._received.upto
         self._sent_ack = ack
         await write(self._codec.batch(messages, ack))
+        COUNTERS.frames_sent += 1
+        COUNTERS.messages_sent += len(messages)
         return True
 
     def _take(self) -> list[Outgoing[M]]:
@@ -317,6 +333,8 @@ class LinkStream(Generic[M, FOut, FIn, In]):
             if frame is None:
                 return
             messages, ack = self._codec.unpack(frame)
+            COUNTERS.frames_received += 1
+            COUNTERS.messages_received += len(messages)
             if ack:
                 self._acknowledged(ack)
             for message in messages:

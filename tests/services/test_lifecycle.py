@@ -194,7 +194,7 @@ async def test_a_failed_node_is_excluded_per_connection_not_forever(rig: Rig) ->
     # The node registers again (a new epoch): the same job may run there now.
     rig.reconnected("n1", epoch=2)
     rig.waiting.slot_freed("n1")
-    await rig.waiting.drain({("zh", "en")})
+    await rig.waiting.settled(5.0)
     placed = await rig.record(job_id)
     assert (placed.state, placed.node_id, placed.node_epoch) == (JobState.DISPATCHED, "n1", 2)
     [assign] = rig.assignments()
@@ -207,8 +207,8 @@ async def test_pend_waits_in_line_and_a_freed_slot_places_it(rig: Rig) -> None:
     waiting = await new_job(rig, 1)
     assert (await rig.record(waiting)).state is JobState.PENDING
     assert await rig.queues.holds("zh", "en", waiting)
-    await rig.reports.result(running, "n1", 1, result())
-    await rig.waiting.drain({("zh", "en")})
+    await rig.reports.result(running, "n1", 1, result())  # the freed slot drains the line
+    await rig.waiting.settled(5.0)
     assert (await rig.record(waiting)).state is JobState.DISPATCHED
     assert not await rig.queues.holds("zh", "en", waiting)
 
@@ -280,8 +280,8 @@ async def test_crash_after_assign_before_the_assignment_left_it_is_placed_again(
     assert await rig.running("n2") == 0
     waiting = await rig.record(job_id)
     assert (waiting.state, waiting.excluded) == (JobState.PENDING, (Connection("n2", 1),))
-    await rig.reports.result(busy, "n1", 1, result())
-    await rig.waiting.drain({("zh", "en")})
+    await rig.reports.result(busy, "n1", 1, result())  # the freed slot drains the line
+    await rig.waiting.settled(5.0)
     placed = await rig.record(job_id)
     assert (placed.state, placed.node_id, placed.attempt) == (JobState.DISPATCHED, "n1", 2)
 
