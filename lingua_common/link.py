@@ -160,6 +160,13 @@ class MessageQueue(Generic[M]):
         if items:
             self._wake()
 
+    def fair_share(self) -> int:
+        """What one of the streams taking from this queue takes now: an equal part of
+        what waits (every watcher is woken in the same turn, so work spreads over them
+        instead of going to whichever woke first)."""
+        streams = max(1, len(self._watchers))
+        return -(-len(self._items) // streams)
+
     def take(self, limit: int) -> list[Outgoing[M]]:
         taken: list[Outgoing[M]] = []
         while self._items and len(taken) < limit:
@@ -322,7 +329,7 @@ class LinkStream(Generic[M, FOut, FIn, In]):
             items.append(self._control.popleft())
         room = min(limit - len(items), self._limits.max_unacked - len(self._window))
         if room > 0:
-            items.extend(self._queue.take(room))
+            items.extend(self._queue.take(min(room, self._queue.fair_share())))
         return items
 
     # --- reading ---------------------------------------------------------------------------
