@@ -9,6 +9,7 @@ disarmed), the job placed again when it needs a node.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -91,6 +92,25 @@ async def test_a_repeated_request_finds_its_job_and_gives_back_the_slot_it_took(
     again = await rig.intake.new_job("r1", spec(), SESSION_GATEWAY)
     assert first.created and not again.created and first.job_id == again.job_id
     assert await rig.running("n1") == 1  # one slot, not two
+    assert len(rig.assignments()) == 1
+
+
+async def test_concurrent_creators_of_one_request_leave_exactly_the_jobs_slot(rig: Rig) -> None:
+    await rig.node("n1", max_jobs=4)
+    await rig.node("n2", max_jobs=4)
+    admissions = await asyncio.gather(
+        *(rig.intake.new_job("same", spec(), SESSION_GATEWAY) for _ in range(10))
+    )
+    assert sum(a.created for a in admissions) == 1
+    job = await rig.record(admissions[0].job_id)
+    # The job's own slot stays; every other creator's is given back (or, for a creator
+    # that found the job not placed yet, left to the audit).
+    await rig.audit.audit_once()
+    await rig.audit.audit_once()
+    assert (await rig.running(job.node_id), await rig.running("n1") + await rig.running("n2")) == (
+        1,
+        1,
+    )
     assert len(rig.assignments()) == 1
 
 
