@@ -22,7 +22,7 @@ from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id
 from lingua_common.routes import route_keys_served
 from lingua_common.telemetry import names
 from services.dispatcher.errors import DependencyDown
-from services.dispatcher.pool_client import Candidate
+from services.dispatcher.pool_client import Candidate, CandidateFinder
 
 logger = logging.getLogger(__name__)
 
@@ -79,23 +79,10 @@ class IndexView(Protocol):
     synced: bool
 
 
-class Authority(Protocol):
-    async def find(
-        self,
-        src: str,
-        tgt: str,
-        required: list[str],
-        exclude: list[str],
-        limit: int,
-        preferred_pool: str = "",
-        both_ways: bool = False,
-    ) -> list[Candidate]: ...
-
-
 class ReplicatedCandidateFinder:
     """Candidates from the local replica; the pool service when the replica cannot say."""
 
-    def __init__(self, replica: IndexView, authority: Authority) -> None:
+    def __init__(self, replica: IndexView, authority: CandidateFinder) -> None:
         self._replica = replica
         self._authority = authority
 

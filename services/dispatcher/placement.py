@@ -13,7 +13,6 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
@@ -28,24 +27,11 @@ from services.dispatcher.loads import LoadEstimates
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.model import Connection, JobRecord, JobRef
 from services.dispatcher.owners import NodeOwners
-from services.dispatcher.pool_client import Candidate
+from services.dispatcher.pool_client import Candidate, CandidateFinder
 from services.dispatcher.selection import Option, power_of_two_order
 from services.dispatcher.settings import DispatcherSettings
 
 tracer = get_tracer(__name__)
-
-
-class CandidateFinder(Protocol):
-    async def find(
-        self,
-        src: str,
-        tgt: str,
-        required: list[str],
-        exclude: list[str],
-        limit: int,
-        preferred_pool: str = "",
-        both_ways: bool = False,
-    ) -> list[Candidate]: ...
 
 
 class Outcome(StrEnum):
