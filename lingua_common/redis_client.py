@@ -9,9 +9,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lingua_common.settings import RedisSettings
 
@@ -34,6 +37,7 @@ class CountingConnection(aioredis.Connection):
 
 
 UNSENT_RETRIES = 5
+RECONNECT_RETRIES = 3
 UNSENT_RETRY_DELAY_S = 0.1
 
 
@@ -121,6 +125,11 @@ def connect(settings: RedisSettings) -> RedisClient:
         max_connections=settings.max_connections,
         socket_connect_timeout=settings.connect_timeout_s,
         connection_class=CountingConnection,
+        # A pooled connection that died with its server (a restart, a failover) fails its
+        # next command: that command goes again on a fresh connection, a few times,
+        # instead of failing the caller (every write here is a fenced or idempotent step).
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.25), RECONNECT_RETRIES),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
     return aioredis.Redis.from_pool(pool)
 

@@ -25,6 +25,7 @@ from lingua_common.cancellation import reraise_if_cancelling
 if TYPE_CHECKING:
     from services.gateway.context import GatewayContext
     from services.gateway.node_link import NodeLink
+    from services.gateway.session_link import SessionLink
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,22 @@ RECLAIM_BATCH = 500
 SESSIONS_AT_ONCE = 64
 # Nodes found without a record are gathered this long, then reclaimed in one call.
 RECLAIM_LINGER_S = 0.05
+# A step of a rebuild that fails (Redis still coming back) is tried again, bounded.
+STEP_ATTEMPTS = 5
+STEP_BACKOFF_S = 0.2
+
+
+async def _persistently(step: Callable[[], Awaitable[None]], failed: str) -> None:
+    for attempt in range(1, STEP_ATTEMPTS + 1):
+        try:
+            await step()
+            return
+        except Exception as error:
+            reraise_if_cancelling()
+            if attempt == STEP_ATTEMPTS:
+                logger.warning(failed, extra={"error": repr(error)[:300], "attempts": attempt})
+                return
+        await asyncio.sleep(STEP_BACKOFF_S * attempt)
 
 
 class GatewayRecovery:
@@ -43,22 +60,22 @@ class GatewayRecovery:
 
     async def rebuild(self) -> None:
         """The data-loss hook: everything this replica holds, written back."""
-        await self._advertise()
+        await _persistently(self._advertise, "gateway not advertised again")
         reclaimed = await self.reclaim(list(self._ctx.nodes.values()))
         gate = asyncio.Semaphore(SESSIONS_AT_ONCE)
 
-        async def one(session: object) -> None:
-            async with gate:
-                try:
-                    await session.rebuild()  # type: ignore[attr-defined]
-                except Exception:
-                    logger.exception("session not rebuilt after a data loss")
-
         sessions = list(self._ctx.sessions.values())
-        await asyncio.gather(*(one(s) for s in sessions))
+        # The answers first: every unanswered utterance's job, again.
+        jobs = sum(session.resend_unanswered() for session in sessions)
+
+        async def state_of(session: SessionLink) -> None:
+            async with gate:
+                await _persistently(session.rewrite_state, "session state not written back")
+
+        await asyncio.gather(*(state_of(s) for s in sessions))
         logger.warning(
             "gateway state rebuilt after a data loss",
-            extra={"nodes": reclaimed, "sessions": len(sessions)},
+            extra={"nodes": reclaimed, "sessions": len(sessions), "jobs_sent_again": jobs},
         )
 
     def record_lost(self, link: NodeLink) -> None:

@@ -190,18 +190,23 @@ class SessionLink:
         self._mark_activity()
         self._jobs.submit(spec, pair_changed)
 
-    async def rebuild(self) -> None:
-        """Redis lost its data: the session's state, its open group, and a job for every
-        utterance still unanswered, written again (the answers then come as usual)."""
+    def resend_unanswered(self) -> int:
+        """Redis lost its data: a job for every utterance still unanswered, again (no
+        Redis on the way: the links carry them to a dispatcher)."""
+        if not self.session_id or self.outbox.closed:
+            return 0
+        return self._jobs.resend_unanswered()
+
+    async def rewrite_state(self) -> None:
+        """Redis lost its data: the session's state and its open group, written back."""
         if not self.session_id or self.outbox.closed:
             return
-        now = self.ctx.clock.now_ms()
         await self.ctx.store.open_session(
             self.session_id,
             self._pair[0],
             self._pair[1],
             self._defaults.tenant_id,
-            now,
+            self.ctx.clock.now_ms(),
             self.ctx.settings.session_ttl_ms,
         )
         group = self._stamper.mirror.open_group() if self._stamper is not None else None
@@ -209,11 +214,6 @@ class SessionLink:
             # Unreachable: the next result opens a group of its own.
             with contextlib.suppress(GroupsUnavailableError):
                 await self.ctx.groups.restore(self.session_id, group)
-        resent = self._jobs.resend_unanswered()
-        logger.info(
-            "session rebuilt after a data loss",
-            extra={"session_id": self.session_id, "jobs_sent_again": resent},
-        )
 
     # --- outbound (also called by the gRPC servicer) -------------------------------------------
 
