@@ -44,7 +44,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     app.on_startup(lambda: initialize(redis))
     store = RedisGatewayStore(
         redis,
-        LuaScripts(redis),
+        LuaScripts(redis, settings.redis.lua_dir),
         Keys(settings.redis.key_prefix),
         settings.gateway_id,
         settings.owner_ttl_ms,

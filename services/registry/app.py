@@ -34,7 +34,7 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
     app.metrics.on_scrape(NodeGauges(redis, keys, metrics).refresh)
     store = RedisRegistryStore(
         redis,
-        LuaScripts(redis),
+        LuaScripts(redis, settings.redis.lua_dir),
         keys,
         StoreLimits(
             owner_ttl_ms=settings.owner_ttl_ms,
