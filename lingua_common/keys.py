@@ -125,6 +125,10 @@ class Keys:
         """String with TTL: gateway id of the replica holding the session's socket."""
         return f"{self.prefix}:{{session:{session_id}}}:owner"
 
+    def session_group(self, session_id: str) -> str:
+        """Hash: the session's open utterance group (id, created, playback times, parts)."""
+        return f"{self.prefix}:{{session:{session_id}}}:group"
+
     def session_channel(self) -> str:
         """Pub/sub channel announcing session state changes ("<key> <version>")."""
         return f"{self.prefix}:sessions:changed"

@@ -20,17 +20,28 @@ Pair = tuple[str, str]
 DEFAULT_SHARD_SIZE = 100
 
 
-def pool_id(pair: Pair, shard: int) -> str:
-    """A pool is one shard of a pair: "zh:en#0"."""
+BOTH_WAYS = "<->"
+
+
+def pool_id(pair: Pair, shard: int, both_ways: bool = False) -> str:
+    """A pool is one shard of a pair: "zh:en#0"; of a pair served both ways: "en<->zh#0"."""
+    if both_ways:
+        return f"{pair[0]}{BOTH_WAYS}{pair[1]}#{shard}"
     return f"{pair[0]}:{pair[1]}#{shard}"
 
 
-def parse_pool_id(value: str) -> tuple[Pair, int] | None:
+def parse_pool_id(value: str, both_ways: bool = False) -> tuple[Pair, int] | None:
+    """(pair, shard) of a pool id of the given kind; None for anything else."""
     head, sep, shard = value.rpartition("#")
-    src, colon, tgt = head.partition(":")
-    if not (sep and colon and src and tgt and shard.isdigit()):
+    src, mark, tgt = head.partition(BOTH_WAYS if both_ways else ":")
+    if not (sep and mark and src and tgt and shard.isdigit()):
         return None
     return (src, tgt), int(shard)
+
+
+def both_ways_pairs(pairs: frozenset[Pair]) -> frozenset[Pair]:
+    """The unordered pairs (sorted) served in both directions."""
+    return frozenset((s, t) for s, t in pairs if s < t and (t, s) in pairs)
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,8 @@ class LanguageIndex:
         self._nodes: dict[str, NodeEntry] = {}
         self._node_versions: dict[str, int] = {}
         self._pools: dict[Pair, _PairPools] = {}
+        # Unordered pair (sorted) -> the nodes serving it in both directions.
+        self._both: dict[Pair, _PairPools] = {}
         self.version = 0
 
     def apply(self, node_id: str, entry: NodeEntry | None, version: int) -> bool:
@@ -132,26 +145,42 @@ class LanguageIndex:
         self._node_versions[node_id] = version
         self.version = max(self.version, version)
         old = self._nodes.pop(node_id, None)
-        if old is not None:
-            for pair in old.pairs:
-                pools = self._pools.get(pair)
-                if pools is not None:
-                    pools.discard(node_id)
-                    if not pools.members:
-                        del self._pools[pair]
+        before = old.pairs if old is not None else frozenset()
+        after = entry.pairs if entry is not None else frozenset()
         if entry is not None:
             self._nodes[node_id] = entry
-            for pair in entry.pairs:
-                pools = self._pools.get(pair)
-                if pools is None:
-                    pools = self._pools[pair] = _PairPools(self._shard_size)
-                pools.add(node_id)
+        # Only the pools that change are touched (a heartbeat's new ready types touch none).
+        self._leave(self._pools, before - after, node_id)
+        self._join(self._pools, after - before, node_id)
+        both_before, both_after = both_ways_pairs(before), both_ways_pairs(after)
+        self._leave(self._both, both_before - both_after, node_id)
+        self._join(self._both, both_after - both_before, node_id)
         return True
+
+    def _join(self, table: dict[Pair, _PairPools], pairs: Iterable[Pair], node_id: str) -> None:
+        for pair in pairs:
+            pools = table.get(pair)
+            if pools is None:
+                pools = table[pair] = _PairPools(self._shard_size)
+            pools.add(node_id)
+
+    @staticmethod
+    def _leave(table: dict[Pair, _PairPools], pairs: Iterable[Pair], node_id: str) -> None:
+        for pair in pairs:
+            pools = table.get(pair)
+            if pools is not None:
+                pools.discard(node_id)
+                if not pools.members:
+                    del table[pair]
+
+    def _table(self, both_ways: bool) -> dict[Pair, _PairPools]:
+        return self._both if both_ways else self._pools
 
     def clear(self) -> None:
         self._nodes.clear()
         self._node_versions.clear()
         self._pools.clear()
+        self._both.clear()
         self.version = 0
 
     def entries(self) -> list[tuple[str, NodeEntry]]:
@@ -160,12 +189,12 @@ class LanguageIndex:
     def entry(self, node_id: str) -> NodeEntry | None:
         return self._nodes.get(node_id)
 
-    def shard_count(self, pair: Pair) -> int:
-        pools = self._pools.get(pair)
+    def shard_count(self, pair: Pair, both_ways: bool = False) -> int:
+        pools = self._table(both_ways).get(pair)
         return len(pools.shards) if pools else 0
 
-    def shard_of(self, pair: Pair, node_id: str) -> int:
-        pools = self._pools.get(pair)
+    def shard_of(self, pair: Pair, node_id: str, both_ways: bool = False) -> int:
+        pools = self._table(both_ways).get(pair)
         return pools.shard_of(node_id) if pools else 0
 
     def candidates(
@@ -175,10 +204,12 @@ class LanguageIndex:
         exclude: Iterable[str] = (),
         limit: int = 8,
         preferred_shard: int | None = None,
+        both_ways: bool = False,
     ) -> list[str]:
         """Up to `limit` distinct eligible members, uniformly at random: from the
-        preferred shard first when one is given, then from the whole pair."""
-        pools = self._pools.get(pair)
+        preferred shard first when one is given, then from the whole pair. With
+        `both_ways`, the members serving the (sorted) pair in both directions."""
+        pools = self._table(both_ways).get(pair)
         if pools is None:
             return []
         required_set = frozenset(required)
@@ -228,8 +259,8 @@ class LanguageIndex:
             for i, shard in enumerate(pools.shards)
         }
 
-    def members(self, pair: Pair, shard: int | None = None) -> list[str]:
-        pools = self._pools.get(pair)
+    def members(self, pair: Pair, shard: int | None = None, both_ways: bool = False) -> list[str]:
+        pools = self._table(both_ways).get(pair)
         if pools is None:
             return []
         if shard is None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from lingua.common.v1 import job_pb2, node_pb2
 from lingua.pool.v1 import pool_service_pb2 as pool_pb
+from lingua_common.routes import Route, route_of_key
 
 Pair = tuple[str, str]
 NODE_STATUSES = ("registering", "ready", "degraded", "draining", "offline")
@@ -94,6 +95,9 @@ def pairs_by_node(pools: Iterable[pool_pb.Pool]) -> dict[str, set[Pair]]:
 
 def idle_reason(status: str, reason: str, pairs: set[Pair], node: node_pb2.Node) -> str:
     """Why a node gets no new job, in the words an operator searches for."""
+    if node.not_serving and status != "offline":
+        # Registered, but missing what every job needs (the registry's not_serving).
+        return f"not_serving: {node.not_serving}"
     if status != "ready":
         return f"{status}: {reason}" if reason else status
     if not pairs:
@@ -194,6 +198,7 @@ def pool_rows(
         members[pair].update(pool.node_ids)
         shards[pair] += 1
     rows = []
+    listed: set[Pair] = set()  # two-way waiting lines already shown on their pair's row
     for pair in sorted(members):
         ready, running, capacity, free = _slots(members[pair], by_id)
         rows.append(
@@ -215,6 +220,9 @@ def pool_rows(
             if not both:
                 continue
             ready, running, capacity, free = _slots(both, by_id)
+            # Two-way jobs wait in lines of their own (lingua_common/routes.py), one per
+            # spelling of the pair (lang_a, lang_b as the clients gave them).
+            lines = {Route(a, b, both_ways=True).key, Route(b, a, both_ways=True).key}
             rows.append(
                 PoolRow(
                     pair=(a, b),
@@ -225,13 +233,16 @@ def pool_rows(
                     running=running,
                     capacity=capacity,
                     free_slots=free,
-                    waiting=None,
+                    waiting=None if waiting is None else sum(waiting.get(k, 0) for k in lines),
                 )
             )
+            listed |= lines
     # Waiting lines of pairs no pool serves any more still count.
     if waiting:
-        for pair in sorted(set(waiting) - set(members)):
-            rows.append(PoolRow(pair, False, 0, 0, 0, 0, 0, 0, waiting[pair]))
+        for key in sorted(set(waiting) - set(members) - listed):
+            route = route_of_key(*key)
+            pair, two_way = (route.src, route.tgt), route.both_ways
+            rows.append(PoolRow(pair, two_way, 0, 0, 0, 0, 0, 0, waiting[key]))
     return rows
 
 

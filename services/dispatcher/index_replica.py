@@ -19,6 +19,7 @@ from lingua.pool.v1 import pool_service_pb2 as pool_pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
 from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
+from lingua_common.routes import route_keys_served
 from lingua_common.telemetry import names
 from services.dispatcher.pool_client import Candidate
 
@@ -86,6 +87,7 @@ class Authority(Protocol):
         exclude: list[str],
         limit: int,
         preferred_pool: str = "",
+        both_ways: bool = False,
     ) -> list[Candidate]: ...
 
 
@@ -104,19 +106,28 @@ class ReplicatedCandidateFinder:
         exclude: list[str],
         limit: int,
         preferred_pool: str = "",
+        both_ways: bool = False,
     ) -> list[Candidate]:
+        """`both_ways`: nodes serving src <-> tgt in both directions (a two-way job)."""
         if self._replica.synced:
             index = self._replica.index
-            pair = (src, tgt)
-            parsed = parse_pool_id(preferred_pool) if preferred_pool else None
+            pair = (min(src, tgt), max(src, tgt)) if both_ways else (src, tgt)
+            parsed = parse_pool_id(preferred_pool, both_ways) if preferred_pool else None
             shard = parsed[1] if parsed is not None and parsed[0] == pair else None
-            found = index.candidates(pair, required, exclude, limit, shard)
+            found = index.candidates(pair, required, exclude, limit, shard, both_ways=both_ways)
             if found:
                 trace.get_current_span().set_attribute(names.SELECT_SOURCE, "replica")
-                return [Candidate(n, pool_id(pair, index.shard_of(pair, n))) for n in found]
+                return [
+                    Candidate(n, pool_id(pair, index.shard_of(pair, n, both_ways), both_ways))
+                    for n in found
+                ]
         trace.get_current_span().set_attribute(names.SELECT_SOURCE, "pool_service")
-        return await self._authority.find(src, tgt, required, exclude, limit, preferred_pool)
+        return await self._authority.find(
+            src, tgt, required, exclude, limit, preferred_pool, both_ways
+        )
 
     def pairs_of(self, node_id: str) -> frozenset[tuple[str, str]]:
+        """The route keys the node serves (lingua_common/routes.py): its directed pairs,
+        and its two-way pairs, so jobs waiting on either hear of its free slots."""
         entry = self._replica.index.entry(node_id)
-        return entry.pairs if entry else frozenset()
+        return route_keys_served(entry.pairs) if entry else frozenset()

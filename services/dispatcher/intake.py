@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
 from lingua_common.ids import job_id_for
+from lingua_common.routes import Route, RouteError, route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import (
     context_of,
@@ -52,11 +53,15 @@ def default_request_id(spec: job_pb2.JobSpec) -> str:
     return f"{spec.session_id}:{spec.utterance_index}:{spec.tgt_lang}"
 
 
-def check_spec(spec: job_pb2.JobSpec) -> None:
-    if not spec.src_lang or not spec.tgt_lang:
-        raise InvalidJob("src_lang and tgt_lang are required")
+def check_spec(spec: job_pb2.JobSpec) -> Route:
+    """The job's route (a directed pair, or a pair both ways for a two-way job)."""
+    try:
+        route = route_of(spec)
+    except RouteError as error:
+        raise InvalidJob(str(error)) from None
     if not spec.audio:
         raise InvalidJob("audio is empty")
+    return route
 
 
 class JobIntake:
@@ -89,7 +94,7 @@ class JobIntake:
         """Create and place a job. `gateway_id` holds the session's socket ("" for the
         team API); `parent` is the traceparent the job's trace continues, `trace_id` the
         job's trace id when its gateway chose it (untraced)."""
-        check_spec(spec)
+        route = check_spec(spec)
         request_id = request_id or default_request_id(spec)
         job_id = job_id_for(request_id)
         with tracer.start_as_current_span(
@@ -106,7 +111,7 @@ class JobIntake:
             },
         ) as span:
             admission = await self._admit(
-                job_id, request_id, spec, gateway_id, trace_id or wire_trace_id(), may_wait
+                job_id, request_id, spec, route, gateway_id, trace_id or wire_trace_id(), may_wait
             )
             span.set_attribute(names.JOB_CREATED, admission.created)
             span.set_attribute(names.JOB_STATE, admission.state.value)
@@ -118,6 +123,7 @@ class JobIntake:
         job_id: str,
         request_id: str,
         spec: job_pb2.JobSpec,
+        route: Route,
         gateway_id: str,
         trace_id: str,
         may_wait: bool,
@@ -133,8 +139,9 @@ class JobIntake:
             trace_id=ref.trace_id,
             session_id=spec.session_id,
             utterance_index=spec.utterance_index,
-            src_lang=spec.src_lang,
-            tgt_lang=spec.tgt_lang,
+            # The route's key: where the job waits, and what its errors name.
+            src_lang=route.key[0],
+            tgt_lang=route.key[1],
             tenant_id=spec.tenant_id,
             gateway_id=gateway_id,
             max_attempts=self._settings.max_attempts,
@@ -158,13 +165,13 @@ class JobIntake:
             await self._placer.placed(ticket, seat)
             return self._logged(ref, JobState.DISPATCHED, seat.node_id, 1)
         assert isinstance(found, Outcome)
-        pair = (spec.src_lang, spec.tgt_lang)
+        pair = route.key
         if not may_wait:
             await self._lifecycle.end(
                 job_id, pair, JobState.FAILED, "NO_AVAILABLE_NODE", no_node_message(*pair)
             )
             if found is Outcome.NO_CAPACITY:
-                raise NoCapacity(f"no free slot for {pair[0]}->{pair[1]} now")
+                raise NoCapacity(f"no free slot for {route.label} now")
             return self._logged(ref, JobState.FAILED)
         settled = await self._retries.settle(
             job_id, pair, found, wait_for_a_node_ms=self._settings.no_node_wait_ms

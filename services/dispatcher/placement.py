@@ -17,6 +17,7 @@ from typing import Protocol
 
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
+from lingua_common.routes import route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, set_attributes, traceparent
 from services.dispatcher.affinity import Affinity, turn_key
@@ -42,6 +43,7 @@ class CandidateFinder(Protocol):
         exclude: list[str],
         limit: int,
         preferred_pool: str = "",
+        both_ways: bool = False,
     ) -> list[Candidate]: ...
 
 
@@ -160,20 +162,23 @@ class Placer:
         )
 
     async def candidates(self, ticket: Ticket, exclude: Iterable[str]) -> list[Candidate]:
-        """The pool lookup: a sample of nodes serving the pair, preferred pool first."""
+        """The pool lookup: a sample of nodes serving the job's route (a directed pair,
+        or a pair both ways for a two-way job), preferred pool first."""
         spec = ticket.spec
+        route = route_of(spec)
         with tracer.start_as_current_span(
             names.DISPATCHER_SELECT,
             attributes={names.SRC_LANG: spec.src_lang, names.TGT_LANG: spec.tgt_lang},
         ) as span:
             preferred = await self._affinity.preferred_pool(spec.session_id)
             found = await self._finder.find(
-                spec.src_lang,
-                spec.tgt_lang,
+                route.src,
+                route.tgt,
                 required_service_types(spec.pipeline),
                 sorted(exclude),
                 self._settings.candidate_sample,
                 preferred,
+                route.both_ways,
             )
             span.set_attribute(names.SELECT_CANDIDATES, len(found))
             set_attributes(span, {names.POOL_ID: preferred})

@@ -31,6 +31,7 @@ class GrpcCandidateFinder:
         exclude: list[str],
         limit: int,
         preferred_pool: str = "",
+        both_ways: bool = False,
     ) -> list[Candidate]:
         reply = await self._stub.FindCandidates(
             pool_pb.FindCandidatesRequest(
@@ -39,6 +40,7 @@ class GrpcCandidateFinder:
                 exclude_node_ids=exclude,
                 limit=limit,
                 preferred_pool_id=preferred_pool,
+                both_directions=both_ways,
             ),
             timeout=CALL_TIMEOUT_S,
         )

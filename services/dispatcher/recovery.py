@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from lingua_common.clock import Clock
+from lingua_common.routes import label_of_key
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import continued, get_tracer, link_to
 from services.dispatcher.lifecycle import JobLifecycle
@@ -101,7 +102,7 @@ class Recovery:
                     pair,
                     JobState.FAILED,
                     "NO_AVAILABLE_NODE",
-                    f"no node available for {pair[0]}->{pair[1]} in time",
+                    f"no node available for {label_of_key(*pair)} in time",
                     only_from=JobState.PENDING,
                 )
             else:

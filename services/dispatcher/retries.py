@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from lingua_common.clock import Clock
+from lingua_common.routes import label_of_key
 from services.dispatcher.lifecycle import JobLifecycle
 from services.dispatcher.model import Abandoned, JobRecord, JobState
 from services.dispatcher.placement import Outcome, Placer, Ticket, ticket_of
@@ -15,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 def no_node_message(src: str, tgt: str) -> str:
-    return f"no node available for {src}->{tgt}"
+    """`src`, `tgt`: a route's key (a two-way job's reads "no node available for zh<->en")."""
+    return f"no node available for {label_of_key(src, tgt)}"
 
 
 class Retries:

@@ -19,6 +19,7 @@ from lingua_common.redis_client import close as close_redis
 from services.gateway.context import GatewayContext
 from services.gateway.deliveries import Deliveries
 from services.gateway.dispatcher_links import DispatcherLinks, LinkSettings
+from services.gateway.groups import RedisGroupStore
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.idle_nodes import IdleNodeWatch
 from services.gateway.metrics import GatewayMetrics
@@ -59,6 +60,9 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     )
     registry = registry_grpc.RegistryServiceStub(registry_channel)
     heartbeats = HeartbeatUplink(registry, settings.heartbeat_uplink)
+    groups = RedisGroupStore(
+        redis, LuaScripts(redis), Keys(settings.redis.key_prefix), settings.groups
+    )
 
     async def dispatchers() -> list[str]:
         return await store.dispatcher_addresses(clock.now_ms())
@@ -77,6 +81,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
         settings=settings,
         clock=clock,
         store=store,
+        groups=groups,
         registry=registry,
         heartbeats=heartbeats,
         links=links,

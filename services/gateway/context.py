@@ -11,6 +11,7 @@ from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
 from services.gateway.dispatcher_links import DispatcherLinks
+from services.gateway.groups import RedisGroupStore
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
@@ -33,6 +34,8 @@ class GatewayContext:
     # The job path: one link to each dispatcher replica.
     links: DispatcherLinks
     heartbeats: HeartbeatUplink
+    # Utterance groups: session state in Redis, shared by every replica.
+    groups: RedisGroupStore
     nodes: dict[str, NodeLink] = field(default_factory=dict)
     sessions: dict[str, SessionLink] = field(default_factory=dict)
     # Sessions with a pending cut or unanswered utterances: the ticker visits only these.

@@ -147,6 +147,11 @@ class UtteranceCutter:
     def close(self) -> Utterance | None:
         return self._finalize(Trigger.CLOSE)
 
+    def raise_next_index(self, index: int) -> None:
+        """The session took indexes below `index` by other means (`utterance` messages):
+        the next cut, including the one being buffered, takes one at or above it."""
+        self.next_index = max(self.next_index, index)
+
     def _finalize(self, trigger: Trigger) -> Utterance | None:
         if not self._bytes:
             return None

@@ -1,8 +1,9 @@
-"""The gateway's Prometheus metrics: its open WebSockets by kind."""
+"""The gateway's Prometheus metrics: its open WebSockets by kind, and node heartbeats
+that came before their node's registration (ignored)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 CONNECTION_KINDS = ("node", "session")
 
@@ -18,3 +19,9 @@ class GatewayMetrics:
         )
         # Children made once: opening and closing a socket only moves a number.
         self.connections = {kind: connections.labels(kind) for kind in CONNECTION_KINDS}
+        self.heartbeats_before_register = Counter(
+            "lingua_node_heartbeats_before_register",
+            "node_heartbeat messages on a socket not registered yet (a reconnecting agent's "
+            "timer outlives its socket); ignored",
+            registry=registry,
+        )

@@ -1,6 +1,12 @@
 """One node's WebSocket (/ws/node): registration and what each of its messages does.
 
 Heartbeats go through node_beats.py, the calls to other services through node_calls.py.
+
+- A reconnecting agent's heartbeat timer outlives its socket, so a `node_heartbeat` may
+  come before `node_register`: it is ignored quietly (counted), registration follows.
+- A refused registration gets its `error`, then the socket is closed (1008 with the code
+  as reason; 1013 when the refusal was a passing failure) so the agent's reconnect logic
+  runs, and one WARNING line names the node, its address and the reason.
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ logger = logging.getLogger(__name__)
 CLOSE_SUPERSEDED = 4001
 CLOSE_REREGISTER = 4002
 CLOSE_SILENT = 1000  # a normal closure: every agent reconnects after one
+CLOSE_REFUSED = 1008  # policy violation: the registration was refused
+CLOSE_TRY_AGAIN = 1013  # try again later: registration failed for a passing reason
+# Refusals the node itself must fix (PROTOCOL.md "Registration refusals end the connection").
+REFUSAL_CODES = frozenset(
+    {"INVALID_CAPABILITY_SCHEMA", "NO_GPU_AVAILABLE", "NODE_ID_CONFLICT", "UNAUTHENTICATED"}
+)
 # Assignments remembered per connection, to write each (job, attempt) once.
 ASSIGNMENTS_REMEMBERED = 1024
 
@@ -43,10 +55,17 @@ PROGRESS_EVENTS = {
 
 
 class NodeLink:
-    def __init__(self, ws: Connection, ctx: GatewayContext, identity: Identity = ANONYMOUS) -> None:
+    def __init__(
+        self,
+        ws: Connection,
+        ctx: GatewayContext,
+        identity: Identity = ANONYMOUS,
+        address: str = "",
+    ) -> None:
         self.ws = ws
         self.ctx = ctx
         self.identity = identity
+        self.address = address  # the peer's address, for the logs
         limits = ctx.settings.limits
         self.outbox = Outbox(ws, limits.send_queue, limits.send_queue_bytes)
         self.node_id = ""
@@ -79,6 +98,10 @@ class NodeLink:
             await self._register(node_in.parse_node_register(msg))
             return
         if not self.node_id:
+            if kind == "node_heartbeat":
+                # The agent's timer outlived its last socket; its register follows.
+                self.ctx.metrics.heartbeats_before_register.inc()
+                return
             raise WireError(f"'{kind}' before node_register: register first")
         if kind == "node_heartbeat":
             beat = node_in.parse_node_heartbeat(msg)
@@ -155,10 +178,7 @@ class NodeLink:
                 timeout=self.ctx.rpc_timeout_s,
             )
         except grpc.aio.AioRpcError as error:
-            # Rejections keep the connection: the node may fix itself and retry.
-            self.outbox.send(
-                out.error(wire_code_of(error), error.details() or "registration failed")
-            )
+            await self._refuse(message.node_id, wire_code_of(error), error.details() or "")
             return
         previous = self.ctx.nodes.get(reply.node_id)
         if previous is not None and previous is not self:
@@ -169,9 +189,29 @@ class NodeLink:
         self.node_id, self.epoch = reply.node_id, reply.epoch
         self.ctx.nodes[self.node_id] = self
         self.ctx.links.node_held(self.node_id, self.epoch)
-        self.outbox.send(
-            out.node_register_ack(self.node_id, "registered", STATUS_NAMES.get(reply.status))
+        # A node that can serve nothing is accepted, and told why (the registry logs it).
+        said = "registered"
+        if reply.not_serving:
+            said = f"registered; not serving: {reply.not_serving}"
+        self.outbox.send(out.node_register_ack(self.node_id, said, STATUS_NAMES.get(reply.status)))
+
+    async def _refuse(self, requested_id: str, code: str, details: str) -> None:
+        """The error first, so the agent learns why; then the close runs its reconnect."""
+        reason = (details or "registration failed")[:256]
+        node_id = requested_id or "(new)"
+        # One line an operator can read in either log format.
+        logger.warning(
+            "node registration refused: node %s at %s: %s (%s)",
+            node_id,
+            self.address or "?",
+            code,
+            reason,
+            extra={"node_id": node_id, "address": self.address, "code": code, "reason": reason},
         )
+        await self.outbox.send_and_wait(out.error(code, reason))
+        close_code = CLOSE_REFUSED if code in REFUSAL_CODES else CLOSE_TRY_AGAIN
+        # A close reason is at most 123 bytes; the code is short and says it all.
+        await self.ws.close(close_code, code[:64])
 
     def silent(self, silent_ms: int) -> bool:
         """Nothing heard for too long: close the socket (the node, if alive, reconnects).

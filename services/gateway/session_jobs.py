@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
@@ -43,11 +44,18 @@ def cut_reason(spec: job_pb2.JobSpec) -> str:
     return "utterance"
 
 
+# Fills in what a job carries from session state before it goes (its group hint).
+Prepare = Callable[[job_pb2.JobSpec], None]
+
+
 class JobSubmitter:
-    def __init__(self, ctx: GatewayContext, answers: Answers, emit: Emit) -> None:
+    def __init__(
+        self, ctx: GatewayContext, answers: Answers, emit: Emit, prepare: Prepare | None = None
+    ) -> None:
         self._ctx = ctx
         self._answers = answers
         self._emit = emit
+        self._prepare = prepare
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
@@ -63,6 +71,8 @@ class JobSubmitter:
         self._send(spec)
 
     def _send(self, spec: job_pb2.JobSpec) -> None:
+        if self._prepare is not None:
+            self._prepare(spec)
         # The root of the job's trace: everything the job causes, anywhere, hangs below.
         with tracer.start_as_current_span(
             names.GATEWAY_UTTERANCE,

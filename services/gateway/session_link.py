@@ -1,11 +1,19 @@
 """One client's WebSocket (/ws/session): the session's state and what it does per message.
 
 Streamed audio and its cutting live in session_stream.py, the jobs in session_jobs.py,
-everything the client hears back in session_answers.py.
+everything the client hears back in session_answers.py, and the utterance groups its
+results carry in session_groups.py / groups.py.
+
+- One index sequence: `utterance` messages bring their own index, cuts of streamed
+  audio take the next one; a cut always takes an index above every accepted one.
+- `session_close` cuts what is buffered, and its `session_close_ack` goes out after the
+  answers to everything accepted (the last cut's included). A socket that just closes
+  has gone: its buffered audio is dropped (logged at INFO with its size).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,8 +25,10 @@ from lingua_common.ids import new_id, new_trace_id
 from services.gateway.auth import ANONYMOUS, Identity
 from services.gateway.context import GatewayContext
 from services.gateway.cutting import Utterance
+from services.gateway.groups import GroupsUnavailableError, Playback
 from services.gateway.outbox import Outbox
 from services.gateway.session_answers import Answers
+from services.gateway.session_groups import GroupStamper
 from services.gateway.session_jobs import JobSubmitter
 from services.gateway.session_stream import AudioStream
 from services.gateway.wire import client_in, out
@@ -40,7 +50,10 @@ class SessionLink:
         self._defaults = job_pb2.JobSpec()
         self._pair = ("", "")
         self._closing = ""  # why new input is refused ("" while it is accepted)
+        # session_close came: its ack waits for the answers still owed.
+        self._close_ack_owed = False
         # Replaced at session_init; until then nothing can reach them.
+        self._stamper: GroupStamper | None = None
         self._answers = Answers("", ctx.settings.answer_timeout_ms, self.outbox.send)
         self._stream = AudioStream(ctx.settings.cutting, "", "", self.outbox.send)
         self._jobs = JobSubmitter(ctx, self._answers, self.outbox.send)
@@ -78,6 +91,7 @@ class SessionLink:
                     self._stream.playback_ended(now)
                 else:
                     self._stream.playback_started(now)
+                await self._record_playback(playback, now)
                 self._answers.playback(playback.trace_id, playback.ended)
                 self._mark_activity()
         else:
@@ -136,9 +150,18 @@ class SessionLink:
         self._defaults.tenant_id = tenant
         self._pair = (init.src_lang, init.tgt_lang)
         send = self.outbox.send
-        self._answers = Answers(session_id, self.ctx.settings.answer_timeout_ms, send)
+        # Answers leave through the stamper, which puts each result in its group.
+        self._stamper = GroupStamper(
+            self.ctx.groups,
+            session_id,
+            self.ctx.clock,
+            send,
+            limit=self.ctx.settings.limits.send_queue,
+        )
+        ordered = self._stamper.send
+        self._answers = Answers(session_id, self.ctx.settings.answer_timeout_ms, ordered)
         self._stream = AudioStream(self.ctx.settings.cutting, session_id, trace_id, send)
-        self._jobs = JobSubmitter(self.ctx, self._answers, send)
+        self._jobs = JobSubmitter(self.ctx, self._answers, ordered, prepare=self._group_hint)
         self.ctx.sessions[session_id] = self
         self.outbox.send(out.session_init_ack(session_id, trace_id, "opus"))
 
@@ -160,6 +183,7 @@ class SessionLink:
                 out.error("INVALID_MESSAGE", f"utterance_index {index} was already accepted")
             )
             return
+        self._stream.index_taken(index)  # the next cut goes above it
         pair = (spec.src_lang, spec.tgt_lang)
         pair_changed, self._pair = pair != self._pair, pair
         self._mark_activity()
@@ -175,6 +199,7 @@ class SessionLink:
         which = delivery.WhichOneof("message")
         if which == "outcome":
             self._answers.outcome(delivery.job, delivery.outcome, self.ctx.clock.now_ms())
+            self._ack_close_if_answered()
         elif which == "asr_partial":
             self._answers.partial(delivery.job, delivery.asr_partial)
         elif which == "ui_event":
@@ -190,15 +215,55 @@ class SessionLink:
         """Pause cuts and answer timeouts; called by the replica's ticker."""
         self._accept_cut(self._stream.poll(now_ms))
         self._answers.expire(now_ms)
+        self._ack_close_if_answered()
         if not self._stream.has_audio and not self._answers.outstanding:
             self.ctx.active_sessions.discard(self)
+
+    # --- groups ------------------------------------------------------------------------------
+
+    def _group_hint(self, spec: job_pb2.JobSpec) -> None:
+        """A job cut while the session's group is open carries it (a hint for the node)."""
+        if self._stamper is None:
+            return
+        hint = self._stamper.mirror.hint(self.ctx.clock.now_ms())
+        if hint is not None:
+            spec.group_id, spec.part_index = hint.group_id, hint.part_index
+            if hint.context_text:
+                spec.context_text = hint.context_text
+
+    async def _record_playback(self, playback: client_in.TtsPlayback, now_ms: int) -> None:
+        what = Playback.ENDED if playback.ended else Playback.STARTED
+        if self._stamper is not None:
+            self._stamper.mirror.played(playback.group_id, what, now_ms)
+        try:
+            # Bounded (groups.py): this socket's next messages (its audio) wait behind it.
+            await self.ctx.groups.playback(self.session_id, playback.group_id, what, now_ms)
+        except GroupsUnavailableError as error:
+            logger.warning("playback not recorded: %s", error, extra=self._log_ids())
+
+    def _log_ids(self) -> dict[str, str]:
+        return {"session_id": self.session_id}
 
     # --- closing ------------------------------------------------------------------------------
 
     def _close_requested(self) -> None:
+        """What is buffered becomes a last utterance; the ack follows every answer owed."""
         self._accept_cut(self._stream.close())
         self._closing = "the session was closed"
-        self.outbox.send(out.session_close_ack(self.session_id))
+        self._close_ack_owed = True
+        self._ack_close_if_answered()
+
+    def _ack_close_if_answered(self) -> None:
+        if self._close_ack_owed and not self._answers.outstanding:
+            self._close_ack_owed = False
+            # Behind the answers (the stamper keeps their order), never ahead of them.
+            self._send_ordered(out.session_close_ack(self.session_id))
+
+    def _send_ordered(self, message: dict[str, Any]) -> None:
+        if self._stamper is not None:
+            self._stamper.send(message)
+        else:
+            self.outbox.send(message)
 
     def begin_drain(self) -> None:
         """The replica is stopping: cut what is buffered, accept nothing new."""
@@ -209,10 +274,21 @@ class SessionLink:
     def give_up(self) -> None:
         """Out of drain time: every unanswered utterance gets an error of its own."""
         self._answers.give_up("SESSION_CLOSED", DRAINING_MESSAGE)
+        self._ack_close_if_answered()
+
+    async def flush(self, timeout_s: float) -> None:
+        """Let what is queued go out (results being put in their groups first), bounded."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        if self._stamper is not None:
+            await self._stamper.wait_idle(timeout_s)
+        await self.outbox.drain(max(0.1, deadline - loop.time()))
 
     async def closed(self) -> None:
         """The socket is gone. Jobs already accepted still run; their answers have nowhere to go."""
         self.ctx.active_sessions.discard(self)
+        if self._stamper is not None:
+            await self._stamper.close()
         await self.outbox.close()
         if not self.session_id:
             return
@@ -226,9 +302,12 @@ class SessionLink:
             )
         try:
             await self.ctx.store.close_session(self.session_id, self.ctx.clock.now_ms())
+            await self.ctx.groups.forget(self.session_id)
         except Exception:
             logger.exception("session close not stored", extra={"session_id": self.session_id})
 
     @property
     def outstanding(self) -> int:
-        return self._answers.outstanding
+        """Answers still owed, and answers not yet out (being put in their group)."""
+        queued = self._stamper.queued if self._stamper is not None else 0
+        return self._answers.outstanding + queued

@@ -49,6 +49,10 @@ class AudioStream:
             self._emit(out.ui_event(self._session_id, "INPUT_STARTED", index, "", self._trace_id))
         return self._ended(cut)
 
+    def index_taken(self, index: int) -> None:
+        """An utterance took `index` (its own, or a cut's): the next cut goes above it."""
+        self._cutter.raise_next_index(index + 1)
+
     def poll(self, now_ms: int) -> Utterance | None:
         return self._ended(self._cutter.poll(now_ms))
 

@@ -11,6 +11,7 @@ from lingua_common.env import SettingsError, env_bool, env_float, env_int, env_s
 from lingua_common.settings import RedisSettings, ServerSettings
 from services.gateway.client_address import Network, parse_networks
 from services.gateway.cutting import CutSettings
+from services.gateway.groups import GroupSettings
 from services.gateway.heartbeat_uplink import MAX_BEATS_PER_BATCH, MAX_LINGER_S, UplinkSettings
 
 DEFAULT_CREDENTIAL_SALT = "lingua-node-credential-v1"
@@ -139,6 +140,7 @@ class GatewaySettings:
     drain_timeout_ms: int = 5_000
     rpc_timeout_ms: int = 5_000
     cutting: CutSettings = field(default_factory=CutSettings)
+    groups: GroupSettings = field(default_factory=GroupSettings)
     limits: Limits = field(default_factory=Limits)
     auth: AuthSettings = field(default_factory=AuthSettings)
     heartbeat_uplink: UplinkSettings = field(default_factory=UplinkSettings)
@@ -160,6 +162,10 @@ class GatewaySettings:
         if not 0 <= self.heartbeat_uplink.linger_s <= MAX_LINGER_S:
             raise SettingsError(
                 f"LINGUA_HEARTBEAT_BATCH_LINGER_MS must be within 0..{MAX_LINGER_S * 1000:.0f}"
+            )
+        if self.groups.window_ms < 0 or self.groups.context_chars < 0:
+            raise SettingsError(
+                "LINGUA_GROUP_WINDOW_MS and LINGUA_GROUP_CONTEXT_CHARS must be >= 0"
             )
         if self.node_idle_timeout_ms <= 0:
             raise SettingsError("LINGUA_NODE_IDLE_TIMEOUT_MS must be > 0")
@@ -209,6 +215,12 @@ class GatewaySettings:
             ),
             drain_timeout_ms=env_int(env, "LINGUA_DRAIN_TIMEOUT_MS", cls.drain_timeout_ms),
             cutting=_cutting_from_env(env),
+            groups=GroupSettings(
+                window_ms=env_int(env, "LINGUA_GROUP_WINDOW_MS", GroupSettings.window_ms),
+                context_chars=env_int(
+                    env, "LINGUA_GROUP_CONTEXT_CHARS", GroupSettings.context_chars
+                ),
+            ),
             limits=_limits_from_env(env),
             auth=AuthSettings.from_env(env),
             heartbeat_uplink=UplinkSettings(

@@ -79,11 +79,11 @@ class WebSocketEndpoints:
             await ws.close(CLOSE_TRY_AGAIN_LATER, "too many connections from your address")
             return
         try:
-            await self._serve(ws)
+            await self._serve(ws, ip)
         finally:
             counter.release(ip)
 
-    async def _serve(self, ws: ServerConnection) -> None:
+    async def _serve(self, ws: ServerConnection, ip: str) -> None:
         request = ws.request
         assert request is not None  # the handler runs after a completed handshake
         path = path_of(request.path)
@@ -96,7 +96,7 @@ class WebSocketEndpoints:
         link: NodeLink | SessionLink
         clock = self._ctx.clock
         if path == NODE_PATH:
-            link = NodeLink(ws, self._ctx, identity)
+            link = NodeLink(ws, self._ctx, identity, address=ip)
             guard = RateGuard(limits.node_rate, limits.rate_strikes, clock)
             budget = ByteBudget(limits.node_bytes, clock)
             open_sockets = self._ctx.metrics.connections["node"]
@@ -142,9 +142,7 @@ class WebSocketEndpoints:
             await asyncio.sleep(DRAIN_POLL_S)
         for session in sessions:
             session.give_up()
-        await asyncio.gather(
-            *(link.outbox.drain(max(0.1, deadline - loop.time())) for link in sessions)
-        )
+        await asyncio.gather(*(link.flush(max(0.1, deadline - loop.time())) for link in sessions))
         if self._server is not None:
             self._server.close(close_connections=True, code=CLOSE_SERVICE_RESTART)
             await self._server.wait_closed()

@@ -102,10 +102,13 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "pair.src and pair.tgt are required"
             )
+        both = request.both_directions
         pair = (request.pair.src, request.pair.tgt)
+        if both:
+            pair = (min(pair), max(pair))  # both directions: one pool per unordered pair
         preferred = None
         if request.preferred_pool_id:
-            parsed = parse_pool_id(request.preferred_pool_id)
+            parsed = parse_pool_id(request.preferred_pool_id, both)
             if parsed is not None and parsed[0] == pair:
                 preferred = parsed[1]
         limit = min(request.limit or DEFAULT_CANDIDATES, MAX_CANDIDATES)
@@ -115,12 +118,17 @@ class PoolServicer(pb_grpc.PoolServiceServicer):
             attributes={names.SRC_LANG: pair[0], names.TGT_LANG: pair[1]},
         ) as span:
             found = index.candidates(
-                pair, request.required_service_types, request.exclude_node_ids, limit, preferred
+                pair,
+                request.required_service_types,
+                request.exclude_node_ids,
+                limit,
+                preferred,
+                both_ways=both,
             )
             span.set_attribute(names.SELECT_CANDIDATES, len(found))
         return pb.FindCandidatesResponse(
             candidates=[
-                pb.Candidate(node_id=n, pool_id=pool_id(pair, index.shard_of(pair, n)))
+                pb.Candidate(node_id=n, pool_id=pool_id(pair, index.shard_of(pair, n, both), both))
                 for n in found
             ],
             index_version=index.version,

@@ -24,6 +24,7 @@ from services.registry.event_feed import EventFeed
 from services.registry.gateways import GatewayNotifier
 from services.registry.index_sync import IndexSync, IndexUpdate
 from services.registry.model import Beat, BeatOutcome, NodeEvent, NodeRecord, NodeStatus
+from services.registry.serving import record_serving_gap, serving_gap
 from services.registry.settings import HealthPolicy, RegistrySettings
 from services.registry.store import (
     NodeIdConflictError,
@@ -57,6 +58,8 @@ class Registration:
     node_id: str
     epoch: int
     status: NodeStatus
+    # Why the node can serve no job ("" when it can): it is registered all the same.
+    not_serving: str = ""
 
 
 def ready_types_of(caps: list[node_pb2.CapabilityByType]) -> tuple[str, ...]:
@@ -158,7 +161,27 @@ class Registry:
             "node registered",
             extra={"node_id": node_id, "epoch": claim.epoch, "gateway_id": gateway_id},
         )
-        return Registration(node_id=node_id, epoch=claim.epoch, status=NodeStatus.REGISTERING)
+        not_serving = serving_gap(
+            language_caps, ready_types, descriptor.accept_public_jobs, self._settings.pipeline_types
+        )
+        if not_serving:
+            # Registered, but no job will ever come: an operator must hear of it.
+            logger.warning(
+                "node %s registered but not serving: %s",
+                node_id,
+                not_serving,
+                extra={"node_id": node_id, "gateway_id": gateway_id, "not_serving": not_serving},
+            )
+        return Registration(
+            node_id=node_id,
+            epoch=claim.epoch,
+            status=NodeStatus.REGISTERING,
+            not_serving=not_serving,
+        )
+
+    def not_serving(self, record: NodeRecord) -> str:
+        """Why the node, as its record stands, can serve no job ("" when it can)."""
+        return record_serving_gap(record, self._settings.pipeline_types)
 
     async def heartbeat(self, beat: HeartbeatInput) -> NodeStatus:
         [outcome] = await self.heartbeat_many([beat])

@@ -55,6 +55,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
             node_id=registration.node_id,
             epoch=registration.epoch,
             status=STATUS_TO_PB[registration.status],
+            not_serving=registration.not_serving,
         )
 
     async def Heartbeat(
@@ -106,7 +107,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         except DomainError as error:
             await abort_with(context, error)
             raise
-        return pb.GetNodeResponse(node=node_to_pb(record))
+        return pb.GetNodeResponse(node=node_to_pb(record, self._registry.not_serving(record)))
 
     async def ListNodes(
         self, request: pb.ListNodesRequest, context: Context
@@ -123,7 +124,7 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         for node_id in ids:
             record = await self._store.get(node_id)
             if record is not None and (wanted is None or record.status is wanted):
-                nodes.append(node_to_pb(record))
+                nodes.append(node_to_pb(record, self._registry.not_serving(record)))
         return pb.ListNodesResponse(
             nodes=nodes, next_page_token=str(next_cursor) if next_cursor else ""
         )
@@ -158,9 +159,10 @@ def _outcome_of(result: NodeStatus | DomainError) -> pb.HeartbeatOutcome:
     return pb.HeartbeatOutcome(status=STATUS_TO_PB[result])
 
 
-def node_to_pb(record: NodeRecord) -> node_pb2.Node:
+def node_to_pb(record: NodeRecord, not_serving: str = "") -> node_pb2.Node:
     node = node_pb2.Node(
         node_id=record.node_id,
+        not_serving=not_serving,
         epoch=record.epoch,
         status=STATUS_TO_PB[record.status],
         status_reason=record.status_reason,

@@ -39,6 +39,9 @@ class RegistrySettings:
     # Anti-entropy for index updates lost in a crash: rare, so cheap and spread out.
     reconcile_interval_ms: int = 300_000
     health: HealthPolicy = field(default_factory=HealthPolicy)
+    # What a job of the default pipeline needs ready: a node lacking any of these (or
+    # serving no pair) is registered "not serving", with the reason.
+    pipeline_types: tuple[str, ...] = ("asr", "nmt", "tts")
 
     @property
     def offline_after_ms(self) -> int:
@@ -52,6 +55,7 @@ class RegistrySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RegistrySettings:
         required = env_str(env, "LINGUA_REQUIRED_SERVICE_TYPES", "asr,nmt")
+        pipeline = env_str(env, "LINGUA_PIPELINE_SERVICE_TYPES", "asr,nmt,tts")
         return cls(
             server=ServerSettings.from_env(env, default_port=50051, default_metrics_port=9101),
             redis=RedisSettings.from_env(env),
@@ -68,6 +72,7 @@ class RegistrySettings:
             reconcile_interval_ms=env_int(
                 env, "LINGUA_RECONCILE_INTERVAL_MS", cls.reconcile_interval_ms
             ),
+            pipeline_types=tuple(t for t in pipeline.split(",") if t),
             health=HealthPolicy(
                 required_service_types=tuple(t for t in required.split(",") if t),
                 max_gpu_percent=env_float(env, "LINGUA_MAX_GPU_PERCENT", 100.0),

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 Message = dict[str, Any]
 Predicate = Callable[[str, Message], bool]
+TWO_WAY_FIELDS = ("mode", "lang_a", "lang_b", "auto_langs")
 
 
 @dataclass
@@ -34,6 +35,8 @@ class _Session:
     next_index: int = 0
     chunks: list[tuple[int, bytes]] = field(default_factory=list)
     held: list[Message] = field(default_factory=list)
+    # Two-way mode as session_init named it, passed on to the node unchanged.
+    mode: Message = field(default_factory=dict)
 
 
 class MiniScheduler:
@@ -47,6 +50,7 @@ class MiniScheduler:
         self.duplicate_assign = False  # send every job_assign twice
         self.noise = False  # send the client extra message kinds and junk after the ack
         self.drop_trace_id = False  # send translation_result without its trace_id
+        self.drop_group_id = False  # send translation_result without group_id / part_index
         self.reject_sessions = False  # answer session_init with an error, then close
         self._sessions: dict[str, _Session] = {}
         self._jobs: dict[str, str] = {}  # job_id -> session_id
@@ -128,6 +132,7 @@ class MiniScheduler:
         elif kind == "session_init":
             session_id = f"s-{next(self._ids)}"
             session = _Session(ws, f"t-{session_id}", message["src_lang"], message["tgt_lang"])
+            session.mode = {k: message[k] for k in TWO_WAY_FIELDS if k in message}
             self._sessions[session_id] = session
             ack = {"type": "session_init_ack", "session_id": session_id, "message": "ok"}
             await _send(ws, {**ack, "trace_id": session.trace_id})
@@ -160,6 +165,7 @@ class MiniScheduler:
             "utterance_index": index,
             "src_lang": session.src_lang,
             "tgt_lang": session.tgt_lang,
+            **session.mode,
             "pipeline": {"use_asr": True, "use_nmt": True, "use_tts": True},
             "audio": base64.b64encode(audio).decode(),
             "audio_format": "opus",
@@ -196,6 +202,9 @@ class MiniScheduler:
         }
         if "extra" in result:
             answer["extra"] = result["extra"]
+        if answer["text_asr"] and not self.drop_group_id:
+            # One group per session here (the gateway's rule is tested with the gateway).
+            answer["group_id"], answer["part_index"] = f"group_{session_id}", index
         if self.corrupt_text and answer["text_asr"]:
             answer["text_asr"] = "asr:0000000000000000"
         if self.drop_trace_id:

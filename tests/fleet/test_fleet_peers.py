@@ -27,7 +27,8 @@ def assert_on_protocol(sched: MiniScheduler) -> None:
 
 
 async def start_node(sched: MiniScheduler, url: str, **options: Any) -> FakeNode:
-    node = FakeNode(NodeConfig(url=url, pairs=(("zh", "en"),), **{**FAST_NODE, **options}))
+    settings = {"pairs": (("zh", "en"),), **FAST_NODE, **options}
+    node = FakeNode(NodeConfig(url=url, **settings))
     node.start()
     await node.wait_registered(10.0)
     return node

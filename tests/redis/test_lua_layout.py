@@ -63,6 +63,7 @@ def test_keys_used_together_share_one_hash_tag() -> None:
         [k.job("j"), k.job_events("j")],
         [k.session("s"), k.session_owner("s"), k.session_jobs("s")],
         [k.session("s"), k.session_owner("s")],
+        [k.session_group("s"), k.session("s"), k.session_owner("s")],
         [k.index_nodes(), k.index_version(), k.index_changes(), k.index_seqs()],
         [k.pending("zh", "en"), k.pending_leases("zh", "en")],
     ]

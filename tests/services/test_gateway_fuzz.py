@@ -38,8 +38,9 @@ NODE_IN: dict[str, Message] = json.loads(
 )
 CLIENT_IN: dict[str, Message] = json.loads((GOLDEN / "client_in.json").read_text())
 # Close codes a fuzzed connection may legitimately end with: invalid UTF-8 (1007), the
-# node id taken over (4001) or gone (4002) after a fuzzed re-registration or drain.
-ALLOWED_CLOSES = {1007, 4001, 4002}
+# node id taken over (4001) or gone (4002) after a fuzzed re-registration or drain, a
+# fuzzed registration refused (1008, PROTOCOL.md: the error frame, then the close).
+ALLOWED_CLOSES = {1007, 1008, 4001, 4002}
 
 
 def answer(assign: Message, node_id: str) -> Message:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 import grpc
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from lingua.common.v1 import node_pb2
@@ -65,37 +67,87 @@ async def test_register_ack_then_ready_after_heartbeat_and_indexed_by_directed_p
     await node.close()
 
 
-async def test_wrong_schema_version_is_refused_and_the_connection_stays_for_a_retry(
-    suite: InProcessSuite,
+async def refused_then_closed(node: Peer, code: str) -> None:
+    """PROTOCOL.md: the refusal's error frame, then close 1008 with the code as reason."""
+    error = await node.expect("error")
+    assert error["code"] == code
+    await node.ws.wait_closed()
+    assert (node.ws.close_code, node.ws.close_reason) == (1008, code)
+
+
+def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.getMessage().startswith("node registration refused")
+    ]
+
+
+async def test_wrong_schema_version_is_refused_and_the_connection_closed_for_its_retry(
+    suite: InProcessSuite, caplog: pytest.LogCaptureFixture
 ) -> None:
     node = await Peer.open(suite.ws_url() + "/ws/node")
     await node.send(register_message(schema="1.0"))
-    error = await node.expect("error")
-    assert error["code"] == "INVALID_CAPABILITY_SCHEMA"
+    await refused_then_closed(node, "INVALID_CAPABILITY_SCHEMA")
+    [line] = refusal_lines(caplog)
+    assert (line.node_id, line.address, line.code) == (  # type: ignore[attr-defined]
+        "(new)",
+        "127.0.0.1",
+        "INVALID_CAPABILITY_SCHEMA",
+    )
+    assert "'1.0'" in line.reason  # type: ignore[attr-defined]
+    # The agent's own reconnect: a fixed register on a new socket is accepted.
+    node = await Peer.open(suite.ws_url() + "/ws/node")
     await node.send(register_message(schema=None))
-    assert (await node.expect("error"))["code"] == "INVALID_CAPABILITY_SCHEMA"
+    await refused_then_closed(node, "INVALID_CAPABILITY_SCHEMA")
+    node = await Peer.open(suite.ws_url() + "/ws/node")
     await node.send(register_message())
     assert (await node.expect("node_register_ack"))["node_id"]
+    assert len(refusal_lines(caplog)) == 2
     await node.close()
 
 
-async def test_a_node_without_gpu_is_refused(suite: InProcessSuite) -> None:
+async def test_a_node_without_gpu_is_refused_closed_and_logged_once(
+    suite: InProcessSuite, caplog: pytest.LogCaptureFixture
+) -> None:
     node = await Peer.open(suite.ws_url() + "/ws/node")
-    await node.send(register_message(gpus=0))
-    error = await node.expect("error")
-    assert error["code"] == "NO_GPU_AVAILABLE"
+    await node.send(register_message(gpus=0, node_id="node-cpu-only"))
+    await refused_then_closed(node, "NO_GPU_AVAILABLE")
+    [line] = refusal_lines(caplog)
+    assert "node node-cpu-only at 127.0.0.1: NO_GPU_AVAILABLE" in line.getMessage()
+
+
+async def test_a_heartbeat_before_register_is_ignored_quietly_and_counted(
+    suite: InProcessSuite,
+) -> None:
+    before = heartbeats_before_register(suite)
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(heartbeat_message("node-x"))  # a reconnecting agent's timer fired
+    await node.send(register_message(node_id="node-x"))
+    # No error came first: the ack is the first frame on the socket.
+    ack = await node.recv()
+    assert (ack["type"], ack["node_id"]) == ("node_register_ack", "node-x")
+    assert heartbeats_before_register(suite) == before + 1
     await node.close()
 
 
-async def test_messages_before_register_are_refused_without_closing(suite: InProcessSuite) -> None:
+async def test_other_messages_before_register_are_refused_without_closing(
+    suite: InProcessSuite,
+) -> None:
     node = await Peer.open(suite.ws_url() + "/ws/node")
-    await node.send(heartbeat_message("node-x"))
+    await node.send({"type": "job_ack", "job_id": "j", "attempt_id": 1, "node_id": "n"})
     error = await node.expect("error")
     assert error["code"] == "INVALID_MESSAGE"
     assert "register first" in error["message"]
     await node.send(register_message())
     await node.expect("node_register_ack")
     await node.close()
+
+
+def heartbeats_before_register(suite: InProcessSuite) -> float:
+    registry = suite.gateway_apps[0].metrics.registry
+    value = registry.get_sample_value("lingua_node_heartbeats_before_register_total")
+    return value or 0.0
 
 
 async def test_reconnect_with_same_id_takes_over_and_the_old_socket_cannot_undo_it(
@@ -162,4 +214,40 @@ async def test_heartbeats_with_unchanged_capabilities_do_not_touch_the_index(
             return reply.index_version > before
 
         await eventually(bumped)
+    await node.close()
+
+
+async def test_a_node_that_can_serve_nothing_is_registered_told_and_shown_why(
+    suite: InProcessSuite, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ASR and semantic ready, no NMT or TTS: accepted, told so, one WARNING line, and
+    GetNode / ListNodes say why; a heartbeat reporting them ready clears it."""
+    half = [{"type": "asr", "ready": True}, {"type": "semantic", "ready": True}]
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send({**register_message(node_id="node-half"), "capability_by_type": half})
+    ack = await node.expect("node_register_ack")
+    assert ack["message"] == "registered; not serving: missing nmt, tts"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    [line] = [r for r in warnings if "not serving" in r.getMessage()]
+    assert line.getMessage() == "node node-half registered but not serving: missing nmt, tts"
+    async with grpc.aio.insecure_channel(grpc_address(suite.registry)) as channel:
+        stub = pb_grpc.RegistryServiceStub(channel)
+        got = await stub.GetNode(pb.GetNodeRequest(node_id="node-half"))
+        assert got.node.not_serving == "missing nmt, tts"
+        listed = await stub.ListNodes(pb.ListNodesRequest())
+        assert {n.node_id: n.not_serving for n in listed.nodes} == {"node-half": "missing nmt, tts"}
+        await node.send(heartbeat_message("node-half"))  # every service ready now
+
+        async def serving() -> bool:
+            reply = await stub.GetNode(pb.GetNodeRequest(node_id="node-half"))
+            return reply.node.not_serving == ""
+
+        await eventually(serving)
+    await node.close()
+
+
+async def test_a_node_that_serves_gets_a_plain_ack(suite: InProcessSuite) -> None:
+    node = await Peer.open(suite.ws_url() + "/ws/node")
+    await node.send(register_message())
+    assert (await node.expect("node_register_ack"))["message"] == "registered"
     await node.close()

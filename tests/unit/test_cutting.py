@@ -149,6 +149,17 @@ def test_index_advances_by_exactly_one_per_finalize():
     assert cutter.next_index == 9
 
 
+def test_a_cut_takes_an_index_above_every_index_the_session_took_otherwise():
+    cutter = UtteranceCutter(SETTINGS)
+    cutter.raise_next_index(2)  # `utterance` messages 0 and 1 were accepted
+    cutter.add_chunk(0, speech(), False, now_ms=0)
+    cutter.raise_next_index(4)  # utterance 3 came while this audio was buffering
+    cutter.raise_next_index(1)  # an older index never lowers it
+    cut = cutter.add_chunk(1, b"", True, now_ms=1)
+    assert cut is not None and cut.index == 4
+    assert cutter.next_index == 5
+
+
 def test_audio_is_payloads_in_seq_order_when_chunks_arrive_out_of_order():
     cutter = UtteranceCutter(SETTINGS)
     for seq in (2, 0, 3, 1):

@@ -190,6 +190,7 @@ def test_each_node_says_why_it_takes_no_job() -> None:
         _node("orphan", ready, gateway_id=""),
         _node("unindexed", ready),
         _node("unindexed-why", ready, status_reason="not_serving: missing nmt, tts"),
+        _node("half", node_pb2.NODE_STATUS_DEGRADED, not_serving="missing nmt, tts"),
         _node("drained", node_pb2.NODE_STATUS_DRAINING, status_reason="maintenance"),
         _node("gone", node_pb2.NODE_STATUS_OFFLINE),
     ]
@@ -201,6 +202,7 @@ def test_each_node_says_why_it_takes_no_job() -> None:
         "orphan": "no gateway holds its socket",
         "unindexed": "in no pool: no language pair with ready services",
         "unindexed-why": "not_serving: missing nmt, tts",
+        "half": "not_serving: missing nmt, tts",  # the registry's own field
         "drained": "draining: maintenance",
         "gone": "offline",
     }
@@ -220,13 +222,19 @@ def test_pools_count_free_slots_of_nodes_that_take_jobs_and_two_way_pairs() -> N
     ]
     rows = {
         views.pair_text(r.pair, r.two_way): r
-        for r in views.pool_rows(pools, nodes, {("zh", "en"): 2, ("xx", "yy"): 1})
+        for r in views.pool_rows(
+            pools,
+            nodes,
+            # Two-way jobs wait in their own lines: zh<->en and en<->zh as clients spell it.
+            {("zh", "en"): 2, ("xx", "yy"): 1, ("zh<->en", "*"): 4, ("en<->zh", "*"): 1},
+        )
     }
     assert set(rows) == {"zh→en", "en→zh", "en↔zh", "xx→yy"}
+    assert rows["en↔zh"].waiting == 5
     zh_en = rows["zh→en"]
     assert (zh_en.shards, zh_en.nodes, zh_en.ready_nodes, zh_en.free_slots) == (2, 3, 2, 7)
     assert zh_en.waiting == 2 and rows["en→zh"].waiting == 0
-    assert (rows["en↔zh"].nodes, rows["en↔zh"].free_slots, rows["en↔zh"].waiting) == (1, 3, None)
+    assert (rows["en↔zh"].nodes, rows["en↔zh"].free_slots) == (1, 3)
     assert rows["xx→yy"].nodes == 0 and rows["xx→yy"].waiting == 1
     assert views.pool_rows(pools, nodes, None)[0].waiting is None
 

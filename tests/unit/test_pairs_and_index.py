@@ -7,7 +7,13 @@ import random
 from collections import Counter
 
 from lingua.common.v1 import node_pb2
-from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
+from lingua_common.language_index import (
+    LanguageIndex,
+    NodeEntry,
+    both_ways_pairs,
+    parse_pool_id,
+    pool_id,
+)
 from services.pool.pairs import directed_pairs
 
 LP = node_pb2.LanguagePair
@@ -270,3 +276,48 @@ def test_candidates_prefer_the_given_shard_then_spill_over() -> None:
     assert len(set(wider)) == len(home) + 3
     busy_home = index.candidates(ZH_EN, exclude=home, limit=3, preferred_shard=2)
     assert len(busy_home) == 3 and not set(busy_home) & set(home)
+
+
+# --- both directions (two-way jobs) -------------------------------------------------------------
+
+
+def test_a_pair_served_both_ways_has_its_own_pool_maintained_as_nodes_change() -> None:
+    index = LanguageIndex(random.Random(1))
+    index.apply("both", entry(ZH_EN, EN_ZH), version=1)
+    index.apply("zh-en", entry(ZH_EN), version=2)
+    index.apply("en-zh", entry(EN_ZH, ("en", "de")), version=3)
+    # Only a node serving zh->en and en->zh serves someone who may speak either.
+    assert index.candidates(("en", "zh"), both_ways=True) == ["both"]
+    assert sorted(index.candidates(ZH_EN)) == ["both", "zh-en"]
+    index.apply("zh-en", entry(ZH_EN, EN_ZH), version=4)  # it gained the other direction
+    assert sorted(index.members(("en", "zh"), both_ways=True)) == ["both", "zh-en"]
+    index.apply("both", entry(ZH_EN), version=5)  # it lost one
+    assert index.members(("en", "zh"), both_ways=True) == ["zh-en"]
+    index.apply("zh-en", None, version=6)
+    assert index.candidates(("en", "zh"), both_ways=True) == []
+    assert index.shard_count(("en", "zh"), both_ways=True) == 0
+
+
+def test_both_ways_lookups_filter_shard_and_sample_like_directed_ones() -> None:
+    index = LanguageIndex(random.Random(5), shard_size=10)
+    for i in range(35):
+        ready = ("asr", "nmt", "tts") if i % 5 else ("asr",)
+        index.apply(f"n{i}", entry(ZH_EN, EN_ZH, ready=ready), i + 1)
+    pair = ("en", "zh")
+    assert index.shard_count(pair, both_ways=True) == 4
+    home = index.members(pair, 1, both_ways=True)
+    assert all(index.shard_of(pair, n, both_ways=True) == 1 for n in home)
+    found = index.candidates(
+        pair, required=("tts",), exclude=("n1",), limit=4, preferred_shard=1, both_ways=True
+    )
+    assert len(set(found)) == 4
+    assert all(int(n[1:]) % 5 and n != "n1" for n in found)
+    assert set(found[: len([n for n in home if int(n[1:]) % 5 and n != "n1"])]) <= set(home)
+
+
+def test_both_ways_pool_ids_round_trip_and_never_pass_for_directed_ones() -> None:
+    assert pool_id(("en", "zh"), 2, both_ways=True) == "en<->zh#2"
+    assert parse_pool_id("en<->zh#2", both_ways=True) == (("en", "zh"), 2)
+    assert parse_pool_id("en<->zh#2") is None
+    assert parse_pool_id("en:zh#2", both_ways=True) is None
+    assert both_ways_pairs(frozenset({ZH_EN, EN_ZH, ("en", "de")})) == {("en", "zh")}

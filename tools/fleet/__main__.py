@@ -38,6 +38,24 @@ def parse_pairs(text: str) -> tuple[Pair, ...]:
     return tuple(pairs)
 
 
+def parse_pair(text: str) -> Pair:
+    pairs = parse_pairs(text)
+    if len(pairs) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one pair A:B")
+    return pairs[0]
+
+
+def parse_backoff(text: str) -> tuple[float, float]:
+    first, sep, most = text.partition(":")
+    try:
+        values = (float(first), float(most)) if sep else (float(first), float(first))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIRST:MAX seconds") from None
+    if not 0 < values[0] <= values[1]:
+        raise argparse.ArgumentTypeError("back-off needs 0 < FIRST <= MAX")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lingua-fleet", description=__doc__.splitlines()[0])
     a = p.add_argument
@@ -70,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     a("--api-key", default=None, help="client API key (?api_key=)")
     a("--tenant-id", default=None)
     a("--session-close", action="store_true", help="send session_close at the end")
+    a("--two-way", type=int, default=0, help="more clients, in two-way mode (src_lang auto)")
+    a("--two-way-pair", type=parse_pair, default=("zh", "en"), help="their languages, A:B")
+    a("--playback", type=float, default=0.3, help="seconds each result's TTS 'plays'")
+    a(
+        "--reconnecting-nodes",
+        type=int,
+        default=0,
+        help="nodes (of --nodes) that reconnect as the real agent (heartbeat before register)",
+    )
+    a("--drop-every", type=float, default=None, help="their sockets drop this often, seconds")
+    a(
+        "--agent-backoff",
+        type=parse_backoff,
+        default=(5.0, 60.0),
+        help="their reconnect back-off, FIRST:MAX seconds",
+    )
     a("--seed", type=int, default=0)
     a("--print-results", action="store_true", help="print every answer as it arrives")
     a("--json", metavar="PATH", default=None, help="write the report as JSON ('-' = stdout)")
@@ -104,6 +138,12 @@ def config_from_args(ns: argparse.Namespace) -> FleetConfig:
         tenant_id=ns.tenant_id,
         send_session_close=ns.session_close,
         seed=ns.seed,
+        two_way_clients=ns.two_way,
+        two_way_pair=ns.two_way_pair,
+        playback_s=ns.playback,
+        reconnecting_nodes=ns.reconnecting_nodes,
+        drop_every_s=ns.drop_every,
+        agent_backoff_s=ns.agent_backoff,
     )
 
 
@@ -112,12 +152,18 @@ def print_answer(answer: Answer) -> None:
     latency = f"{answer.latency_s * 1000:.0f} ms" if answer.latency_s is not None else "?"
     if answer.kind == "result":
         body = f"{answer.text_asr} -> {answer.text_translated}"
+        if answer.group_id:
+            body += f"  [{answer.group_id} part {answer.part_index}]"
     else:
         body = answer.error_code or answer.kind
     print(
         f"[{answer.client} #{answer.utterance_index}] {answer.kind} {mark} {latency}  {body}",
         flush=True,
     )
+
+
+def print_node_event(node: str, what: str) -> None:
+    print(f"[{node}] {what}", flush=True)
 
 
 async def run(argv: Sequence[str] | None = None, handle_signals: bool = True) -> int:
@@ -127,7 +173,11 @@ async def run(argv: Sequence[str] | None = None, handle_signals: bool = True) ->
     except ValueError as exc:
         print(f"lingua-fleet: {exc}", file=sys.stderr)
         return EXIT_NO_FLEET
-    fleet = Fleet(config, on_result=print_answer if ns.print_results else None)
+    fleet = Fleet(
+        config,
+        on_result=print_answer if ns.print_results else None,
+        on_node_event=print_node_event if ns.print_results else None,
+    )
     interrupted = asyncio.Event()
     installed = _install_signals(interrupted, fleet) if handle_signals else []
     try:

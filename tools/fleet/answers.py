@@ -34,6 +34,8 @@ class Answer:
     text_asr: str = ""
     text_translated: str = ""
     error_code: str | None = None
+    group_id: str | None = None  # the utterance group a result was put in
+    part_index: int | None = None
 
 
 @dataclass
@@ -56,6 +58,9 @@ class ClientReport:
     connection_lost: bool = False
     protocol_violations: int = 0  # received messages that do not fit PROTOCOL.md
     violation_samples: list[str] = field(default_factory=list)
+    groups: int = 0  # distinct utterance groups the results named
+    ungrouped: int = 0  # results with a recognised text but no group_id (off PROTOCOL.md)
+    playbacks: int = 0  # tts_play_ended reports sent (each naming a group received)
 
     @property
     def unanswered(self) -> int:
@@ -74,6 +79,7 @@ _ERROR_SAMPLES = 5
 class _Pending:
     asr: str  # the text a node derives from the audio sent; the audio itself is not kept
     sent_at: float
+    tgt_lang: str  # the language the answer must be in (per utterance in two-way mode)
 
 
 class AnswerBook:
@@ -100,14 +106,18 @@ class AnswerBook:
         self._out_of_order = 0
         self._duplicates = 0
         self._unexpected = 0
+        self._groups = 0  # a session's groups follow one another: count the changes
+        self._last_group: str | None = None
+        self._ungrouped = 0
+        self._playbacks = 0
 
     @property
     def outstanding(self) -> int:
         return len(self._pending)
 
-    def sent(self, index: int, audio: bytes, at: float) -> None:
+    def sent(self, index: int, audio: bytes, at: float, tgt_lang: str | None = None) -> None:
         self._sent += 1
-        self._pending[index] = _Pending(payload.asr_text_for(audio), at)
+        self._pending[index] = _Pending(payload.asr_text_for(audio), at, tgt_lang or self.tgt_lang)
         if self._recorder is not None:
             self._recorder.utterance_sent(self.session_id, index, at)
 
@@ -134,12 +144,32 @@ class AnswerBook:
         translated = str(message.get("text_translated") or "")
         if not asr and not translated:
             return self._answer(index, "empty", at)
+        group_id, part_index = message.get("group_id"), message.get("part_index")
+        if not isinstance(group_id, str) or not group_id:
+            group_id = None
+            self._ungrouped += 1
+            log.warning("%s: result %d without a group_id", self.name, index)
+        elif group_id != self._last_group:
+            self._groups += 1
+            self._last_group = group_id
         pending = self._pending.get(index)
         correct = None
         if pending is not None:
-            expected = payload.translated_text_from_asr(pending.asr, self.tgt_lang)
+            expected = payload.translated_text_from_asr(pending.asr, pending.tgt_lang)
             correct = asr == pending.asr and translated == expected
-        return self._answer(index, "result", at, correct=correct, asr=asr, translated=translated)
+        return self._answer(
+            index,
+            "result",
+            at,
+            correct=correct,
+            asr=asr,
+            translated=translated,
+            group=(group_id, part_index if isinstance(part_index, int) else None),
+        )
+
+    def played(self, group_id: str) -> None:
+        """A result's TTS was played and reported (tts_play_ended with its group)."""
+        self._playbacks += 1
 
     def _on_error(self, message: JsonObject, at: float) -> Answer | None:
         code = str(message.get("code") or "UNKNOWN")
@@ -175,6 +205,7 @@ class AnswerBook:
         asr: str = "",
         translated: str = "",
         error_code: str | None = None,
+        group: tuple[str | None, int | None] = (None, None),
     ) -> Answer | None:
         pending = self._pending.pop(index, None)
         if pending is None:
@@ -200,10 +231,12 @@ class AnswerBook:
             kind=kind,
             correct=correct,
             latency_s=at - pending.sent_at,
-            tgt_lang=self.tgt_lang,
+            tgt_lang=pending.tgt_lang,
             text_asr=asr,
             text_translated=translated,
             error_code=error_code,
+            group_id=group[0],
+            part_index=group[1],
         )
         if self._on_answer is not None:
             self._on_answer(answer)
@@ -225,6 +258,9 @@ class AnswerBook:
             out_of_order=self._out_of_order,
             duplicates=self._duplicates,
             unexpected=self._unexpected,
+            groups=self._groups,
+            ungrouped=self._ungrouped,
+            playbacks=self._playbacks,
         )
 
 

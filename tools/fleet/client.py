@@ -1,4 +1,11 @@
-"""A fake web client: opens a session, sends utterances, checks what comes back."""
+"""A fake web client: opens a session, sends utterances, checks what comes back.
+
+With `two_way` it behaves as the network's web client in its default (two-way) mode:
+`session_init {src_lang: "auto", mode: "two_way_auto", lang_a, lang_b}`, speakers
+taking turns in the two languages, and each result's TTS "played": `tts_started`, then
+`tts_play_ended` `playback_s` later, both naming the result's `group_id` (the real client
+reports nothing for a result without one).
+"""
 
 from __future__ import annotations
 
@@ -54,6 +61,9 @@ class ClientConfig:
     api_key: str | None = None
     tenant_id: str | None = None
     send_session_close: bool = False  # the real web client just closes the socket
+    # (lang_a, lang_b): a two-way session; utterance k is spoken in lang_a, lang_b, ...
+    two_way: tuple[str, str] | None = None
+    playback_s: float = 0.3  # how long each result's TTS "plays" (tts_started -> ended)
 
 
 class _InitFailed(Exception):
@@ -78,6 +88,7 @@ class FakeClient:
         self._violations = ViolationLog("client_in")
         self._init_error: str | None = None
         self._connection_lost = False
+        self._playbacks: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
 
     @property
     def session_id(self) -> str:
@@ -131,6 +142,7 @@ class FakeClient:
             "platform": "web",
             "src_lang": cfg.src_lang,
             "tgt_lang": cfg.tgt_lang,
+            **self._mode_fields(),
         }
         if cfg.tenant_id:
             init["tenant_id"] = cfg.tenant_id
@@ -154,12 +166,35 @@ class FakeClient:
             raise _InitFailed("TIMEOUT: no session_init_ack") from exc
         raise _InitFailed("CLOSED: no session_init_ack")
 
+    def _mode_fields(self) -> JsonObject:
+        """What a two-way session's session_init and utterances say (src_lang "auto")."""
+        if self.config.two_way is None:
+            return {}
+        lang_a, lang_b = self.config.two_way
+        return {
+            "src_lang": "auto",
+            "tgt_lang": lang_b,
+            "mode": "two_way_auto",
+            "lang_a": lang_a,
+            "lang_b": lang_b,
+            "auto_langs": [lang_a, lang_b],
+        }
+
+    def _spoken(self, index: int) -> tuple[str | None, str]:
+        """The language utterance `index` is spoken in (None: one-way) and its target."""
+        if self.config.two_way is None:
+            return None, self.config.tgt_lang
+        lang_a, lang_b = self.config.two_way
+        return (lang_a, lang_b) if index % 2 == 0 else (lang_b, lang_a)
+
     async def _session(self, ws: ClientConnection) -> None:
         reader = asyncio.create_task(self._read_loop(ws))
         heartbeat = asyncio.create_task(self._heartbeat_loop(ws))
+        player = asyncio.create_task(self._playback_loop(ws))
         try:
             await self._send_all(ws, reader)
             await self._wait_answers(reader)
+            await self._wait_playbacks(reader)
             if self.config.send_session_close and not reader.done():
                 close = {"type": "session_close", "session_id": self.session_id, "reason": "done"}
                 await send_json(ws, close)
@@ -170,9 +205,9 @@ class FakeClient:
         except ConnectionClosed:
             self._connection_lost = True
         finally:
-            for task in (reader, heartbeat):
+            for task in (reader, heartbeat, player):
                 task.cancel()
-            await asyncio.gather(reader, heartbeat, return_exceptions=True)
+            await asyncio.gather(reader, heartbeat, player, return_exceptions=True)
 
     async def _send_all(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
         cfg = self.config
@@ -185,13 +220,19 @@ class FakeClient:
                     await asyncio.wait_for(self._stop_sending.wait(), delay)
             if self._stop_sending.is_set() or reader.done():
                 return
-            audio = payload.make_audio(cfg.name, index, cfg.packets_per_utterance)
-            if cfg.mode == "stream":
-                await self._stream(ws, index, audio)
+            spoken, tgt = self._spoken(index)
+            if spoken is None:
+                audio = payload.make_audio(cfg.name, index, cfg.packets_per_utterance)
             else:
-                await self._utterance(ws, index, audio)
+                audio = payload.make_spoken_audio(
+                    cfg.name, index, cfg.packets_per_utterance, spoken
+                )
+            if cfg.mode == "stream":
+                await self._stream(ws, index, audio, tgt)
+            else:
+                await self._utterance(ws, index, audio, tgt)
 
-    async def _utterance(self, ws: ClientConnection, index: int, audio: bytes) -> None:
+    async def _utterance(self, ws: ClientConnection, index: int, audio: bytes, tgt: str) -> None:
         cfg = self.config
         message: JsonObject = {
             "type": "utterance",
@@ -203,16 +244,17 @@ class FakeClient:
             "audio": base64.b64encode(audio).decode(),
             "audio_format": "opus",
             "sample_rate": SAMPLE_RATE,
+            **self._mode_fields(),
         }
-        self.book.sent(index, audio, time.perf_counter())
+        self.book.sent(index, audio, time.perf_counter(), tgt)
         await send_json(ws, message)
 
-    async def _stream(self, ws: ClientConnection, index: int, audio: bytes) -> None:
+    async def _stream(self, ws: ClientConnection, index: int, audio: bytes, tgt: str) -> None:
         for chunk in payload.split_frames(audio, self.config.chunk_packets):
             await self._chunk(ws, base64.b64encode(chunk).decode(), is_final=False)
             await asyncio.sleep(self.config.chunk_interval_s)
         # The server numbers the utterances it cuts; with manual cuts only, the k-th cut is k.
-        self.book.sent(index, audio, time.perf_counter())
+        self.book.sent(index, audio, time.perf_counter(), tgt)
         await self._chunk(ws, "", is_final=True)
 
     async def _chunk(self, ws: ClientConnection, data: str, is_final: bool) -> None:
@@ -253,6 +295,29 @@ class FakeClient:
                     return
                 if self.book.on_message(message, time.perf_counter()) is not None:
                     self._answers_changed.set()
+                group_id = message.get("group_id")
+                if message["type"] == "translation_result" and isinstance(group_id, str):
+                    self._playbacks.put_nowait((group_id, str(message.get("trace_id", ""))))
+
+    async def _wait_playbacks(self, reader: asyncio.Task[None]) -> None:
+        """Let the results' TTS finish playing (and be reported) before leaving, bounded."""
+        if self._abort.is_set() or reader.done():
+            return
+        bound_s = self.config.playback_s * (self._playbacks.qsize() + 1) + 5.0
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._playbacks.join(), bound_s)
+
+    async def _playback_loop(self, ws: ClientConnection) -> None:
+        """Play each result's TTS in turn and report it, as the web client does."""
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                group_id, trace_id = await self._playbacks.get()
+                report = {"session_id": self.session_id, "trace_id": trace_id, "group_id": group_id}
+                await send_json(ws, {"type": "tts_started", **report, "ts_start_ms": now_ms()})
+                await asyncio.sleep(self.config.playback_s)
+                await send_json(ws, {"type": "tts_play_ended", **report, "ts_end_ms": now_ms()})
+                self.book.played(group_id)
+                self._playbacks.task_done()
 
     async def _heartbeat_loop(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):

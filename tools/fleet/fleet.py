@@ -13,7 +13,7 @@ from types import TracebackType
 from tools.fleet.answers import Answer, ClientReport
 from tools.fleet.client import ClientConfig, FakeClient, Mode
 from tools.fleet.metrics import LatencyRecorder
-from tools.fleet.node import FakeNode, NodeConfig
+from tools.fleet.node import FakeNode, NodeConfig, NodeEvent
 from tools.fleet.node_caps import Pair
 from tools.fleet.report import FleetReport, build_report
 
@@ -57,6 +57,17 @@ class FleetConfig:
     tts_bytes: int = 0
     seed: int = 0
     run_id: str = "fleet"  # prefix of client names, which seed their audio
+    # Clients in two-way mode (the web client's default), after the one-way ones: they
+    # speak `two_way_pair` in turns, which the nodes must serve in both directions.
+    two_way_clients: int = 0
+    two_way_pair: Pair = ("zh", "en")
+    playback_s: float = 0.3  # how long a client "plays" each result's TTS
+    # The last this many nodes reconnect as the real agent does (heartbeat timer outliving
+    # the socket, previous id, back-off `agent_backoff_s`), their socket dropping every
+    # `drop_every_s` (None: only when the network does).
+    reconnecting_nodes: int = 0
+    drop_every_s: float | None = None
+    agent_backoff_s: tuple[float, float] = (5.0, 60.0)
 
     def __post_init__(self) -> None:
         if not self.urls:
@@ -72,10 +83,19 @@ class FleetConfig:
             raise ValueError("job_rate must be > 0")
         if self.packets_per_utterance < 1 or self.chunk_packets < 1 or self.max_in_flight < 1:
             raise ValueError("packets, chunk packets and max in flight must be >= 1")
+        if not 0 <= self.reconnecting_nodes <= self.nodes or self.two_way_clients < 0:
+            raise ValueError("reconnecting nodes must be within 0..nodes, two-way clients >= 0")
+        a, b = self.two_way_pair
+        if self.two_way_clients and not {(a, b), (b, a)} <= set(self.pairs):
+            raise ValueError(f"two-way clients need the nodes to serve {a}:{b} and {b}:{a}")
+
+    @property
+    def all_clients(self) -> int:
+        return self.clients + self.two_way_clients
 
     def client_interval_s(self) -> float:
         if self.job_rate is not None:
-            return max(1, self.clients) / self.job_rate
+            return max(1, self.all_clients) / self.job_rate
         return self.interval_s
 
     def node_url(self, i: int) -> str:
@@ -87,8 +107,14 @@ class FleetConfig:
         return self.urls[(self.nodes + i) % len(self.urls)]
 
     def node_config(self, i: int) -> NodeConfig:
+        agent = i >= self.nodes - self.reconnecting_nodes  # reconnects as the real agent
+        initial_s, max_s = (
+            self.agent_backoff_s if agent else (self.reconnect_initial_s, self.reconnect_max_s)
+        )
         return NodeConfig(
             url=self.node_url(i),
+            heartbeat_outlives_socket=agent,
+            drop_every_s=self.drop_every_s if agent else None,
             pairs=self.pairs,
             name=f"node-{i}",
             processing_ms=self.processing_ms,
@@ -97,8 +123,8 @@ class FleetConfig:
             empty_rate=self.empty_rate,
             max_in_flight=self.max_in_flight,
             heartbeat_interval_s=self.heartbeat_interval_s,
-            reconnect_initial_s=self.reconnect_initial_s,
-            reconnect_max_s=self.reconnect_max_s,
+            reconnect_initial_s=initial_s,
+            reconnect_max_s=max_s,
             register_timeout_s=self.register_timeout_s,
             token=self.token,
             tts_bytes=self.tts_bytes,
@@ -106,12 +132,15 @@ class FleetConfig:
         )
 
     def client_config(self, i: int) -> ClientConfig:
-        src, tgt = self.pairs[i % len(self.pairs)]
+        two_way = i >= self.clients
+        src, tgt = self.two_way_pair if two_way else self.pairs[i % len(self.pairs)]
         return ClientConfig(
             url=self.client_url(i),
             src_lang=src,
             tgt_lang=tgt,
-            name=f"{self.run_id}-c{i}",
+            two_way=self.two_way_pair if two_way else None,
+            playback_s=self.playback_s,
+            name=f"{self.run_id}-{'tw' if two_way else 'c'}{i}",
             mode=self.mode,
             utterances=self.utterances,
             interval_s=self.client_interval_s(),
@@ -128,11 +157,17 @@ class FleetConfig:
 
 class Fleet:
     def __init__(
-        self, config: FleetConfig, on_result: Callable[[Answer], None] | None = None
+        self,
+        config: FleetConfig,
+        on_result: Callable[[Answer], None] | None = None,
+        on_node_event: NodeEvent | None = None,
     ) -> None:
         self.config = config
         self.recorder = LatencyRecorder()
-        self.nodes = [FakeNode(config.node_config(i), self.recorder) for i in range(config.nodes)]
+        self.nodes = [
+            FakeNode(config.node_config(i), self.recorder, on_node_event)
+            for i in range(config.nodes)
+        ]
         self.clients: list[FakeClient] = []
         self._on_result = on_result
         self._client_reports: list[ClientReport] = []
@@ -170,7 +205,7 @@ class Fleet:
         cfg = self.config
         self.clients = [
             FakeClient(cfg.client_config(i), self.recorder, self._on_result)
-            for i in range(cfg.clients)
+            for i in range(cfg.all_clients)
         ]
         if self._sending_stopped:
             self.stop_sending()

@@ -79,20 +79,39 @@ def empty_result(assign: JsonObject, node_id: str | None, elapsed_ms: int) -> Js
     return result
 
 
+def target_language(assign: JsonObject, audio: bytes) -> tuple[str, str | None]:
+    """The language to translate into, and the one detected (two-way jobs only).
+
+    A two-way job (src_lang "auto", PROTOCOL.md) names the conversation's two languages;
+    the node detects which one was spoken and translates into the other."""
+    tgt = str(assign.get("tgt_lang"))
+    lang_a, lang_b = assign.get("lang_a"), assign.get("lang_b")
+    two_way = assign.get("src_lang") == "auto" or assign.get("mode") == "two_way_auto"
+    if not (two_way and isinstance(lang_a, str) and isinstance(lang_b, str)):
+        return tgt, None
+    spoken = payload.spoken_language(audio) or lang_a
+    return (lang_b if spoken == lang_a else lang_a), spoken
+
+
 def success_result(
     assign: JsonObject, node_id: str | None, audio: bytes, elapsed_ms: int, tts_bytes: int
 ) -> JsonObject:
     """Texts derived from the audio received, so the client can check it got its own back."""
     asr = payload.asr_text_for(audio)
+    tgt, spoken = target_language(assign, audio)
     third = elapsed_ms // 3
     timings = {"asr_ms": third, "nmt_ms": third, "tts_ms": elapsed_ms - 2 * third}
+    extra: JsonObject = {"service_timings": {**timings, "total_ms": elapsed_ms}}
+    if spoken is not None:
+        extra["language_probability"] = 0.99
+        extra["language_probabilities"] = {spoken: 0.99}
     result = _base(assign, node_id, success=True)
     result.update(
         text_asr=asr,
-        text_translated=payload.translated_text_from_asr(asr, str(assign.get("tgt_lang"))),
+        text_translated=payload.translated_text_from_asr(asr, tgt),
         tts_audio=fake_tts(asr, tts_bytes),
         tts_format="pcm16",
-        extra={"service_timings": {**timings, "total_ms": elapsed_ms}},
+        extra=extra,
         processing_time_ms=elapsed_ms,
         node_completed_at_ms=now_ms(),
     )

@@ -1,4 +1,11 @@
-"""A fake GPU node agent: registers, heartbeats and answers job_assign like a real agent."""
+"""A fake GPU node agent: registers, heartbeats and answers job_assign like a real agent.
+
+With `heartbeat_outlives_socket` it reconnects the way the network's real agent does:
+one heartbeat timer for the agent's life (not per socket), so on a new socket a beat
+goes out before `node_register`; it registers again with its previous id; back-off
+between attempts (`reconnect_initial_s` doubling to `reconnect_max_s`, 5 s … 60 s for
+the real one). `drop_every_s` drops its socket now and then, mid-job if it has any.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -38,10 +46,21 @@ class _RegisterFailed(Exception):
 _CONNECT_ERRORS = (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, _RegisterFailed)
 
 
+# Something worth showing happened to a node: (node name, what).
+NodeEvent = Callable[[str, str], None]
+
+
 class FakeNode:
-    def __init__(self, config: NodeConfig, recorder: LatencyRecorder | None = None) -> None:
+    def __init__(
+        self,
+        config: NodeConfig,
+        recorder: LatencyRecorder | None = None,
+        on_event: NodeEvent | None = None,
+    ) -> None:
         self.config = config
         self.recorder = recorder
+        self._on_event = on_event
+        self._ws: ClientConnection | None = None  # the socket the agent's timer beats on
         self.node_id: str | None = None
         self.registered = asyncio.Event()
         self.stats = NodeStats()
@@ -85,6 +104,17 @@ class FakeNode:
 
     async def run(self) -> None:
         """Connect, serve, and reconnect with back-off until stopped."""
+        timer = None
+        if self.config.heartbeat_outlives_socket:
+            timer = asyncio.create_task(self._agent_timer())
+        try:
+            await self._connect_loop()
+        finally:
+            if timer is not None:
+                timer.cancel()
+                await asyncio.gather(timer, return_exceptions=True)
+
+    async def _connect_loop(self) -> None:
         delay = self.config.reconnect_initial_s
         while not self._stopping.is_set():
             registrations = self.stats.registrations
@@ -110,21 +140,56 @@ class FakeNode:
 
     async def _serve(self, ws: ClientConnection) -> None:
         closer = asyncio.create_task(self._close_on_stop(ws))
-        heartbeat: asyncio.Task[None] | None = None
+        extras: list[asyncio.Task[None]] = []
+        self._ws = ws
         try:
+            if self.config.heartbeat_outlives_socket and self.node_id is not None:
+                # The agent's timer fired while it was reconnecting: its beat goes first.
+                await send_json(ws, self._beat())
+                self.stats.early_heartbeats += 1
+                self._tell("heartbeat sent before node_register (its timer outlived the socket)")
             await self._register(ws)
-            heartbeat = asyncio.create_task(self._heartbeat_loop(ws))
+            if self.config.heartbeat_outlives_socket:
+                await send_json(ws, self._beat())  # one at once after the ack; then the timer
+            else:
+                extras.append(asyncio.create_task(self._heartbeat_loop(ws)))
+            if self.config.drop_every_s is not None:
+                extras.append(asyncio.create_task(self._drop_after(ws, self.config.drop_every_s)))
             async for frame in ws:
                 message = self._decode(frame)
                 if message is not None and await self._on_message(ws, message):
                     break
         finally:
-            for task in (closer, heartbeat):
-                if task is not None:
-                    task.cancel()
-            await asyncio.gather(
-                closer, *([heartbeat] if heartbeat else []), return_exceptions=True
-            )
+            self._ws = None
+            for task in (closer, *extras):
+                task.cancel()
+            await asyncio.gather(closer, *extras, return_exceptions=True)
+
+    def _beat(self) -> JsonObject:
+        assert self.node_id is not None
+        return node_caps.heartbeat_message(
+            self.node_id, now_ms(), self.in_flight, self.config.max_in_flight
+        )
+
+    async def _agent_timer(self) -> None:
+        """One heartbeat timer for the agent's whole life, whatever socket is open."""
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval_s)
+            ws = self._ws
+            if ws is not None and self.node_id is not None:
+                with contextlib.suppress(ConnectionClosed):
+                    await send_json(ws, self._beat())
+
+    async def _drop_after(self, ws: ClientConnection, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        self.stats.drops += 1
+        self._tell(f"socket dropped with {self.in_flight} job(s) in flight")
+        ws.transport.abort()  # no close handshake: the network went away
+
+    def _tell(self, what: str) -> None:
+        log.info("%s: %s", self.config.name, what)
+        if self._on_event is not None:
+            self._on_event(self.config.name, what)
 
     def _decode(self, frame: str | bytes) -> JsonObject | None:
         message = decode(frame)
@@ -165,17 +230,16 @@ class FakeNode:
         self.stats.registrations += 1
         if self.recorder is not None:
             self.recorder.add(REGISTER, time.perf_counter() - started)
-        log.info("%s: registered as %s", cfg.name, self.node_id)
+        if self.stats.registrations > 1:
+            self._tell(f"registered again as {self.node_id}")
+        else:
+            log.info("%s: registered as %s", cfg.name, self.node_id)
         self.registered.set()
 
     async def _heartbeat_loop(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             while True:
-                assert self.node_id is not None
-                beat = node_caps.heartbeat_message(
-                    self.node_id, now_ms(), self.in_flight, self.config.max_in_flight
-                )
-                await send_json(ws, beat)
+                await send_json(ws, self._beat())
                 await asyncio.sleep(self.config.heartbeat_interval_s)
 
     async def _on_message(self, ws: ClientConnection, message: JsonObject) -> bool:

@@ -27,6 +27,12 @@ class NodeConfig:
     tts_bytes: int = 0  # size of the fake TTS audio; 0 sends tts_audio ""
     accept_public_jobs: bool = True
     seed: int | None = None
+    # As the network's real agent: its heartbeat timer outlives the socket, so on a new
+    # socket a beat goes out before node_register (PROTOCOL.md "Reconnect order").
+    heartbeat_outlives_socket: bool = False
+    # The socket drops (no close handshake) this long after each registration: a flaky
+    # network. None: it never drops by itself.
+    drop_every_s: float | None = None
 
 
 @dataclass
@@ -41,6 +47,8 @@ class NodeStats:
     cancelled: int = 0
     invalid: int = 0
     server_errors: int = 0
+    drops: int = 0  # sockets dropped on purpose (drop_every_s)
+    early_heartbeats: int = 0  # beats sent on a new socket before node_register
     protocol_violations: int = 0
     violation_samples: list[str] = field(default_factory=list)
     controls: list[str] = field(default_factory=list)

@@ -73,6 +73,27 @@ def split_frames(payload: bytes, per_chunk: int) -> list[bytes]:
     return [frame(packets[i : i + per_chunk]) for i in range(0, len(packets), per_chunk)]
 
 
+_SPOKEN = b"lang="
+
+
+def make_spoken_audio(tag: str, index: int, packets: int, language: str) -> bytes:
+    """Audio of someone speaking `language` (a two-way session): its first packet says
+    which, so a fake node can "detect" it as a real one hears it."""
+    if packets < 1:
+        raise ValueError("packets must be >= 1")
+    marker = _SPOKEN + language.encode()
+    return frame([marker, *(make_packet(tag, index, k) for k in range(1, packets))])
+
+
+def spoken_language(audio: bytes) -> str | None:
+    """The language `make_spoken_audio` put in; None for other audio."""
+    try:
+        first = next(iter_packets(audio), b"")
+    except ValueError:
+        return None
+    return first[len(_SPOKEN) :].decode() if first.startswith(_SPOKEN) else None
+
+
 def asr_text_for(audio: bytes) -> str:
     """The recognised text a fake node returns for `audio`."""
     return "asr:" + hashlib.blake2b(audio, digest_size=8).hexdigest()

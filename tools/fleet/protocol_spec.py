@@ -106,9 +106,11 @@ STRUCTS: dict[str, Spec] = {
 }
 
 _ERROR: Spec = {"code": "str", "message": "str", "details": "obj?"}
+# Utterance groups (PROTOCOL.md "Utterance groups"): ids are strings, parts count from 0;
+# the gateway's validators (services/gateway/wire) read them so.
+_GROUP: Spec = {"group_id": "str?", "part_index": "uint?"}
 _RESULT_EXTRAS: Spec = {
-    "group_id": "any?",
-    "part_index": "any?",
+    **_GROUP,
     "asr_quality_level": _QUALITY + "?",
     "reason_codes": "[str]?",
     "quality_score": "num?",
@@ -208,8 +210,7 @@ MESSAGES: dict[Direction, dict[str, Spec]] = {
             "sample_rate": "uint",
             "trace_id": "str",
             **{k: v for k, v in _SESSION_OPTIONS.items() if k != "trace_id"},
-            "group_id": "any?",
-            "part_index": "any?",
+            **_GROUP,
             "context_text": "str?",
             "padding_ms": "num?",
             "turn_id": "any?",
@@ -255,13 +256,13 @@ MESSAGES: dict[Direction, dict[str, Spec]] = {
         "tts_started": {
             "session_id": "str",
             "trace_id": "str",
-            "group_id": "any",
+            "group_id": "str",
             "ts_start_ms": "uint",
         },
         "tts_play_ended": {
             "session_id": "str",
             "trace_id": "str",
-            "group_id": "any",
+            "group_id": "str",
             "ts_end_ms": "uint",
         },
     },

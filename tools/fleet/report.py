@@ -11,7 +11,18 @@ from tools.fleet.answers import ClientReport
 from tools.fleet.metrics import LatencySummary
 from tools.fleet.node import NodeStats
 
-_NODE_COUNTERS = ("assigned", "completed", "failed", "empty", "refused", "cancelled", "invalid")
+_NODE_COUNTERS = (
+    "assigned",
+    "completed",
+    "failed",
+    "empty",
+    "refused",
+    "cancelled",
+    "invalid",
+    "server_errors",
+    "drops",
+    "early_heartbeats",
+)
 
 
 @dataclass
@@ -36,6 +47,9 @@ class FleetReport:
     connections_lost: int = 0
     protocol_violations: int = 0  # scheduler messages (to nodes or clients) off PROTOCOL.md
     violation_samples: list[str] = field(default_factory=list)
+    groups: int = 0  # utterance groups the results named, over all sessions
+    ungrouped: int = 0  # results with a recognised text and no group_id (off PROTOCOL.md)
+    playbacks: int = 0  # tts_play_ended reports the clients sent, each with a group received
     duration_s: float = 0.0
     answers_per_s: float = 0.0
     latency: dict[str, LatencySummary] = field(default_factory=dict)
@@ -51,6 +65,7 @@ class FleetReport:
             and self.out_of_order == 0
             and self.init_failures == 0
             and self.protocol_violations == 0
+            and self.ungrouped == 0
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,6 +90,10 @@ class FleetReport:
             lines.append(
                 f"sessions failed to open {self.init_failures}, lost {self.connections_lost}"
             )
+        lines.append(
+            f"groups {self.groups}  results without a group {self.ungrouped}  "
+            f"playbacks reported {self.playbacks}"
+        )
         if self.protocol_violations:
             lines.append(f"protocol violations {self.protocol_violations}, e.g.:")
             lines += [f"  {sample}" for sample in self.violation_samples[:5]]
@@ -132,6 +151,9 @@ def build_report(
         protocol_violations=sum(c.protocol_violations for c in clients)
         + sum(stats.protocol_violations for stats, _ in nodes),
         violation_samples=samples[:20],
+        groups=sum(c.groups for c in clients),
+        ungrouped=sum(c.ungrouped for c in clients),
+        playbacks=sum(c.playbacks for c in clients),
         duration_s=duration_s,
         answers_per_s=answered / duration_s if duration_s > 0 else 0.0,
         latency=latency,

@@ -71,6 +71,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--nodes", type=int, default=6, help="simulated nodes (with --demo)")
     parser.add_argument("--clients", type=int, default=3, help="simulated clients (with --demo)")
     parser.add_argument(
+        "--two-way",
+        type=int,
+        default=1,
+        help="more simulated clients in two-way mode, zh<->en, as the web client's main button",
+    )
+    parser.add_argument(
+        "--reconnecting-nodes",
+        type=int,
+        default=1,
+        help="simulated nodes (of --nodes) that reconnect as the real agent does",
+    )
+    parser.add_argument(
+        "--drop-every",
+        type=float,
+        default=45.0,
+        help="seconds between the socket drops of those nodes (with --demo)",
+    )
+    parser.add_argument(
         "--interval", type=float, default=2.0, help="seconds between one demo client's utterances"
     )
     return parser.parse_args(argv)
@@ -193,9 +211,10 @@ async def _demo(stack: Stack, args: argparse.Namespace, launch: LaunchEnv) -> No
 
     def show(answer: Answer) -> None:
         if answer.kind == "result":
+            group = f"  {answer.group_id} part {answer.part_index}" if answer.group_id else ""
             print(
                 f"  [{answer.client} #{answer.utterance_index} → {answer.tgt_lang}] "
-                f"{answer.text_translated}  ({(answer.latency_s or 0) * 1000:.1f} ms)",
+                f"{answer.text_translated}  ({(answer.latency_s or 0) * 1000:.1f} ms){group}",
                 flush=True,
             )
         else:
@@ -205,25 +224,35 @@ async def _demo(stack: Stack, args: argparse.Namespace, launch: LaunchEnv) -> No
                 flush=True,
             )
 
+    def show_node(node: str, what: str) -> None:
+        print(f"  [{node}] {what}", flush=True)
+
     config = FleetConfig(
         urls=tuple(stack.gateway_urls),
         nodes=args.nodes,
         clients=args.clients,
+        # Two-way clients (tw…) speak zh and en in turns, as the web client's main button.
+        two_way_clients=args.two_way,
+        # These agents' sockets drop now and then; they come back as the real agent does.
+        reconnecting_nodes=min(args.reconnecting_nodes, args.nodes),
+        drop_every_s=args.drop_every,
         pairs=(("zh", "en"), ("en", "zh"), ("en", "de")),
         processing_ms=150,
         jitter_ms=100,
         utterances=10_000,
         interval_s=args.interval,
         client_ramp_s=1.0,
+        mode="stream",
         run_id="demo",
         token=launch.node_token,
         api_key=launch.client_key,
     )
-    async with Fleet(config, on_result=show) as fleet:
+    async with Fleet(config, on_result=show, on_node_event=show_node) as fleet:
         await fleet.start()
         print(
-            f"lingua: demo fleet up — {args.nodes} nodes, {args.clients} clients "
-            "(watch them in the console)",
+            f"lingua: demo fleet up — {args.nodes} nodes ({config.reconnecting_nodes} "
+            f"reconnecting like the real agent), {args.clients} clients and {args.two_way} "
+            "two-way (zh<->en) (watch them in the console)",
             flush=True,
         )
         await fleet.run_clients()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import orjson
 
 from lingua.common.v1 import job_pb2
+from lingua_common.routes import RouteError, route_of
 from services.gateway.wire.fields import (
     UINT32_MAX,
     JsonObject,
@@ -95,6 +96,7 @@ def parse_session_init(msg: JsonObject) -> SessionInit:
     defaults = job_pb2.JobSpec(src_lang=src, tgt_lang=tgt, tenant_id=tenant)
     defaults.pipeline.CopyFrom(DEFAULT_PIPELINE)
     _job_options(msg, defaults)
+    _check_route(defaults)
     return SessionInit(
         src_lang=src,
         tgt_lang=tgt,
@@ -143,7 +145,16 @@ def parse_utterance(
                 use_tone=boolean(pipeline, "use_tone", "pipeline", required=False) or False,
             )
         )
+    _check_route(spec)
     return spec
+
+
+def _check_route(spec: job_pb2.JobSpec) -> None:
+    """src_lang "auto" (two-way mode) is no language: it needs lang_a and lang_b."""
+    try:
+        route_of(spec)
+    except RouteError as error:
+        raise WireError(str(error)) from None
 
 
 def parse_session_ref(msg: JsonObject) -> str:

@@ -211,7 +211,7 @@ class ResourceUsage(_message.Message):
     def __init__(self, cpu_percent: _Optional[float] = ..., mem_percent: _Optional[float] = ..., running_jobs: _Optional[int] = ..., gpu_percent: _Optional[float] = ..., gpu_mem_percent: _Optional[float] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("node_id", "epoch", "status", "status_reason", "gateway_id", "descriptor", "resource_usage", "running_jobs", "max_jobs", "registered_at_ms", "last_heartbeat_ms", "pairs", "history")
+    __slots__ = ("node_id", "epoch", "status", "status_reason", "gateway_id", "descriptor", "resource_usage", "running_jobs", "max_jobs", "registered_at_ms", "last_heartbeat_ms", "pairs", "history", "not_serving")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -225,6 +225,7 @@ class Node(_message.Message):
     LAST_HEARTBEAT_MS_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    NOT_SERVING_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     epoch: int
     status: NodeStatus
@@ -238,4 +239,5 @@ class Node(_message.Message):
     last_heartbeat_ms: int
     pairs: _containers.RepeatedCompositeFieldContainer[LanguagePair]
     history: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., status: _Optional[_Union[NodeStatus, str]] = ..., status_reason: _Optional[str] = ..., gateway_id: _Optional[str] = ..., descriptor: _Optional[_Union[NodeDescriptor, _Mapping]] = ..., resource_usage: _Optional[_Union[ResourceUsage, _Mapping]] = ..., running_jobs: _Optional[int] = ..., max_jobs: _Optional[int] = ..., registered_at_ms: _Optional[int] = ..., last_heartbeat_ms: _Optional[int] = ..., pairs: _Optional[_Iterable[_Union[LanguagePair, _Mapping]]] = ..., history: _Optional[_Iterable[str]] = ...) -> None: ...
+    not_serving: str
+    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., status: _Optional[_Union[NodeStatus, str]] = ..., status_reason: _Optional[str] = ..., gateway_id: _Optional[str] = ..., descriptor: _Optional[_Union[NodeDescriptor, _Mapping]] = ..., resource_usage: _Optional[_Union[ResourceUsage, _Mapping]] = ..., running_jobs: _Optional[int] = ..., max_jobs: _Optional[int] = ..., registered_at_ms: _Optional[int] = ..., last_heartbeat_ms: _Optional[int] = ..., pairs: _Optional[_Iterable[_Union[LanguagePair, _Mapping]]] = ..., history: _Optional[_Iterable[str]] = ..., not_serving: _Optional[str] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from lingua.common.v1 import node_pb2 as lingua_dot_common_dot_v1_dot_node__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lingua/pool/v1/pool_service.proto\x12\x0elingua.pool.v1\x1a\x1blingua/common/v1/node.proto\"\x9b\x01\n\x11UpsertNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x45\n\x15language_capabilities\x18\x02 \x01(\x0b\x32&.lingua.common.v1.LanguageCapabilities\x12\x1b\n\x13ready_service_types\x18\x03 \x03(\t\x12\x11\n\tindex_seq\x18\x04 \x01(\x04\"z\n\x12UpsertNodeResponse\x12-\n\x05pairs\x18\x01 \x03(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x15\n\rindex_version\x18\x02 \x01(\x04\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\x12\r\n\x05stale\x18\x04 \x01(\x08\"7\n\x11RemoveNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x11\n\tindex_seq\x18\x02 \x01(\x04\":\n\x12RemoveNodeResponse\x12\x15\n\rindex_version\x18\x01 \x01(\x04\x12\r\n\x05stale\x18\x02 \x01(\x08\"p\n\nIndexEntry\x12\x45\n\x15language_capabilities\x18\x01 \x01(\x0b\x32&.lingua.common.v1.LanguageCapabilities\x12\x1b\n\x13ready_service_types\x18\x02 \x03(\t\"[\n\nNodeChange\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x11\n\tindex_seq\x18\x02 \x01(\x04\x12)\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x1a.lingua.pool.v1.IndexEntry\"F\n\x17\x41pplyNodeChangesRequest\x12+\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1a.lingua.pool.v1.NodeChange\"D\n\x11NodeChangeOutcome\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\x12\r\n\x05stale\x18\x03 \x01(\x08\"f\n\x18\x41pplyNodeChangesResponse\x12\x33\n\x08outcomes\x18\x01 \x03(\x0b\x32!.lingua.pool.v1.NodeChangeOutcome\x12\x15\n\rindex_version\x18\x02 \x01(\x04\"\xa9\x01\n\x15\x46indCandidatesRequest\x12,\n\x04pair\x18\x01 \x01(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x1e\n\x16required_service_types\x18\x02 \x03(\t\x12\x18\n\x10\x65xclude_node_ids\x18\x03 \x03(\t\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x19\n\x11preferred_pool_id\x18\x05 \x01(\t\"-\n\tCandidate\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\"^\n\x16\x46indCandidatesResponse\x12-\n\ncandidates\x18\x01 \x03(\x0b\x32\x19.lingua.pool.v1.Candidate\x12\x15\n\rindex_version\x18\x02 \x01(\x04\"W\n\x04Pool\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12,\n\x04pair\x18\x02 \x01(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x10\n\x08node_ids\x18\x03 \x03(\t\"!\n\x0eGetPoolRequest\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\"5\n\x0fGetPoolResponse\x12\"\n\x04pool\x18\x01 \x01(\x0b\x32\x14.lingua.pool.v1.Pool\"9\n\x10ListPoolsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"h\n\x11ListPoolsResponse\x12#\n\x05pools\x18\x01 \x03(\x0b\x32\x14.lingua.pool.v1.Pool\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rindex_version\x18\x03 \x01(\x04\"*\n\x11WatchIndexRequest\x12\x15\n\rafter_version\x18\x01 \x01(\x04\"\xa7\x01\n\x12WatchIndexResponse\x12\x15\n\rindex_version\x18\x01 \x01(\x04\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12-\n\x05pairs\x18\x03 \x03(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x1b\n\x13ready_service_types\x18\x04 \x03(\t\x12\r\n\x05reset\x18\x05 \x01(\x08\x12\x0e\n\x06synced\x18\x06 \x01(\x08\x32\xf4\x04\n\x0bPoolService\x12S\n\nUpsertNode\x12!.lingua.pool.v1.UpsertNodeRequest\x1a\".lingua.pool.v1.UpsertNodeResponse\x12S\n\nRemoveNode\x12!.lingua.pool.v1.RemoveNodeRequest\x1a\".lingua.pool.v1.RemoveNodeResponse\x12\x65\n\x10\x41pplyNodeChanges\x12\'.lingua.pool.v1.ApplyNodeChangesRequest\x1a(.lingua.pool.v1.ApplyNodeChangesResponse\x12_\n\x0e\x46indCandidates\x12%.lingua.pool.v1.FindCandidatesRequest\x1a&.lingua.pool.v1.FindCandidatesResponse\x12J\n\x07GetPool\x12\x1e.lingua.pool.v1.GetPoolRequest\x1a\x1f.lingua.pool.v1.GetPoolResponse\x12P\n\tListPools\x12 .lingua.pool.v1.ListPoolsRequest\x1a!.lingua.pool.v1.ListPoolsResponse\x12U\n\nWatchIndex\x12!.lingua.pool.v1.WatchIndexRequest\x1a\".lingua.pool.v1.WatchIndexResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lingua/pool/v1/pool_service.proto\x12\x0elingua.pool.v1\x1a\x1blingua/common/v1/node.proto\"\x9b\x01\n\x11UpsertNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x45\n\x15language_capabilities\x18\x02 \x01(\x0b\x32&.lingua.common.v1.LanguageCapabilities\x12\x1b\n\x13ready_service_types\x18\x03 \x03(\t\x12\x11\n\tindex_seq\x18\x04 \x01(\x04\"z\n\x12UpsertNodeResponse\x12-\n\x05pairs\x18\x01 \x03(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x15\n\rindex_version\x18\x02 \x01(\x04\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\x12\r\n\x05stale\x18\x04 \x01(\x08\"7\n\x11RemoveNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x11\n\tindex_seq\x18\x02 \x01(\x04\":\n\x12RemoveNodeResponse\x12\x15\n\rindex_version\x18\x01 \x01(\x04\x12\r\n\x05stale\x18\x02 \x01(\x08\"p\n\nIndexEntry\x12\x45\n\x15language_capabilities\x18\x01 \x01(\x0b\x32&.lingua.common.v1.LanguageCapabilities\x12\x1b\n\x13ready_service_types\x18\x02 \x03(\t\"[\n\nNodeChange\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x11\n\tindex_seq\x18\x02 \x01(\x04\x12)\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x1a.lingua.pool.v1.IndexEntry\"F\n\x17\x41pplyNodeChangesRequest\x12+\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1a.lingua.pool.v1.NodeChange\"D\n\x11NodeChangeOutcome\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\x12\r\n\x05stale\x18\x03 \x01(\x08\"f\n\x18\x41pplyNodeChangesResponse\x12\x33\n\x08outcomes\x18\x01 \x03(\x0b\x32!.lingua.pool.v1.NodeChangeOutcome\x12\x15\n\rindex_version\x18\x02 \x01(\x04\"\xc2\x01\n\x15\x46indCandidatesRequest\x12,\n\x04pair\x18\x01 \x01(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x1e\n\x16required_service_types\x18\x02 \x03(\t\x12\x18\n\x10\x65xclude_node_ids\x18\x03 \x03(\t\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x19\n\x11preferred_pool_id\x18\x05 \x01(\t\x12\x17\n\x0f\x62oth_directions\x18\x06 \x01(\x08\"-\n\tCandidate\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07pool_id\x18\x02 \x01(\t\"^\n\x16\x46indCandidatesResponse\x12-\n\ncandidates\x18\x01 \x03(\x0b\x32\x19.lingua.pool.v1.Candidate\x12\x15\n\rindex_version\x18\x02 \x01(\x04\"W\n\x04Pool\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\x12,\n\x04pair\x18\x02 \x01(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x10\n\x08node_ids\x18\x03 \x03(\t\"!\n\x0eGetPoolRequest\x12\x0f\n\x07pool_id\x18\x01 \x01(\t\"5\n\x0fGetPoolResponse\x12\"\n\x04pool\x18\x01 \x01(\x0b\x32\x14.lingua.pool.v1.Pool\"9\n\x10ListPoolsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"h\n\x11ListPoolsResponse\x12#\n\x05pools\x18\x01 \x03(\x0b\x32\x14.lingua.pool.v1.Pool\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x15\n\rindex_version\x18\x03 \x01(\x04\"*\n\x11WatchIndexRequest\x12\x15\n\rafter_version\x18\x01 \x01(\x04\"\xa7\x01\n\x12WatchIndexResponse\x12\x15\n\rindex_version\x18\x01 \x01(\x04\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12-\n\x05pairs\x18\x03 \x03(\x0b\x32\x1e.lingua.common.v1.LanguagePair\x12\x1b\n\x13ready_service_types\x18\x04 \x03(\t\x12\r\n\x05reset\x18\x05 \x01(\x08\x12\x0e\n\x06synced\x18\x06 \x01(\x08\x32\xf4\x04\n\x0bPoolService\x12S\n\nUpsertNode\x12!.lingua.pool.v1.UpsertNodeRequest\x1a\".lingua.pool.v1.UpsertNodeResponse\x12S\n\nRemoveNode\x12!.lingua.pool.v1.RemoveNodeRequest\x1a\".lingua.pool.v1.RemoveNodeResponse\x12\x65\n\x10\x41pplyNodeChanges\x12\'.lingua.pool.v1.ApplyNodeChangesRequest\x1a(.lingua.pool.v1.ApplyNodeChangesResponse\x12_\n\x0e\x46indCandidates\x12%.lingua.pool.v1.FindCandidatesRequest\x1a&.lingua.pool.v1.FindCandidatesResponse\x12J\n\x07GetPool\x12\x1e.lingua.pool.v1.GetPoolRequest\x1a\x1f.lingua.pool.v1.GetPoolResponse\x12P\n\tListPools\x12 .lingua.pool.v1.ListPoolsRequest\x1a!.lingua.pool.v1.ListPoolsResponse\x12U\n\nWatchIndex\x12!.lingua.pool.v1.WatchIndexRequest\x1a\".lingua.pool.v1.WatchIndexResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,25 +51,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYNODECHANGESRESPONSE']._serialized_start=830
   _globals['_APPLYNODECHANGESRESPONSE']._serialized_end=932
   _globals['_FINDCANDIDATESREQUEST']._serialized_start=935
-  _globals['_FINDCANDIDATESREQUEST']._serialized_end=1104
-  _globals['_CANDIDATE']._serialized_start=1106
-  _globals['_CANDIDATE']._serialized_end=1151
-  _globals['_FINDCANDIDATESRESPONSE']._serialized_start=1153
-  _globals['_FINDCANDIDATESRESPONSE']._serialized_end=1247
-  _globals['_POOL']._serialized_start=1249
-  _globals['_POOL']._serialized_end=1336
-  _globals['_GETPOOLREQUEST']._serialized_start=1338
-  _globals['_GETPOOLREQUEST']._serialized_end=1371
-  _globals['_GETPOOLRESPONSE']._serialized_start=1373
-  _globals['_GETPOOLRESPONSE']._serialized_end=1426
-  _globals['_LISTPOOLSREQUEST']._serialized_start=1428
-  _globals['_LISTPOOLSREQUEST']._serialized_end=1485
-  _globals['_LISTPOOLSRESPONSE']._serialized_start=1487
-  _globals['_LISTPOOLSRESPONSE']._serialized_end=1591
-  _globals['_WATCHINDEXREQUEST']._serialized_start=1593
-  _globals['_WATCHINDEXREQUEST']._serialized_end=1635
-  _globals['_WATCHINDEXRESPONSE']._serialized_start=1638
-  _globals['_WATCHINDEXRESPONSE']._serialized_end=1805
-  _globals['_POOLSERVICE']._serialized_start=1808
-  _globals['_POOLSERVICE']._serialized_end=2436
+  _globals['_FINDCANDIDATESREQUEST']._serialized_end=1129
+  _globals['_CANDIDATE']._serialized_start=1131
+  _globals['_CANDIDATE']._serialized_end=1176
+  _globals['_FINDCANDIDATESRESPONSE']._serialized_start=1178
+  _globals['_FINDCANDIDATESRESPONSE']._serialized_end=1272
+  _globals['_POOL']._serialized_start=1274
+  _globals['_POOL']._serialized_end=1361
+  _globals['_GETPOOLREQUEST']._serialized_start=1363
+  _globals['_GETPOOLREQUEST']._serialized_end=1396
+  _globals['_GETPOOLRESPONSE']._serialized_start=1398
+  _globals['_GETPOOLRESPONSE']._serialized_end=1451
+  _globals['_LISTPOOLSREQUEST']._serialized_start=1453
+  _globals['_LISTPOOLSREQUEST']._serialized_end=1510
+  _globals['_LISTPOOLSRESPONSE']._serialized_start=1512
+  _globals['_LISTPOOLSRESPONSE']._serialized_end=1616
+  _globals['_WATCHINDEXREQUEST']._serialized_start=1618
+  _globals['_WATCHINDEXREQUEST']._serialized_end=1660
+  _globals['_WATCHINDEXRESPONSE']._serialized_start=1663
+  _globals['_WATCHINDEXRESPONSE']._serialized_end=1830
+  _globals['_POOLSERVICE']._serialized_start=1833
+  _globals['_POOLSERVICE']._serialized_end=2461
 # @@protoc_insertion_point(module_scope)

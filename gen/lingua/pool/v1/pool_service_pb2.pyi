@@ -90,18 +90,20 @@ class ApplyNodeChangesResponse(_message.Message):
     def __init__(self, outcomes: _Optional[_Iterable[_Union[NodeChangeOutcome, _Mapping]]] = ..., index_version: _Optional[int] = ...) -> None: ...
 
 class FindCandidatesRequest(_message.Message):
-    __slots__ = ("pair", "required_service_types", "exclude_node_ids", "limit", "preferred_pool_id")
+    __slots__ = ("pair", "required_service_types", "exclude_node_ids", "limit", "preferred_pool_id", "both_directions")
     PAIR_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_SERVICE_TYPES_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_POOL_ID_FIELD_NUMBER: _ClassVar[int]
+    BOTH_DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
     pair: _node_pb2.LanguagePair
     required_service_types: _containers.RepeatedScalarFieldContainer[str]
     exclude_node_ids: _containers.RepeatedScalarFieldContainer[str]
     limit: int
     preferred_pool_id: str
-    def __init__(self, pair: _Optional[_Union[_node_pb2.LanguagePair, _Mapping]] = ..., required_service_types: _Optional[_Iterable[str]] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., preferred_pool_id: _Optional[str] = ...) -> None: ...
+    both_directions: bool
+    def __init__(self, pair: _Optional[_Union[_node_pb2.LanguagePair, _Mapping]] = ..., required_service_types: _Optional[_Iterable[str]] = ..., exclude_node_ids: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., preferred_pool_id: _Optional[str] = ..., both_directions: _Optional[bool] = ...) -> None: ...
 
 class Candidate(_message.Message):
     __slots__ = ("node_id", "pool_id")

@@ -25,49 +25,49 @@ _sym_db = _symbol_database.Default()
 from lingua.common.v1 import node_pb2 as lingua_dot_common_dot_v1_dot_node__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)lingua/registry/v1/registry_service.proto\x12\x12lingua.registry.v1\x1a\x1blingua/common/v1/node.proto\"\x90\x01\n\x13RegisterNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x34\n\ndescriptor\x18\x02 \x01(\x0b\x32 .lingua.common.v1.NodeDescriptor\x12\x12\n\ngateway_id\x18\x03 \x01(\t\x12\x1e\n\x16\x63redential_fingerprint\x18\x04 \x01(\t\"d\n\x14RegisterNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\"\x8d\x03\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x37\n\x0eresource_usage\x18\x03 \x01(\x0b\x32\x1f.lingua.common.v1.ResourceUsage\x12>\n\x12installed_services\x18\x04 \x03(\x0b\x32\".lingua.common.v1.InstalledService\x12>\n\x12\x63\x61pability_by_type\x18\x05 \x03(\x0b\x32\".lingua.common.v1.CapabilityByType\x12:\n\x10installed_models\x18\x06 \x03(\x0b\x32 .lingua.common.v1.InstalledModel\x12J\n\x15language_capabilities\x18\x07 \x01(\x0b\x32&.lingua.common.v1.LanguageCapabilitiesH\x00\x88\x01\x01\x42\x18\n\x16_language_capabilities\"A\n\x11HeartbeatResponse\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\"`\n\x17StreamHeartbeatsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x33\n\x05\x62\x65\x61ts\x18\x02 \x03(\x0b\x32$.lingua.registry.v1.HeartbeatRequest\"d\n\x18StreamHeartbeatsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x36\n\x08outcomes\x18\x02 \x03(\x0b\x32$.lingua.registry.v1.HeartbeatOutcome\"k\n\x10HeartbeatOutcome\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\x12\x12\n\nerror_code\x18\x02 \x01(\t\x12\x15\n\rerror_message\x18\x03 \x01(\t\"G\n\x15\x44\x65registerNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\")\n\x16\x44\x65registerNodeResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\"3\n\x10\x44rainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"A\n\x11\x44rainNodeResponse\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\"!\n\x0eGetNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"7\n\x0fGetNodeResponse\x12$\n\x04node\x18\x01 \x01(\x0b\x32\x16.lingua.common.v1.Node\"g\n\x10ListNodesRequest\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"S\n\x11ListNodesResponse\x12%\n\x05nodes\x18\x01 \x03(\x0b\x32\x16.lingua.common.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x11WatchNodesRequest\x12\x16\n\x0e\x61\x66ter_event_id\x18\x01 \x01(\t\"\xc4\x01\n\x12WatchNodesResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x04kind\x18\x02 \x01(\x0e\x32!.lingua.registry.v1.NodeEventKind\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12,\n\x06status\x18\x05 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\r\n\x05\x61t_ms\x18\x07 \x01(\x03*\x91\x01\n\rNodeEventKind\x12\x1f\n\x1bNODE_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aNODE_EVENT_KIND_REGISTERED\x10\x01\x12\"\n\x1eNODE_EVENT_KIND_STATUS_CHANGED\x10\x02\x12\x1b\n\x17NODE_EVENT_KIND_OFFLINE\x10\x03\x32\x91\x06\n\x0fRegistryService\x12\x61\n\x0cRegisterNode\x12\'.lingua.registry.v1.RegisterNodeRequest\x1a(.lingua.registry.v1.RegisterNodeResponse\x12X\n\tHeartbeat\x12$.lingua.registry.v1.HeartbeatRequest\x1a%.lingua.registry.v1.HeartbeatResponse\x12q\n\x10StreamHeartbeats\x12+.lingua.registry.v1.StreamHeartbeatsRequest\x1a,.lingua.registry.v1.StreamHeartbeatsResponse(\x01\x30\x01\x12g\n\x0e\x44\x65registerNode\x12).lingua.registry.v1.DeregisterNodeRequest\x1a*.lingua.registry.v1.DeregisterNodeResponse\x12X\n\tDrainNode\x12$.lingua.registry.v1.DrainNodeRequest\x1a%.lingua.registry.v1.DrainNodeResponse\x12R\n\x07GetNode\x12\".lingua.registry.v1.GetNodeRequest\x1a#.lingua.registry.v1.GetNodeResponse\x12X\n\tListNodes\x12$.lingua.registry.v1.ListNodesRequest\x1a%.lingua.registry.v1.ListNodesResponse\x12]\n\nWatchNodes\x12%.lingua.registry.v1.WatchNodesRequest\x1a&.lingua.registry.v1.WatchNodesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)lingua/registry/v1/registry_service.proto\x12\x12lingua.registry.v1\x1a\x1blingua/common/v1/node.proto\"\x90\x01\n\x13RegisterNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x34\n\ndescriptor\x18\x02 \x01(\x0b\x32 .lingua.common.v1.NodeDescriptor\x12\x12\n\ngateway_id\x18\x03 \x01(\t\x12\x1e\n\x16\x63redential_fingerprint\x18\x04 \x01(\t\"y\n\x14RegisterNodeResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\x12\x13\n\x0bnot_serving\x18\x04 \x01(\t\"\x8d\x03\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x37\n\x0eresource_usage\x18\x03 \x01(\x0b\x32\x1f.lingua.common.v1.ResourceUsage\x12>\n\x12installed_services\x18\x04 \x03(\x0b\x32\".lingua.common.v1.InstalledService\x12>\n\x12\x63\x61pability_by_type\x18\x05 \x03(\x0b\x32\".lingua.common.v1.CapabilityByType\x12:\n\x10installed_models\x18\x06 \x03(\x0b\x32 .lingua.common.v1.InstalledModel\x12J\n\x15language_capabilities\x18\x07 \x01(\x0b\x32&.lingua.common.v1.LanguageCapabilitiesH\x00\x88\x01\x01\x42\x18\n\x16_language_capabilities\"A\n\x11HeartbeatResponse\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\"`\n\x17StreamHeartbeatsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x33\n\x05\x62\x65\x61ts\x18\x02 \x03(\x0b\x32$.lingua.registry.v1.HeartbeatRequest\"d\n\x18StreamHeartbeatsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\x04\x12\x36\n\x08outcomes\x18\x02 \x03(\x0b\x32$.lingua.registry.v1.HeartbeatOutcome\"k\n\x10HeartbeatOutcome\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\x12\x12\n\nerror_code\x18\x02 \x01(\t\x12\x15\n\rerror_message\x18\x03 \x01(\t\"G\n\x15\x44\x65registerNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x0e\n\x06reason\x18\x03 \x01(\t\")\n\x16\x44\x65registerNodeResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\"3\n\x10\x44rainNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"A\n\x11\x44rainNodeResponse\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\"!\n\x0eGetNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"7\n\x0fGetNodeResponse\x12$\n\x04node\x18\x01 \x01(\x0b\x32\x16.lingua.common.v1.Node\"g\n\x10ListNodesRequest\x12,\n\x06status\x18\x01 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"S\n\x11ListNodesResponse\x12%\n\x05nodes\x18\x01 \x03(\x0b\x32\x16.lingua.common.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x11WatchNodesRequest\x12\x16\n\x0e\x61\x66ter_event_id\x18\x01 \x01(\t\"\xc4\x01\n\x12WatchNodesResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x04kind\x18\x02 \x01(\x0e\x32!.lingua.registry.v1.NodeEventKind\x12\x0f\n\x07node_id\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\x04\x12,\n\x06status\x18\x05 \x01(\x0e\x32\x1c.lingua.common.v1.NodeStatus\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\r\n\x05\x61t_ms\x18\x07 \x01(\x03*\x91\x01\n\rNodeEventKind\x12\x1f\n\x1bNODE_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1e\n\x1aNODE_EVENT_KIND_REGISTERED\x10\x01\x12\"\n\x1eNODE_EVENT_KIND_STATUS_CHANGED\x10\x02\x12\x1b\n\x17NODE_EVENT_KIND_OFFLINE\x10\x03\x32\x91\x06\n\x0fRegistryService\x12\x61\n\x0cRegisterNode\x12\'.lingua.registry.v1.RegisterNodeRequest\x1a(.lingua.registry.v1.RegisterNodeResponse\x12X\n\tHeartbeat\x12$.lingua.registry.v1.HeartbeatRequest\x1a%.lingua.registry.v1.HeartbeatResponse\x12q\n\x10StreamHeartbeats\x12+.lingua.registry.v1.StreamHeartbeatsRequest\x1a,.lingua.registry.v1.StreamHeartbeatsResponse(\x01\x30\x01\x12g\n\x0e\x44\x65registerNode\x12).lingua.registry.v1.DeregisterNodeRequest\x1a*.lingua.registry.v1.DeregisterNodeResponse\x12X\n\tDrainNode\x12$.lingua.registry.v1.DrainNodeRequest\x1a%.lingua.registry.v1.DrainNodeResponse\x12R\n\x07GetNode\x12\".lingua.registry.v1.GetNodeRequest\x1a#.lingua.registry.v1.GetNodeResponse\x12X\n\tListNodes\x12$.lingua.registry.v1.ListNodesRequest\x1a%.lingua.registry.v1.ListNodesResponse\x12]\n\nWatchNodes\x12%.lingua.registry.v1.WatchNodesRequest\x1a&.lingua.registry.v1.WatchNodesResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lingua.registry.v1.registry_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODEEVENTKIND']._serialized_start=1882
-  _globals['_NODEEVENTKIND']._serialized_end=2027
+  _globals['_NODEEVENTKIND']._serialized_start=1903
+  _globals['_NODEEVENTKIND']._serialized_end=2048
   _globals['_REGISTERNODEREQUEST']._serialized_start=95
   _globals['_REGISTERNODEREQUEST']._serialized_end=239
   _globals['_REGISTERNODERESPONSE']._serialized_start=241
-  _globals['_REGISTERNODERESPONSE']._serialized_end=341
-  _globals['_HEARTBEATREQUEST']._serialized_start=344
-  _globals['_HEARTBEATREQUEST']._serialized_end=741
-  _globals['_HEARTBEATRESPONSE']._serialized_start=743
-  _globals['_HEARTBEATRESPONSE']._serialized_end=808
-  _globals['_STREAMHEARTBEATSREQUEST']._serialized_start=810
-  _globals['_STREAMHEARTBEATSREQUEST']._serialized_end=906
-  _globals['_STREAMHEARTBEATSRESPONSE']._serialized_start=908
-  _globals['_STREAMHEARTBEATSRESPONSE']._serialized_end=1008
-  _globals['_HEARTBEATOUTCOME']._serialized_start=1010
-  _globals['_HEARTBEATOUTCOME']._serialized_end=1117
-  _globals['_DEREGISTERNODEREQUEST']._serialized_start=1119
-  _globals['_DEREGISTERNODEREQUEST']._serialized_end=1190
-  _globals['_DEREGISTERNODERESPONSE']._serialized_start=1192
-  _globals['_DEREGISTERNODERESPONSE']._serialized_end=1233
-  _globals['_DRAINNODEREQUEST']._serialized_start=1235
-  _globals['_DRAINNODEREQUEST']._serialized_end=1286
-  _globals['_DRAINNODERESPONSE']._serialized_start=1288
-  _globals['_DRAINNODERESPONSE']._serialized_end=1353
-  _globals['_GETNODEREQUEST']._serialized_start=1355
-  _globals['_GETNODEREQUEST']._serialized_end=1388
-  _globals['_GETNODERESPONSE']._serialized_start=1390
-  _globals['_GETNODERESPONSE']._serialized_end=1445
-  _globals['_LISTNODESREQUEST']._serialized_start=1447
-  _globals['_LISTNODESREQUEST']._serialized_end=1550
-  _globals['_LISTNODESRESPONSE']._serialized_start=1552
-  _globals['_LISTNODESRESPONSE']._serialized_end=1635
-  _globals['_WATCHNODESREQUEST']._serialized_start=1637
-  _globals['_WATCHNODESREQUEST']._serialized_end=1680
-  _globals['_WATCHNODESRESPONSE']._serialized_start=1683
-  _globals['_WATCHNODESRESPONSE']._serialized_end=1879
-  _globals['_REGISTRYSERVICE']._serialized_start=2030
-  _globals['_REGISTRYSERVICE']._serialized_end=2815
+  _globals['_REGISTERNODERESPONSE']._serialized_end=362
+  _globals['_HEARTBEATREQUEST']._serialized_start=365
+  _globals['_HEARTBEATREQUEST']._serialized_end=762
+  _globals['_HEARTBEATRESPONSE']._serialized_start=764
+  _globals['_HEARTBEATRESPONSE']._serialized_end=829
+  _globals['_STREAMHEARTBEATSREQUEST']._serialized_start=831
+  _globals['_STREAMHEARTBEATSREQUEST']._serialized_end=927
+  _globals['_STREAMHEARTBEATSRESPONSE']._serialized_start=929
+  _globals['_STREAMHEARTBEATSRESPONSE']._serialized_end=1029
+  _globals['_HEARTBEATOUTCOME']._serialized_start=1031
+  _globals['_HEARTBEATOUTCOME']._serialized_end=1138
+  _globals['_DEREGISTERNODEREQUEST']._serialized_start=1140
+  _globals['_DEREGISTERNODEREQUEST']._serialized_end=1211
+  _globals['_DEREGISTERNODERESPONSE']._serialized_start=1213
+  _globals['_DEREGISTERNODERESPONSE']._serialized_end=1254
+  _globals['_DRAINNODEREQUEST']._serialized_start=1256
+  _globals['_DRAINNODEREQUEST']._serialized_end=1307
+  _globals['_DRAINNODERESPONSE']._serialized_start=1309
+  _globals['_DRAINNODERESPONSE']._serialized_end=1374
+  _globals['_GETNODEREQUEST']._serialized_start=1376
+  _globals['_GETNODEREQUEST']._serialized_end=1409
+  _globals['_GETNODERESPONSE']._serialized_start=1411
+  _globals['_GETNODERESPONSE']._serialized_end=1466
+  _globals['_LISTNODESREQUEST']._serialized_start=1468
+  _globals['_LISTNODESREQUEST']._serialized_end=1571
+  _globals['_LISTNODESRESPONSE']._serialized_start=1573
+  _globals['_LISTNODESRESPONSE']._serialized_end=1656
+  _globals['_WATCHNODESREQUEST']._serialized_start=1658
+  _globals['_WATCHNODESREQUEST']._serialized_end=1701
+  _globals['_WATCHNODESRESPONSE']._serialized_start=1704
+  _globals['_WATCHNODESRESPONSE']._serialized_end=1900
+  _globals['_REGISTRYSERVICE']._serialized_start=2051
+  _globals['_REGISTRYSERVICE']._serialized_end=2836
 # @@protoc_insertion_point(module_scope)

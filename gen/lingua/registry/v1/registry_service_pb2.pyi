@@ -32,14 +32,16 @@ class RegisterNodeRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., descriptor: _Optional[_Union[_node_pb2.NodeDescriptor, _Mapping]] = ..., gateway_id: _Optional[str] = ..., credential_fingerprint: _Optional[str] = ...) -> None: ...
 
 class RegisterNodeResponse(_message.Message):
-    __slots__ = ("node_id", "epoch", "status")
+    __slots__ = ("node_id", "epoch", "status", "not_serving")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    NOT_SERVING_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     epoch: int
     status: _node_pb2.NodeStatus
-    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., status: _Optional[_Union[_node_pb2.NodeStatus, str]] = ...) -> None: ...
+    not_serving: str
+    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., status: _Optional[_Union[_node_pb2.NodeStatus, str]] = ..., not_serving: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("node_id", "epoch", "resource_usage", "installed_services", "capability_by_type", "installed_models", "language_capabilities")
