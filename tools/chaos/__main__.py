@@ -2,7 +2,7 @@
 while one part of the stack at a time fails, the invariants checked after each fault.
 
 python -m tools.chaos                          # every fault, the full run (a few minutes)
-python -m tools.chaos --quick                  # CI-sized: small load, short phases
+python -m tools.chaos --quick                  # the CI run: three faults, small load
 python -m tools.chaos --faults redis-empty,node-flap --rate 30
 python -m tools.chaos --list                   # the faults there are
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tools.chaos import faults
-from tools.chaos.config import DEFAULT_OUT_DIR, ChaosConfig
+from tools.chaos.config import DEFAULT_OUT_DIR, QUICK_FAULTS, QUICK_SETTINGS, ChaosConfig
 from tools.chaos.phase import PhaseResult
 from tools.chaos.report import run_paths, write_report
 from tools.chaos.suite import SuiteResult, run_suite
@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 ALL_FAULTS = tuple(faults.FAULTS)
-# CI-sized: every kind of fault the short run covers, small load, short phases.
-QUICK_FAULTS = ("dispatcher-0", "gateway-nodes", "node-flap")
-QUICK = {"nodes": 4, "sessions": 4, "rate": 8.0, "lead_s": 2.0, "after_s": 4.0}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,13 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     a = p.add_argument
     a("--faults", default=None, help=f"comma-separated (default: all: {','.join(ALL_FAULTS)})")
     a("--list", action="store_true", help="list the faults and exit")
-    a("--quick", action="store_true", help=f"CI-sized run ({', '.join(QUICK_FAULTS)})")
+    a("--quick", action="store_true", help=f"the CI run ({', '.join(QUICK_FAULTS)}), small")
     a("--nodes", type=int, default=None, help="simulated nodes (default 8)")
     a("--sessions", type=int, default=None, help="client sessions (default 8, half two-way)")
     a("--rate", type=float, default=None, help="utterances/s over all sessions (default 20)")
     a("--processing-ms", type=float, default=None, help="a node's time per job (default 300)")
     a("--lead", type=float, default=None, help="seconds of load before each fault (default 4)")
     a("--after", type=float, default=None, help="seconds of load after each fault (default 10)")
+    a(
+        "--heartbeat-ms",
+        type=int,
+        default=None,
+        help="LINGUA_HEARTBEAT_INTERVAL_MS for the stack and the nodes (default: 15000)",
+    )
     a("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"results directory ({DEFAULT_OUT_DIR})")
     a("--log-level", default="INFO", help="the services' log level (default INFO)")
     a("-v", "--verbose", action="count", default=0)
@@ -57,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(ns: argparse.Namespace) -> ChaosConfig:
-    values: dict[str, object] = dict(QUICK) if ns.quick else {}
+    values: dict[str, object] = dict(QUICK_SETTINGS) if ns.quick else {}
     named = {
         "nodes": ns.nodes,
         "sessions": ns.sessions,
@@ -65,6 +68,7 @@ def config_from_args(ns: argparse.Namespace) -> ChaosConfig:
         "processing_ms": ns.processing_ms,
         "lead_s": ns.lead,
         "after_s": ns.after,
+        "heartbeat_ms": ns.heartbeat_ms,
     }
     values.update({k: v for k, v in named.items() if v is not None})
     chosen = QUICK_FAULTS if ns.quick else ALL_FAULTS

@@ -176,8 +176,8 @@ FAULTS: dict[str, Fault] = {
             lambda world: world.session_gateway,
             closes_sessions=True,
         ),
-        RedisRestartedEmpty(),
         NodeFlaps(),
+        RedisRestartedEmpty(),
     )
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tools.chaos.probe import ProbeResult
 from tools.chaos.slots import SlotReport
 from tools.chaos.tally import Recovery, Tally
 
@@ -29,6 +30,7 @@ def phase_checks(
     t: Tally,
     recovered: Recovery,
     slots: SlotReport,
+    probed: ProbeResult,
     dead: list[str],
     closes_sessions: bool,
 ) -> list[Check]:
@@ -56,7 +58,7 @@ def phase_checks(
             "sessions kept",
             closes_sessions or (t.sessions_dropped == 0 and t.connect_failures == 0),
             f"{t.sessions_dropped} sessions dropped ({t.cut_off} utterances cut off), "
-            f"{t.connect_failures} failed to open",
+            f"{t.connect_failures} failed to open: {'; '.join(t.open_failures) or '-'}",
         ),
         Check(
             "messages follow PROTOCOL.md",
@@ -73,6 +75,12 @@ def phase_checks(
             ),
         ),
         Check("stack whole again", not dead, f"not running: {', '.join(dead) or 'none'}"),
+        Check(
+            "new sessions served afterwards",
+            probed.ok,
+            f"{probed.translated} of {probed.sent} utterances of {probed.sessions} new sessions "
+            f"translated: {'; '.join(probed.failures[:3]) or '-'}",
+        ),
         Check(
             "utterances sent after the fault translated",
             recovered.first_new_answer_s is not None,

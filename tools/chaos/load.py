@@ -25,9 +25,11 @@ class ReconnectingSession:
         config: ClientConfig,
         urls: Sequence[str],
         on_answer: Callable[[Answer], None],
+        start_delay_s: float = 0.0,
         reconnect_delay_s: float = RECONNECT_DELAY_S,
     ) -> None:
         self._config = config
+        self._start_delay_s = start_delay_s
         self._urls = list(urls)
         self._first_url = self._urls.index(config.url) if config.url in self._urls else 0
         self._on_answer = on_answer
@@ -48,6 +50,8 @@ class ReconnectingSession:
             self._client.abort()
 
     async def run(self) -> list[ClientReport]:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), self._start_delay_s)
         attempt = 0
         while True:
             client = FakeClient(self._attempt_config(attempt), on_result=self._on_answer)

@@ -13,6 +13,7 @@ from tools.chaos.config import ChaosConfig
 from tools.chaos.faults import Fault, FaultEvent
 from tools.chaos.invariants import Check, phase_checks
 from tools.chaos.load import ReconnectingSession, SessionLoad
+from tools.chaos.probe import ProbeResult, probe
 from tools.chaos.slots import SlotReader, SlotReport
 from tools.chaos.tally import AnswerLog, Recovery, Tally, recovery, tally
 from tools.chaos.world import World
@@ -32,6 +33,7 @@ class PhaseResult:
     tally: Tally
     recovery: Recovery
     slots: SlotReport
+    probe: ProbeResult
     checks: list[Check]
 
     @property
@@ -55,16 +57,23 @@ class PhaseResult:
             "counts": self.tally.as_dict(),
             "recovery": self.recovery.as_dict(),
             "slots": self.slots.as_dict(),
+            "probe": self.probe.as_dict(),
             "checks": [check.as_dict() for check in self.checks],
         }
 
 
 async def run_phase(world: World, fault: Fault, config: ChaosConfig) -> PhaseResult:
     answers = AnswerLog()
+    # Sessions start spread over one interval, so utterances arrive evenly (not all
+    # sessions at the same instant, which would leave the nodes idle in between).
+    spread_s = config.interval_s / config.sessions
     load = SessionLoad(
         [
             ReconnectingSession(
-                world.session_config(i, run_id=fault.name), world.session_urls, answers.record
+                world.session_config(i, run_id=fault.name),
+                world.session_urls,
+                answers.record,
+                start_delay_s=i * spread_s,
             )
             for i in range(config.sessions)
         ]
@@ -83,7 +92,10 @@ async def run_phase(world: World, fault: Fault, config: ChaosConfig) -> PhaseRes
     slots = await SlotReader(world.redis_client, world.keys).settle(
         world.nodes, config.slot_settle_s
     )
+    probed = await probe(world, run_id=fault.name)
     counts = tally(reports)
     recovered = recovery(answers.answers, event.started)
-    checks = phase_checks(counts, recovered, slots, world.dead(), fault.closes_sessions)
-    return PhaseResult(fault.name, fault.summary, event, started, counts, recovered, slots, checks)
+    checks = phase_checks(counts, recovered, slots, probed, world.dead(), fault.closes_sessions)
+    return PhaseResult(
+        fault.name, fault.summary, event, started, counts, recovered, slots, probed, checks
+    )

@@ -17,6 +17,7 @@ class AnswerTime:
     sent_at: float  # time.perf_counter() of the utterance's send
     at: float  # of its (first) answer
     translated: bool  # a result with the right texts
+    utterance: str = ""  # "session #index: kind", to find it in the logs
 
 
 class AnswerLog:
@@ -30,7 +31,8 @@ class AnswerLog:
         at = self._clock()
         sent_at = at - (answer.latency_s or 0.0)
         translated = answer.kind == "result" and bool(answer.correct)
-        self.answers.append(AnswerTime(sent_at, at, translated))
+        what = f"{answer.session_id} #{answer.utterance_index}: {answer.error_code or answer.kind}"
+        self.answers.append(AnswerTime(sent_at, at, translated, what))
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Tally:
     out_of_order: int = 0
     protocol_violations: int = 0
     error_samples: list[str] = field(default_factory=list)
+    open_failures: list[str] = field(default_factory=list)  # why sessions did not open
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +93,7 @@ def tally(reports: Sequence[ClientReport]) -> Tally:
         out_of_order=sum(r.out_of_order for r in reports),
         protocol_violations=sum(r.protocol_violations for r in reports),
         error_samples=[s for r in reports for s in r.error_samples][:5],
+        open_failures=[f"{r.name}: {r.init_error}" for r in reports if r.init_error][:5],
     )
 
 
@@ -106,6 +110,7 @@ class Recovery:
     first_answer_s: float | None  # to the first translation received after it
     first_new_answer_s: float | None  # to the first translation of an utterance sent after it
     slowest_s: float | None  # the longest an utterance of the phase waited for its answer
+    slowest: str  # which one it was
     sent_after: int  # utterances answered that were sent after the fault started
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,11 +120,12 @@ class Recovery:
 def recovery(answers: Sequence[AnswerTime], fault_at: float) -> Recovery:
     after = [a for a in answers if a.translated and a.at >= fault_at]
     new = [a for a in after if a.sent_at >= fault_at]
-    slowest = max((a.at - a.sent_at for a in answers), default=None)
+    slowest = max(answers, key=lambda a: a.at - a.sent_at, default=None)
     return Recovery(
         first_answer_s=_since(after, fault_at),
         first_new_answer_s=_since(new, fault_at),
-        slowest_s=slowest,
+        slowest_s=None if slowest is None else slowest.at - slowest.sent_at,
+        slowest="" if slowest is None else slowest.utterance,
         sent_after=sum(1 for a in answers if a.sent_at >= fault_at),
     )
 

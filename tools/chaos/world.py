@@ -143,7 +143,7 @@ class World:
                 jitter_ms=cfg.jitter_ms,
                 utterances=UNBOUNDED_UTTERANCES,
                 job_rate=cfg.rate,
-                heartbeat_interval_s=cfg.heartbeat_ms / 1000,
+                heartbeat_interval_s=cfg.heartbeat_s,
                 answer_timeout_s=cfg.answer_wait_s,
                 register_timeout_s=REGISTER_TIMEOUT_S,
                 reconnecting_nodes=cfg.nodes,
