@@ -160,6 +160,13 @@ class MessageQueue(Generic[M]):
         if items:
             self._wake()
 
+    def fair_share(self) -> int:
+        """What one of the streams taking from this queue takes now: an equal part of
+        what waits (every watcher is woken in the same turn, so work spreads over them
+        instead of going to whichever woke first)."""
+        streams = max(1, len(self._watchers))
+        return -(-len(self._items) // streams)
+
     def take(self, limit: int) -> list[Outgoing[M]]:
         taken: list[Outgoing[M]] = []
         while self._items and len(taken) < limit:
@@ -197,6 +204,20 @@ class FrameCodec(Protocol[M_contra, FOut_co, FIn_contra, In]):
     def stamp(self, message: M_contra, seq: int) -> None: ...
 
     def seq_of(self, message: In) -> int: ...
+
+
+class LinkCounters:
+    """Frames and messages over every link of this process, each way: how well the
+    links batch (messages per frame) is what their cost per job depends on."""
+
+    def __init__(self) -> None:
+        self.frames_sent = 0
+        self.frames_received = 0
+        self.messages_sent = 0
+        self.messages_received = 0
+
+
+COUNTERS = LinkCounters()
 
 
 @dataclass(frozen=True)
@@ -297,6 +318,8 @@ class LinkStream(Generic[M, FOut, FIn, In]):
         ack = self._received.upto
         self._sent_ack = ack
         await write(self._codec.batch(messages, ack))
+        COUNTERS.frames_sent += 1
+        COUNTERS.messages_sent += len(messages)
         return True
 
     def _take(self) -> list[Outgoing[M]]:
@@ -306,7 +329,7 @@ class LinkStream(Generic[M, FOut, FIn, In]):
             items.append(self._control.popleft())
         room = min(limit - len(items), self._limits.max_unacked - len(self._window))
         if room > 0:
-            items.extend(self._queue.take(room))
+            items.extend(self._queue.take(min(room, self._queue.fair_share())))
         return items
 
     # --- reading ---------------------------------------------------------------------------
@@ -317,6 +340,8 @@ class LinkStream(Generic[M, FOut, FIn, In]):
             if frame is None:
                 return
             messages, ack = self._codec.unpack(frame)
+            COUNTERS.frames_received += 1
+            COUNTERS.messages_received += len(messages)
             if ack:
                 self._acknowledged(ack)
             for message in messages:

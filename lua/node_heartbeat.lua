@@ -29,13 +29,17 @@ ARGV[13] history length kept
 
 Returns {status, previous_status, index_seq or 0 (0: the index is unaffected),
 language capabilities or "", reason}, or {"stale"} for an old epoch, or {"offline"}
-when the node must register again.
+when the node must register again, or {"missing"} when there is no record at all (Redis
+lost it while the node stayed connected: its gateway writes it back).
 ]]
 local rcall = redis.call
 local rec, owner, history = KEYS[1], KEYS[2], KEYS[3]
 local cur = rcall("HMGET", rec, "epoch", "status", "healthy_beats", "caps_sig", "gateway",
   "lang", "fail_streak", "last_fail_ms", "gpu_seen", "public")
-if cur[1] == false or cur[1] ~= ARGV[1] then
+if cur[1] == false then
+  return {"missing"}
+end
+if cur[1] ~= ARGV[1] then
   return {"stale"}
 end
 local status = cur[2]

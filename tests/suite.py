@@ -63,10 +63,8 @@ class InProcessSuite:
         )
         self.dispatcher_apps = []
         for _ in range(self.dispatchers):
-            settings = DispatcherSettings(
-                server=self.server,
-                redis=self.redis,
-                pool_address=pool_address,
+            settings = dataclasses.replace(
+                DispatcherSettings(server=self.server, redis=self.redis, pool_address=pool_address),
                 **self.dispatcher_overrides,
             )
             self.dispatcher_apps.append(

@@ -1,5 +1,5 @@
 """Every scenario module; importing this package registers them all in bench.catalog."""
 
-from bench.scenarios import fairness, gateway, jobs, nodes, spine, tracing
+from bench.scenarios import fairness, gateway, jobs, nodes, scaleout, spine, tracing
 
-__all__ = ["fairness", "gateway", "jobs", "nodes", "spine", "tracing"]
+__all__ = ["fairness", "gateway", "jobs", "nodes", "scaleout", "spine", "tracing"]

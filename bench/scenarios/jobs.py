@@ -93,7 +93,7 @@ def saturation_config(cfg: JobsConfig, urls: tuple[str, ...]) -> SaturationConfi
     )
 
 
-def _pids(stack: Stack) -> dict[str, int]:
+def process_ids(stack: Stack) -> dict[str, int]:
     pids = {"bench": os.getpid()}
     redis_process = getattr(stack.redis, "process", None)
     if redis_process is not None:
@@ -105,16 +105,23 @@ def _pids(stack: Stack) -> dict[str, int]:
 
 
 ROUND_TRIPS = "lingua_redis_round_trips"
+LINK_FRAMES = "lingua_link_frames"
+LINK_MESSAGES = "lingua_link_messages"
 
 
-async def round_trips(stack: Stack) -> dict[str, float]:
-    """Redis round trips each dispatcher and gateway process made so far."""
+async def counters(stack: Stack, name: str) -> dict[str, float]:
+    """A counter of each dispatcher and gateway process, as it stands now."""
     found = {}
     for service in [*stack.dispatchers, *stack.gateways]:
         port = service.ports.get("metrics")
         if port is not None:
-            found[service.name] = await read_counter(port, ROUND_TRIPS)
+            found[service.name] = await read_counter(port, name)
     return found
+
+
+async def round_trips(stack: Stack) -> dict[str, float]:
+    """Redis round trips each dispatcher and gateway process made so far."""
+    return await counters(stack, ROUND_TRIPS)
 
 
 @contextlib.contextmanager
@@ -138,7 +145,7 @@ async def celery_phase(cfg: JobsConfig, stack: Stack, run: JobsRun, run_dir: Pat
         return
     log.info("Celery reference: %s pool x%d", cfg.celery_pool, cfg.celery_concurrency)
     try:
-        with phase(run, "celery", _pids(stack)):
+        with phase(run, "celery", process_ids(stack)):
             run.celery = await run_celery_reference(celery_config(cfg, stack, run_dir))
     except (CeleryError, OSError) as exc:
         run.celery_error = str(exc)
@@ -146,7 +153,7 @@ async def celery_phase(cfg: JobsConfig, stack: Stack, run: JobsRun, run_dir: Pat
 
 
 async def fleet_phases(cfg: JobsConfig, stack: Stack, fleet: Fleet, run: JobsRun) -> None:
-    pids = _pids(stack)
+    pids = process_ids(stack)
     log.info("registering %d nodes, %d outstanding", cfg.nodes, cfg.register_concurrency)
     with phase(run, "register", pids):
         run.ramp = await register_nodes(fleet, cfg.register_concurrency, cfg.register_timeout_s)

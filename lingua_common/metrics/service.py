@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from lingua_common.interceptors import DEPENDENCY_ERRORS
+from lingua_common.link import COUNTERS
 from lingua_common.redis_client import RoundTrips
 from lingua_common.rpc_metrics import RpcMetrics
 
@@ -64,6 +65,28 @@ class RoundTripCollector(Collector):
         yield family
 
 
+class LinkCollector(Collector):
+    """lingua_link_frames_total / lingua_link_messages_total: the job path's links."""
+
+    def collect(self) -> Iterator[Metric]:
+        frames = CounterMetricFamily(
+            "lingua_link_frames",
+            "Frames on the job path's links (gateway <-> dispatcher), by direction",
+            labels=["direction"],
+        )
+        messages = CounterMetricFamily(
+            "lingua_link_messages",
+            "Messages in those frames (messages per frame: how well the links batch)",
+            labels=["direction"],
+        )
+        frames.add_metric(["sent"], COUNTERS.frames_sent)
+        frames.add_metric(["received"], COUNTERS.frames_received)
+        messages.add_metric(["sent"], COUNTERS.messages_sent)
+        messages.add_metric(["received"], COUNTERS.messages_received)
+        yield frames
+        yield messages
+
+
 class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -86,6 +109,7 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(RoundTripCollector())
+        self.registry.register(LinkCollector())
         self.rpc = RpcMetrics(self.registry)
         self._hooks: list[ScrapeHook] = []
         # One refresh at a time: concurrent scrapers must not multiply the Redis reads.

@@ -60,22 +60,21 @@ class AckWork:
         self._scheduled = False
         confirms, self._confirms = self._confirms, []
         disarms, self._disarms = self._disarms, []
-        await asyncio.gather(self._confirm(confirms), self._disarm(disarms))
-
-    async def _confirm(self, confirms: list[tuple[str, str, int]]) -> None:
-        if not confirms:
-            return
         for attempt in range(1, ATTEMPTS + 1):
             now = self._clock.now_ms()
             try:
-                confirmed = await self._store.confirm_many(
-                    confirms, now_ms=now, due_ms=now + self._settings.job_timeout_ms
+                confirmed = await self._store.confirm_and_disarm(
+                    confirms, disarms, now_ms=now, due_ms=now + self._settings.job_timeout_ms
                 )
             except RedisError as error:
                 if attempt == ATTEMPTS:
                     logger.warning(
-                        "deliveries not confirmed",
-                        extra={"jobs": len(confirms), "error": str(error)},
+                        "acknowledgements not recorded",
+                        extra={
+                            "confirms": len(confirms),
+                            "disarms": len(disarms),
+                            "error": str(error),
+                        },
                     )
                     return
                 await asyncio.sleep(BACKOFF_S * attempt)
@@ -85,21 +84,6 @@ class AckWork:
                 # The attempt finished or moved on before its delivery was confirmed.
                 logger.debug("stale delivery confirmations", extra={"count": stale})
             return
-
-    async def _disarm(self, job_ids: list[str]) -> None:
-        if not job_ids:
-            return
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                await self._store.unschedule_many(job_ids)
-                return
-            except RedisError as error:
-                if attempt == ATTEMPTS:
-                    logger.warning(
-                        "timers not disarmed", extra={"jobs": len(job_ids), "error": str(error)}
-                    )
-                    return
-                await asyncio.sleep(BACKOFF_S * attempt)
 
     async def wait(self, timeout_s: float) -> None:
         """Until the work under way is done (on shutdown)."""

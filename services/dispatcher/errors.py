@@ -48,3 +48,10 @@ class ShuttingDown(JobError):
     """This replica is stopping: the caller goes to another."""
 
     code = "SCHEDULER_DEPENDENCY_DOWN"
+
+
+class DependencyDown(JobError):
+    """A service the dispatcher needs (the pool index) cannot answer, and nothing it
+    holds itself can stand in."""
+
+    code = "SCHEDULER_DEPENDENCY_DOWN"

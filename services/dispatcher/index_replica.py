@@ -21,7 +21,8 @@ from lingua_common.cancellation import reraise_if_cancelling
 from lingua_common.language_index import LanguageIndex, NodeEntry, parse_pool_id, pool_id
 from lingua_common.routes import route_keys_served
 from lingua_common.telemetry import names
-from services.dispatcher.pool_client import Candidate
+from services.dispatcher.errors import DependencyDown
+from services.dispatcher.pool_client import Candidate, CandidateFinder
 
 logger = logging.getLogger(__name__)
 
@@ -78,23 +79,10 @@ class IndexView(Protocol):
     synced: bool
 
 
-class Authority(Protocol):
-    async def find(
-        self,
-        src: str,
-        tgt: str,
-        required: list[str],
-        exclude: list[str],
-        limit: int,
-        preferred_pool: str = "",
-        both_ways: bool = False,
-    ) -> list[Candidate]: ...
-
-
 class ReplicatedCandidateFinder:
     """Candidates from the local replica; the pool service when the replica cannot say."""
 
-    def __init__(self, replica: IndexView, authority: Authority) -> None:
+    def __init__(self, replica: IndexView, authority: CandidateFinder) -> None:
         self._replica = replica
         self._authority = authority
 
@@ -108,23 +96,55 @@ class ReplicatedCandidateFinder:
         preferred_pool: str = "",
         both_ways: bool = False,
     ) -> list[Candidate]:
-        """`both_ways`: nodes serving src <-> tgt in both directions (a two-way job)."""
-        if self._replica.synced:
-            index = self._replica.index
-            pair = (min(src, tgt), max(src, tgt)) if both_ways else (src, tgt)
-            parsed = parse_pool_id(preferred_pool, both_ways) if preferred_pool else None
-            shard = parsed[1] if parsed is not None and parsed[0] == pair else None
-            found = index.candidates(pair, required, exclude, limit, shard, both_ways=both_ways)
-            if found:
-                trace.get_current_span().set_attribute(names.SELECT_SOURCE, "replica")
-                return [
-                    Candidate(n, pool_id(pair, index.shard_of(pair, n, both_ways), both_ways))
-                    for n in found
-                ]
-        trace.get_current_span().set_attribute(names.SELECT_SOURCE, "pool_service")
-        return await self._authority.find(
-            src, tgt, required, exclude, limit, preferred_pool, both_ways
-        )
+        """`both_ways`: nodes serving src <-> tgt in both directions (a two-way job).
+
+        The replica answers when it is in step and finds someone; otherwise the pool
+        service does. Should the pool service be unreachable, the replica's last state
+        stands in (stale, but a slot reservation checks every node in Redis); with no
+        state at all, DependencyDown."""
+        local = self._from_replica(src, tgt, required, exclude, limit, preferred_pool, both_ways)
+        span = trace.get_current_span()
+        if self._replica.synced and local:
+            span.set_attribute(names.SELECT_SOURCE, "replica")
+            return local
+        span.set_attribute(names.SELECT_SOURCE, "pool_service")
+        try:
+            return await self._authority.find(
+                src, tgt, required, exclude, limit, preferred_pool, both_ways
+            )
+        except grpc.aio.AioRpcError as error:
+            reraise_if_cancelling()
+            if local or self._replica.index.node_ids():
+                span.set_attribute(names.SELECT_SOURCE, "replica_stale")
+                logger.warning(
+                    "pool service unreachable: placing from this replica's copy of the index",
+                    extra={"code": str(error.code()), "synced": self._replica.synced},
+                )
+                return local
+            raise DependencyDown(
+                "the pool index service is unreachable and this dispatcher holds no copy "
+                "of the index yet; retry shortly"
+            ) from None
+
+    def _from_replica(
+        self,
+        src: str,
+        tgt: str,
+        required: list[str],
+        exclude: list[str],
+        limit: int,
+        preferred_pool: str,
+        both_ways: bool,
+    ) -> list[Candidate]:
+        index = self._replica.index
+        pair = (min(src, tgt), max(src, tgt)) if both_ways else (src, tgt)
+        parsed = parse_pool_id(preferred_pool, both_ways) if preferred_pool else None
+        shard = parsed[1] if parsed is not None and parsed[0] == pair else None
+        found = index.candidates(pair, required, exclude, limit, shard, both_ways=both_ways)
+        return [
+            Candidate(n, pool_id(pair, index.shard_of(pair, n, both_ways), both_ways))
+            for n in found
+        ]
 
     def pairs_of(self, node_id: str) -> frozenset[tuple[str, str]]:
         """The route keys the node serves (lingua_common/routes.py): its directed pairs,

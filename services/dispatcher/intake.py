@@ -23,7 +23,7 @@ from lingua_common.telemetry.spans import (
     traceparent,
     wire_trace_id,
 )
-from services.dispatcher.errors import InvalidJob, NoCapacity
+from services.dispatcher.errors import DependencyDown, InvalidJob, NoCapacity
 from services.dispatcher.lifecycle import JobLifecycle, Seat
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.model import JobRef, JobState
@@ -130,7 +130,11 @@ class JobIntake:
     ) -> Admission:
         ref = JobRef(job_id, spec.session_id, spec.utterance_index, trace_id, gateway_id)
         ticket = Ticket(ref, spec, created_ms=self._clock.now_ms())
-        found = await self._placer.seat(ticket, 1)
+        down: DependencyDown | None = None
+        try:
+            found: Seat | Outcome = await self._placer.seat(ticket, 1)
+        except DependencyDown as error:
+            found, down = Outcome.NO_NODE, error
         seat = found if isinstance(found, Seat) else None
         record = NewJobRecord(
             job_id=job_id,
@@ -166,6 +170,10 @@ class JobIntake:
             return self._logged(ref, JobState.DISPATCHED, seat.node_id, 1)
         assert isinstance(found, Outcome)
         pair = route.key
+        if down is not None:
+            # Nobody can say which nodes serve the pair: a clear answer, not a guess.
+            await self._lifecycle.end(job_id, pair, JobState.FAILED, down.code, down.message)
+            return self._logged(ref, JobState.FAILED)
         if not may_wait:
             await self._lifecycle.end(
                 job_id, pair, JobState.FAILED, "NO_AVAILABLE_NODE", no_node_message(*pair)

@@ -133,7 +133,7 @@ class JobLifecycle:
             job, now_ms=now, due_ms=now + self._settings.reservation_ttl_ms, first=first
         )
         if not created.created:
-            if seat is not None and seat.reservation is Reservation.RESERVED:
+            if seat is not None and _not_the_jobs_slot(seat, created):
                 await self._release(seat.node_id, job.job_id, 1)
             return created
         ref = JobRef(job.job_id, job.session_id, job.utterance_index, job.trace_id, job.gateway_id)
@@ -473,6 +473,21 @@ class JobLifecycle:
         owner = self._owners.of(node_id)
         if owner is not None:
             self._deliveries.cancel(owner, node_id, ref, reason)
+
+
+def _not_the_jobs_slot(seat: Seat, found: Created) -> bool:
+    """Whether the slot this creator reserved (for attempt 1 on `seat`) is surely not the
+    one the job it found holds, and so is its to give back. Concurrent creators of one
+    request reserve the same (job, attempt 1) entry: only the one that wrote it may give
+    it back, and only when the job runs elsewhere, under another attempt, or is over.
+    A job found not placed yet may be taking that very entry: the slot audit frees it
+    should it stay unused."""
+    if seat.reservation is not Reservation.RESERVED:
+        return False
+    if found.state.terminal:
+        return True
+    elsewhere = found.node_id not in ("", seat.node_id)
+    return elsewhere or found.attempt > 1
 
 
 def _failure(code: str, message: str) -> gw_pb.UtteranceOutcome:

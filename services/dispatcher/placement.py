@@ -13,7 +13,6 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
 
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
@@ -21,30 +20,18 @@ from lingua_common.routes import route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, set_attributes, traceparent
 from services.dispatcher.affinity import Affinity, turn_key
+from services.dispatcher.errors import DependencyDown
 from services.dispatcher.lifecycle import JobLifecycle, Seat
 from services.dispatcher.links import GatewayLinks
 from services.dispatcher.loads import LoadEstimates
 from services.dispatcher.metrics import DispatcherMetrics
 from services.dispatcher.model import Connection, JobRecord, JobRef
 from services.dispatcher.owners import NodeOwners
-from services.dispatcher.pool_client import Candidate
+from services.dispatcher.pool_client import Candidate, CandidateFinder
 from services.dispatcher.selection import Option, power_of_two_order
 from services.dispatcher.settings import DispatcherSettings
 
 tracer = get_tracer(__name__)
-
-
-class CandidateFinder(Protocol):
-    async def find(
-        self,
-        src: str,
-        tgt: str,
-        required: list[str],
-        exclude: list[str],
-        limit: int,
-        preferred_pool: str = "",
-        both_ways: bool = False,
-    ) -> list[Candidate]: ...
 
 
 class Outcome(StrEnum):
@@ -136,8 +123,12 @@ class Placer:
             return found
 
     async def place(self, ticket: Ticket, attempt: int) -> Placed:
-        """Place attempt `attempt` of an existing job (a retry, a waiting job)."""
-        found = await self.seat(ticket, attempt)
+        """Place attempt `attempt` of an existing job (a retry, a waiting job). With the
+        pool index unreachable and no copy of it here, the job waits (it was accepted)."""
+        try:
+            found = await self.seat(ticket, attempt)
+        except DependencyDown:
+            return Placed(Outcome.NO_CAPACITY, attempt)
         if not isinstance(found, Seat):
             return Placed(found, attempt)
         with tracer.start_as_current_span(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
@@ -17,6 +18,21 @@ CALL_TIMEOUT_S = 2.0
 class Candidate:
     node_id: str
     pool_id: str
+
+
+class CandidateFinder(Protocol):
+    """Who can run a job: a sample of the nodes serving its route."""
+
+    async def find(
+        self,
+        src: str,
+        tgt: str,
+        required: list[str],
+        exclude: list[str],
+        limit: int,
+        preferred_pool: str = "",
+        both_ways: bool = False,
+    ) -> list[Candidate]: ...
 
 
 class GrpcCandidateFinder:

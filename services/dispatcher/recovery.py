@@ -21,7 +21,7 @@ from services.dispatcher.model import JobRecord, JobState
 from services.dispatcher.pending import PendingQueues
 from services.dispatcher.retries import Retries
 from services.dispatcher.settings import DispatcherSettings
-from services.dispatcher.store import TIMEOUT_BUCKETS, RedisJobStore
+from services.dispatcher.store import RedisJobStore
 from services.dispatcher.waiting import WaitingJobs
 
 tracer = get_tracer(__name__)
@@ -55,15 +55,12 @@ class Recovery:
     # --- deadlines ------------------------------------------------------------------------------
 
     async def sweep_once(self) -> int:
+        """Handle every job whose time came (all buckets claimed in one round trip)."""
         now = self._clock.now_ms()
-        handled = 0
-        for bucket in range(TIMEOUT_BUCKETS):
-            for job_id in await self._store.claim_due(
-                bucket, now, self._settings.sweep_lease_ms, CLAIM_BATCH
-            ):
-                await self._due(job_id)
-                handled += 1
-        return handled
+        due = await self._store.claim_due_all(now, self._settings.sweep_lease_ms, CLAIM_BATCH)
+        for job_id in due:
+            await self._due(job_id)
+        return len(due)
 
     async def _due(self, job_id: str) -> None:
         record = await self._store.get(job_id)

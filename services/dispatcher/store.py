@@ -189,23 +189,32 @@ class RedisJobStore:
         )
         return _confirmed(job_id, reply)
 
-    async def confirm_many(
-        self, confirmations: list[tuple[str, str, int]], *, now_ms: int, due_ms: int
+    async def confirm_and_disarm(
+        self,
+        confirmations: list[tuple[str, str, int]],
+        disarms: list[str],
+        *,
+        now_ms: int,
+        due_ms: int,
     ) -> list[Confirmed | None]:
-        """Deliveries of many assignments (job id, node id, attempt), one round trip."""
-        replies = await self._lua.run_many(
-            "job_confirm",
-            [
-                (self._job_keys(job_id), [node_id, attempt, now_ms, due_ms, "delivered"])
-                for job_id, node_id, attempt in confirmations
-            ],
-        )
-        confirmed: list[Confirmed | None] = []
-        for (job_id, _, _), reply in zip(confirmations, replies, strict=True):
-            if isinstance(reply, Exception):
-                raise reply
-            confirmed.append(_confirmed(job_id, reply))
-        return confirmed
+        """What acknowledgements cause, in one round trip: deliveries of assignments
+        confirmed (job id, node id, attempt) and the timers of answered jobs disarmed."""
+
+        def steps(pipe: ScriptPipeline) -> None:
+            for job_id, node_id, attempt in confirmations:
+                pipe.script(
+                    "job_confirm",
+                    self._job_keys(job_id),
+                    [node_id, attempt, now_ms, due_ms, "delivered"],
+                )
+            for job_id in disarms:
+                pipe.commands.zrem(self._keys.timeouts(timeout_bucket(job_id)), job_id)
+
+        replies = await self._lua.pipelined(steps)
+        return [
+            _confirmed(job_id, reply)
+            for (job_id, _, _), reply in zip(confirmations, replies, strict=False)
+        ]
 
     async def pend(self, job_id: str, *, now_ms: int, due_ms: int) -> bool:
         result = await self._lua.run("job_pend", self._job_keys(job_id), [now_ms, due_ms])
@@ -443,21 +452,19 @@ class RedisJobStore:
     async def unschedule(self, job_id: str) -> None:
         await self._r.zrem(self._keys.timeouts(timeout_bucket(job_id)), job_id)
 
-    async def unschedule_many(self, job_ids: list[str]) -> None:
-        """Disarm many timers in one round trip (answers acknowledged together)."""
-
-        def removals(pipe: Any) -> None:
-            for job_id in job_ids:
-                pipe.zrem(self._keys.timeouts(timeout_bucket(job_id)), job_id)
-
-        if job_ids:
-            await run_pipeline(self._r, removals)
-
-    async def claim_due(self, bucket: int, now_ms: int, lease_ms: int, limit: int) -> list[str]:
-        result = await self._lua.run(
-            "timeouts_claim", [self._keys.timeouts(bucket)], [now_ms, lease_ms, limit]
+    async def claim_due_all(self, now_ms: int, lease_ms: int, limit: int) -> list[str]:
+        """Lease the due entries of every timeout bucket to this caller, in one round
+        trip (each bucket its own slot; timeouts_claim.lua)."""
+        replies = await self._lua.run_many(
+            "timeouts_claim",
+            [([self._keys.timeouts(b)], [now_ms, lease_ms, limit]) for b in range(TIMEOUT_BUCKETS)],
         )
-        return [_text(i) for i in result]
+        claimed: list[str] = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+            claimed.extend(_text(i) for i in reply)
+        return claimed
 
     # --- sessions and gateways --------------------------------------------------------------
 

@@ -42,7 +42,10 @@ class WaitingJobs:
         self._settings = settings
         self._pairs_of_node = pairs_of_node
         self._pending_pairs: set[tuple[str, str]] = set()
+        # Pairs being drained on this replica; a slot freed meanwhile makes the drain
+        # look once more (it may have looked at that node before the slot was free).
         self._draining: set[tuple[str, str]] = set()
+        self._again: set[tuple[str, str]] = set()
         self._background = BackgroundTasks()
 
     async def join(self, job_id: str, src: str, tgt: str, since_ms: int) -> bool:
@@ -58,9 +61,14 @@ class WaitingJobs:
         """Room on this node: dispatch what waits for its pairs. Only pairs known to have
         waiting jobs are looked at (a fleet coming up sends thousands of these); the
         poll adds pairs other replicas queued."""
-        pairs = (self._pairs_of_node(node_id) & self._pending_pairs) - self._draining
-        if pairs:
-            self._background.spawn(self.drain(pairs))
+        pairs = self._pairs_of_node(node_id) & self._pending_pairs
+        self._again |= pairs & self._draining
+        if pairs - self._draining:
+            self._background.spawn(self.drain(pairs - self._draining))
+
+    async def settled(self, timeout_s: float) -> None:
+        """Until the drains started by freed slots are done (tests, shutdown)."""
+        await self._background.wait(timeout_s)
 
     async def drain(self, pairs: frozenset[tuple[str, str]] | set[tuple[str, str]]) -> int:
         """Dispatch waiting jobs of these pairs while nodes have room."""
@@ -71,8 +79,12 @@ class WaitingJobs:
             self._draining.add(pair)
             try:
                 placed += await self._drain_pair(*pair)
+                while pair in self._again:
+                    self._again.discard(pair)
+                    placed += await self._drain_pair(*pair)
             finally:
                 self._draining.discard(pair)
+                self._again.discard(pair)
         return placed
 
     async def _drain_pair(self, src: str, tgt: str) -> int:

@@ -11,6 +11,7 @@ from lingua.gateway.v1 import gateway_service_pb2_grpc as pb_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from lingua_common.channels import insecure_channel, retry_policy
 from lingua_common.clock import Clock, SystemClock
+from lingua_common.generation import DataGeneration
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.keys import Keys
 from lingua_common.metrics.board import publish_metrics
@@ -23,6 +24,7 @@ from services.gateway.groups import RedisGroupStore
 from services.gateway.heartbeat_uplink import HeartbeatUplink
 from services.gateway.idle_nodes import IdleNodeWatch
 from services.gateway.metrics import GatewayMetrics
+from services.gateway.recovery import GatewayRecovery
 from services.gateway.servicer import GatewayServicer
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import RedisGatewayStore
@@ -95,16 +97,26 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     pb_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(ctx, deliveries), app.server)
     app.add_service_name(pb.DESCRIPTOR.services_by_name["GatewayService"].full_name)
 
+    async def advertise() -> None:
+        await store.advertise(f"{settings.advertise_host}:{app.ports['grpc']}")
+
     async def start_endpoints() -> None:
         # Advertise before accepting sockets: owners must be reachable from the first job.
-        await store.advertise(f"{settings.advertise_host}:{app.ports['grpc']}")
+        await advertise()
         app.ports["ws"] = await endpoints.start()
 
     async def keep_ownership() -> None:
         while True:
             await asyncio.sleep(settings.owner_refresh_ms / 1000)
-            await store.advertise(f"{settings.advertise_host}:{app.ports['grpc']}")
+            await advertise()
             await store.refresh_owners(list(ctx.sessions))
+
+    # Redis lost its data: nodes, sessions and unanswered jobs are written back.
+    ctx.recovery = GatewayRecovery(ctx, advertise)
+    generation = DataGeneration(redis, Keys(settings.redis.key_prefix))
+    generation.on_loss(ctx.recovery.rebuild)
+    app.on_startup(generation.start)
+    app.run_in_background(generation.run)
 
     async def tick() -> None:
         while True:

@@ -19,6 +19,7 @@ from services.gateway.store import RedisGatewayStore
 
 if TYPE_CHECKING:
     from services.gateway.node_link import NodeLink
+    from services.gateway.recovery import GatewayRecovery
     from services.gateway.session_link import SessionLink
 
 
@@ -41,6 +42,8 @@ class GatewayContext:
     # Sessions with a pending cut or unanswered utterances: the ticker visits only these.
     active_sessions: set[SessionLink] = field(default_factory=set)
     draining: bool = False
+    # What this replica keeps in Redis, written back after a data loss (set at wiring).
+    recovery: GatewayRecovery = field(init=False)
     # Work that outlives a connection (e.g. a node's offline after its grace).
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)

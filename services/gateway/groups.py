@@ -104,6 +104,10 @@ class GroupMirror:
         if what is Playback.ENDED and group_id == self._group_id:
             self._anchor_ms = now_ms
 
+    def open_group(self) -> tuple[str, int, int] | None:
+        """(group id, anchor ms, parts) of the group this replica last saw, if any."""
+        return (self._group_id, self._anchor_ms, self._parts) if self._group_id else None
+
     def hint(self, now_ms: int) -> GroupHint | None:
         """The open group a result would join now, or None (a new one would open)."""
         if not self._group_id or now_ms - self._anchor_ms > self._settings.window_ms:
@@ -176,6 +180,19 @@ class RedisGroupStore:
             )
         )
         return int(moved) == 1
+
+    async def restore(self, session_id: str, group: tuple[str, int, int]) -> bool:
+        """Redis lost its data: write the session's open group back (unless a decision
+        was made since). True when written."""
+        group_id, anchor_ms, parts = group
+        restored = await self._bounded(
+            self._lua.run(
+                "group_restore",
+                [self._keys.session_group(session_id)],
+                [group_id, anchor_ms, parts, self.settings.ttl_ms],
+            )
+        )
+        return int(restored) == 1
 
     async def forget(self, session_id: str) -> None:
         """The session is gone: its groups with it."""

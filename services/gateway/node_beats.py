@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 # The registry's answer to a beat: NODE_ID_CONFLICT / NODE_UNAVAILABLE end the link.
 REREGISTER_CODES = frozenset({"NODE_ID_CONFLICT", "NODE_UNAVAILABLE"})
+# No record at all (Redis lost it): the gateway writes it back; the node stays.
+RECORD_LOST = "NODE_RECORD_LOST"
 
 
 class HeartbeatQueue:
@@ -30,10 +32,12 @@ class HeartbeatQueue:
         ctx: GatewayContext,
         spawn: Callable[[Coroutine[Any, Any, None]], object],
         reregister: Callable[[str, str], Awaitable[None]],
+        record_lost: Callable[[], None],
     ) -> None:
         self._ctx = ctx
         self._spawn = spawn
         self._reregister = reregister
+        self._record_lost = record_lost
         self._in_flight = False
         self._next: node_in.NodeHeartbeat | None = None
 
@@ -70,6 +74,9 @@ class HeartbeatQueue:
         if beat.language_capabilities is not None:
             request.language_capabilities.CopyFrom(beat.language_capabilities)
         result = await self._ctx.heartbeats.beat(request, self._ctx.rpc_timeout_s)
+        if result.error_code == RECORD_LOST:
+            self._record_lost()
+            return True
         if result.error_code in REREGISTER_CODES:
             # Superseded or swept: make the agent reconnect and register afresh.
             await self._reregister(result.error_code, result.error_message or "register again")

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from websockets.asyncio.connection import Connection
 
+from lingua.common.v1 import node_pb2
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
 from lingua_common.background import BackgroundTasks
@@ -70,11 +71,16 @@ class NodeLink:
         self.outbox = Outbox(ws, limits.send_queue, limits.send_queue_bytes)
         self.node_id = ""
         self.epoch = 0
+        # What the node registered with (kept to write its record back, should Redis
+        # lose it while the socket stays open).
+        self.descriptor: node_pb2.NodeDescriptor | None = None
         # Results and reports under way; more of them wait (the socket is not read meanwhile).
         self._work = InFlight(limits.node_inflight_tasks, limits.node_inflight_bytes)
         # Background work that is bounded by itself (one heartbeat call, one drain).
         self._background = BackgroundTasks()
-        self._beats = HeartbeatQueue(ctx, self._background.spawn, self._reregister)
+        self._beats = HeartbeatQueue(
+            ctx, self._background.spawn, self._reregister, lambda: ctx.recovery.record_lost(self)
+        )
         self._close_task: asyncio.Task[None] | None = None
         self.job_traces = JobTraces()
         self._assigned: OrderedDict[tuple[str, int], None] = OrderedDict()
@@ -187,6 +193,7 @@ class NodeLink:
         if renamed and self.ctx.nodes.pop(self.node_id, None) is self:
             self.ctx.links.node_lost(self.node_id, self.epoch)
         self.node_id, self.epoch = reply.node_id, reply.epoch
+        self.descriptor = message.descriptor  # to reclaim its record after a data loss
         self.ctx.nodes[self.node_id] = self
         self.ctx.links.node_held(self.node_id, self.epoch)
         # A node that can serve nothing is accepted, and told why (the registry logs it).

@@ -70,6 +70,10 @@ class ResultOrderer:
             out.extend(self._flush())
         return out
 
+    def unanswered(self, index: int) -> bool:
+        pending = self._pending.get(index)
+        return pending is not None and pending.answer is None
+
     def accepted_at_ms(self, index: int) -> int | None:
         pending = self._pending.get(index)
         return pending.expected_at_ms if pending is not None else None

@@ -38,6 +38,9 @@ class Answers:
     def outstanding(self) -> int:
         return self._orderer.outstanding
 
+    def unanswered(self, index: int) -> bool:
+        return self._orderer.unanswered(index)
+
     def expect(self, index: int, now_ms: int) -> bool:
         return self._orderer.expect(index, now_ms)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 
 from opentelemetry import context as otel_context
@@ -57,6 +58,10 @@ class JobSubmitter:
         self._emit = emit
         self._prepare = prepare
         self._tasks: set[asyncio.Task[None]] = set()
+        # Unanswered utterances' jobs (with their trace ids), oldest first, bounded in
+        # bytes: should Redis lose its data, they are created again from here.
+        self._kept: OrderedDict[int, tuple[job_pb2.JobSpec, str]] = OrderedDict()
+        self._kept_bytes = 0
 
     def submit(self, spec: job_pb2.JobSpec, pair_changed: bool) -> None:
         if not pair_changed:
@@ -92,6 +97,7 @@ class JobSubmitter:
             job_id, trace_id = job_id_for(request_id), wire_trace_id()
             span.set_attribute(names.JOB_ID, job_id)
             self._answers.note_job(spec.utterance_index, job_id, trace_id)
+            self._keep(spec, trace_id)
             if not self._ctx.links.new_job(request_id, spec, trace_id, traceparent()):
                 self._answers.error(
                     spec.utterance_index,
@@ -101,6 +107,31 @@ class JobSubmitter:
                     QUEUE_FULL,
                     self._ctx.clock.now_ms(),
                 )
+
+    def resend_unanswered(self) -> int:
+        """Redis lost its data: every utterance still unanswered gets its job again
+        (the same request id, so the same job id: idempotent if it survived after all).
+        Returns how many were sent."""
+        self._let_go_answered()
+        sent = 0
+        for spec, trace_id in self._kept.values():
+            if self._ctx.links.new_job(request_id_of(spec), spec, trace_id, ""):
+                sent += 1
+        return sent
+
+    def _keep(self, spec: job_pb2.JobSpec, trace_id: str) -> None:
+        self._let_go_answered()
+        self._kept[spec.utterance_index] = (spec, trace_id)
+        self._kept_bytes += len(spec.audio)
+        limit = self._ctx.settings.limits.session_keep_bytes
+        while self._kept_bytes > limit and len(self._kept) > 1:
+            _, (oldest, _) = self._kept.popitem(last=False)
+            self._kept_bytes -= len(oldest.audio)
+
+    def _let_go_answered(self) -> None:
+        for index in [i for i in self._kept if not self._answers.unanswered(i)]:
+            spec, _ = self._kept.pop(index)
+            self._kept_bytes -= len(spec.audio)
 
     async def _change_pair(self, spec: job_pb2.JobSpec) -> None:
         try:

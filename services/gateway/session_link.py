@@ -14,6 +14,7 @@ results carry in session_groups.py / groups.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -188,6 +189,31 @@ class SessionLink:
         pair_changed, self._pair = pair != self._pair, pair
         self._mark_activity()
         self._jobs.submit(spec, pair_changed)
+
+    async def rebuild(self) -> None:
+        """Redis lost its data: the session's state, its open group, and a job for every
+        utterance still unanswered, written again (the answers then come as usual)."""
+        if not self.session_id or self.outbox.closed:
+            return
+        now = self.ctx.clock.now_ms()
+        await self.ctx.store.open_session(
+            self.session_id,
+            self._pair[0],
+            self._pair[1],
+            self._defaults.tenant_id,
+            now,
+            self.ctx.settings.session_ttl_ms,
+        )
+        group = self._stamper.mirror.open_group() if self._stamper is not None else None
+        if group is not None:
+            # Unreachable: the next result opens a group of its own.
+            with contextlib.suppress(GroupsUnavailableError):
+                await self.ctx.groups.restore(self.session_id, group)
+        resent = self._jobs.resend_unanswered()
+        logger.info(
+            "session rebuilt after a data loss",
+            extra={"session_id": self.session_id, "jobs_sent_again": resent},
+        )
 
     # --- outbound (also called by the gRPC servicer) -------------------------------------------
 

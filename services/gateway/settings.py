@@ -39,6 +39,9 @@ class Limits:
     send_queue_bytes: int = 16 * 1024 * 1024
     # Accepted utterances of one session still waiting for their answer.
     max_outstanding_per_session: int = 64
+    # Audio of unanswered utterances kept per session, to create their jobs again should
+    # Redis lose its data (beyond it the oldest are let go: those would time out).
+    session_keep_bytes: int = 8 * 1024 * 1024
     # A node's results and reports under way at once (more waits: TCP backpressure).
     node_inflight_tasks: int = 256
     node_inflight_bytes: int = 8 * 1024 * 1024
@@ -256,6 +259,7 @@ def _limits_from_env(env: Mapping[str, str]) -> Limits:
         max_audio_bytes=env_int(env, "LINGUA_MAX_AUDIO_BYTES", d.max_audio_bytes),
         send_queue=env_int(env, "LINGUA_SEND_QUEUE", d.send_queue),
         send_queue_bytes=env_int(env, "LINGUA_SEND_QUEUE_BYTES", d.send_queue_bytes),
+        session_keep_bytes=env_int(env, "LINGUA_SESSION_KEEP_BYTES", d.session_keep_bytes),
         max_outstanding_per_session=env_int(
             env, "LINGUA_MAX_OUTSTANDING", d.max_outstanding_per_session
         ),

@@ -29,6 +29,8 @@ from services.registry.settings import HealthPolicy, RegistrySettings
 from services.registry.store import (
     NodeIdConflictError,
     NodeOfflineError,
+    NodeRecordLostError,
+    Reclaim,
     RedisRegistryStore,
     StaleEpochError,
 )
@@ -37,6 +39,9 @@ logger = logging.getLogger(__name__)
 tracer = get_tracer(__name__)
 
 SUPPORTED_SCHEMA_VERSION = "2.0"
+# A heartbeat's outcome for a node whose record Redis lost (between services only: the
+# node's gateway reclaims it; nodes never see this code).
+RECORD_LOST = "NODE_RECORD_LOST"
 RECONCILE_BATCH = 200
 RECONCILE_PAUSE_S = 0.05
 
@@ -51,6 +56,17 @@ class HeartbeatInput:
     capability_by_type: list[node_pb2.CapabilityByType]
     # None when the beat did not carry language capabilities.
     language_caps: node_pb2.LanguageCapabilities | None
+
+
+@dataclass(frozen=True)
+class HeldNode:
+    """A node a gateway holds the socket of, as it registered (for a reclaim)."""
+
+    node_id: str
+    epoch: int
+    gateway_id: str
+    descriptor: node_pb2.NodeDescriptor
+    credential: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,6 +194,50 @@ class Registry:
             status=NodeStatus.REGISTERING,
             not_serving=not_serving,
         )
+
+    async def reclaim(self, nodes: list[HeldNode]) -> list[bool]:
+        """Redis lost its data: write back the nodes a gateway holds sockets of, under
+        their current epochs (they never registered again), and index them again. True
+        for each node written back; False where a record of that epoch or a newer one
+        is there (or the descriptor is no longer acceptable)."""
+        now = self._clock.now_ms()
+        reclaims = []
+        for node in nodes:
+            descriptor = node.descriptor
+            reclaims.append(
+                Reclaim(
+                    node_id=node.node_id,
+                    epoch=node.epoch,
+                    gateway_id=node.gateway_id,
+                    descriptor=descriptor.SerializeToString(deterministic=True),
+                    credential=node.credential,
+                    language_caps=descriptor.language_capabilities.SerializeToString(
+                        deterministic=True
+                    ),
+                    ready_types=ready_types_of(list(descriptor.capability_by_type)),
+                    accepts_public_jobs=descriptor.accept_public_jobs,
+                )
+            )
+        seqs = await self._store.reclaim_many(
+            reclaims, now_ms=now, max_jobs=self._settings.default_max_jobs
+        )
+        events = []
+        for node, reclaim, seq in zip(nodes, reclaims, seqs, strict=True):
+            if seq is None:
+                continue
+            caps = (
+                node.descriptor.language_capabilities
+                if reclaim.accepts_public_jobs
+                else node_pb2.LanguageCapabilities()
+            )
+            self._index.submit(IndexUpdate(node.node_id, seq, caps, reclaim.ready_types))
+            events.append(
+                _event("registered", node.node_id, node.epoch, NodeStatus.READY, "restored", now)
+            )
+        if events:
+            await self._events.append(events)
+            logger.info("nodes restored after a data loss", extra={"nodes": len(events)})
+        return [seq is not None for seq in seqs]
 
     def not_serving(self, record: NodeRecord) -> str:
         """Why the node, as its record stands, can serve no job ("" when it can)."""
@@ -356,6 +416,12 @@ def _beat_refusal(beat: Beat, refusal: Exception) -> DomainError:
             "NODE_ID_CONFLICT",
             f"epoch {beat.epoch} of node {beat.node_id} was superseded by a newer registration",
             grpc.StatusCode.ABORTED,
+        )
+    if isinstance(refusal, NodeRecordLostError):
+        return DomainError(
+            RECORD_LOST,
+            f"no record of node {beat.node_id}: Redis lost it; its gateway writes it back",
+            grpc.StatusCode.NOT_FOUND,
         )
     if isinstance(refusal, NodeOfflineError):
         return DomainError(

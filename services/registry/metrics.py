@@ -17,7 +17,7 @@ from services.registry.model import NodeStatus
 logger = logging.getLogger(__name__)
 
 # node_heartbeat.lua's verdict on a beat -> outcome label.
-HEARTBEAT_OUTCOMES = ("ok", "stale_epoch", "offline", "error")
+HEARTBEAT_OUTCOMES = ("ok", "stale_epoch", "offline", "missing", "error")
 # A scrape reads the status of at most this many nodes, a page per round trip.
 MAX_NODES_COUNTED = 100_000
 SCAN_PAGE = 1_000
@@ -33,7 +33,7 @@ class RegistryMetrics:
         heartbeats = Counter(
             "lingua_heartbeats",
             "Node heartbeats the registry received, by outcome (ok, refused as "
-            "stale_epoch / offline, or not recorded: error)",
+            "stale_epoch / offline / missing (its record lost), or not recorded: error)",
             ["outcome"],
             registry=registry,
         )

@@ -11,7 +11,7 @@ from lingua.registry.v1 import registry_service_pb2 as pb
 from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from lingua_common.errors import DomainError, abort_with
 from lingua_common.grpc_app import Context
-from services.registry.domain import HeartbeatInput, Registry
+from services.registry.domain import HeartbeatInput, HeldNode, Registry
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
 from services.registry.store import RedisRegistryStore
 
@@ -31,6 +31,9 @@ EVENT_KIND_TO_PB = {
 MAX_PAGE_SIZE = 500
 MAX_BEATS_PER_BATCH = 1_000  # as documented in the proto
 WATCH_BLOCK_MS = 1_000
+
+
+MAX_RECLAIMS = 1_000
 
 
 class RegistryServicer(pb_grpc.RegistryServiceServicer):
@@ -57,6 +60,31 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
             status=STATUS_TO_PB[registration.status],
             not_serving=registration.not_serving,
         )
+
+    async def ReclaimNodes(
+        self, request: pb.ReclaimNodesRequest, context: Context
+    ) -> pb.ReclaimNodesResponse:
+        if len(request.nodes) > MAX_RECLAIMS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_RECLAIMS} nodes per call"
+            )
+        if any(not n.node_id or not n.epoch for n in request.nodes):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "every node needs its node_id and epoch"
+            )
+        reclaimed = await self._registry.reclaim(
+            [
+                HeldNode(
+                    node_id=n.node_id,
+                    epoch=n.epoch,
+                    gateway_id=n.gateway_id,
+                    descriptor=n.descriptor,
+                    credential=n.credential_fingerprint,
+                )
+                for n in request.nodes
+            ]
+        )
+        return pb.ReclaimNodesResponse(reclaimed=reclaimed)
 
     async def Heartbeat(
         self, request: pb.HeartbeatRequest, context: Context

@@ -27,8 +27,26 @@ class NodeOfflineError(Exception):
     """The node was marked offline; it must register again."""
 
 
+class NodeRecordLostError(Exception):
+    """No record of the node at all, though its gateway beats for it: Redis lost it."""
+
+
 class NodeIdConflictError(Exception):
     """A live holder of the node id presented another credential."""
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    """A node whose gateway holds its socket, to be written back after a data loss."""
+
+    node_id: str
+    epoch: int
+    gateway_id: str
+    descriptor: bytes
+    credential: str
+    language_caps: bytes
+    ready_types: tuple[str, ...]
+    accepts_public_jobs: bool
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,52 @@ class RedisRegistryStore:
             index_seq=int(result[3]),
         )
 
+    async def reclaim_many(
+        self, nodes: list[Reclaim], *, now_ms: int, max_jobs: int
+    ) -> list[int | None]:
+        """Write back the records of nodes whose gateway kept their sockets when Redis
+        lost its data (one script per node, one round trip, the node sets beside them).
+        Each node's new index_seq, or None where a record of that epoch or a newer one
+        exists."""
+        lim, k = self._limits, self._keys
+
+        def node_sets(pipe: Any) -> None:
+            for node in nodes:
+                pipe.sadd(k.nodes_all(), node.node_id)
+                pipe.zadd(k.nodes_last_seen(), {node.node_id: now_ms})
+
+        replies = await self._lua.run_many(
+            "node_reclaim",
+            [
+                (
+                    self._node_keys(node.node_id),
+                    [
+                        now_ms,
+                        node.gateway_id,
+                        node.descriptor,
+                        max_jobs,
+                        node.credential,
+                        lim.owner_ttl_ms,
+                        lim.record_ttl_ms,
+                        node.language_caps,
+                        ",".join(node.ready_types),
+                        lim.history_length,
+                        lim.failures_to_degrade,
+                        "1" if node.accepts_public_jobs else "0",
+                        node.epoch,
+                    ],
+                )
+                for node in nodes
+            ],
+            then=node_sets,
+        )
+        results: list[int | None] = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+            results.append(int(reply[1]) if int(reply[0]) == 1 else None)
+        return results
+
     async def heartbeat_many(
         self, beats: list[Beat], *, now_ms: int
     ) -> list[BeatOutcome | Exception]:
@@ -177,6 +241,9 @@ class RedisRegistryStore:
         if head == "offline":
             self._metrics.heartbeat("offline")
             return NodeOfflineError(beat.node_id)
+        if head == "missing":
+            self._metrics.heartbeat("missing")
+            return NodeRecordLostError(beat.node_id)
         self._metrics.heartbeat("ok")
         return BeatOutcome(
             status=NodeStatus(head),

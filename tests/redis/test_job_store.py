@@ -169,7 +169,11 @@ async def test_confirm_moves_the_deadline_once_and_only_for_the_live_attempt(
     await assign(store, N1, 1)
     stale = await store.confirm("j1", "n2", 1, now_ms=NOW, due_ms=NOW + 15_000, what="delivered")
     assert stale is None
-    [first] = await store.confirm_many([("j1", "n1", 1)], now_ms=NOW, due_ms=NOW + 15_000)
+    await redis_client.zadd(keys.timeouts(timeout_bucket("j2")), {"j2": NOW})
+    [first] = await store.confirm_and_disarm(
+        [("j1", "n1", 1)], ["j2"], now_ms=NOW, due_ms=NOW + 15_000
+    )
+    assert await redis_client.zscore(keys.timeouts(timeout_bucket("j2")), "j2") is None
     assert first is not None and (first.due_ms, first.first) == (NOW + 15_000, True)
     assert first.ref == JobRef("j1", "s1", 3, "trace-j1", "gw-a")
     # A later sign of life neither extends the deadline again nor resets it.

@@ -9,6 +9,7 @@ disarmed), the job placed again when it needs a node.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -91,6 +92,25 @@ async def test_a_repeated_request_finds_its_job_and_gives_back_the_slot_it_took(
     again = await rig.intake.new_job("r1", spec(), SESSION_GATEWAY)
     assert first.created and not again.created and first.job_id == again.job_id
     assert await rig.running("n1") == 1  # one slot, not two
+    assert len(rig.assignments()) == 1
+
+
+async def test_concurrent_creators_of_one_request_leave_exactly_the_jobs_slot(rig: Rig) -> None:
+    await rig.node("n1", max_jobs=4)
+    await rig.node("n2", max_jobs=4)
+    admissions = await asyncio.gather(
+        *(rig.intake.new_job("same", spec(), SESSION_GATEWAY) for _ in range(10))
+    )
+    assert sum(a.created for a in admissions) == 1
+    job = await rig.record(admissions[0].job_id)
+    # The job's own slot stays; every other creator's is given back (or, for a creator
+    # that found the job not placed yet, left to the audit).
+    await rig.audit.audit_once()
+    await rig.audit.audit_once()
+    assert (await rig.running(job.node_id), await rig.running("n1") + await rig.running("n2")) == (
+        1,
+        1,
+    )
     assert len(rig.assignments()) == 1
 
 
@@ -194,7 +214,7 @@ async def test_a_failed_node_is_excluded_per_connection_not_forever(rig: Rig) ->
     # The node registers again (a new epoch): the same job may run there now.
     rig.reconnected("n1", epoch=2)
     rig.waiting.slot_freed("n1")
-    await rig.waiting.drain({("zh", "en")})
+    await rig.waiting.settled(5.0)
     placed = await rig.record(job_id)
     assert (placed.state, placed.node_id, placed.node_epoch) == (JobState.DISPATCHED, "n1", 2)
     [assign] = rig.assignments()
@@ -207,8 +227,8 @@ async def test_pend_waits_in_line_and_a_freed_slot_places_it(rig: Rig) -> None:
     waiting = await new_job(rig, 1)
     assert (await rig.record(waiting)).state is JobState.PENDING
     assert await rig.queues.holds("zh", "en", waiting)
-    await rig.reports.result(running, "n1", 1, result())
-    await rig.waiting.drain({("zh", "en")})
+    await rig.reports.result(running, "n1", 1, result())  # the freed slot drains the line
+    await rig.waiting.settled(5.0)
     assert (await rig.record(waiting)).state is JobState.DISPATCHED
     assert not await rig.queues.holds("zh", "en", waiting)
 
@@ -280,8 +300,8 @@ async def test_crash_after_assign_before_the_assignment_left_it_is_placed_again(
     assert await rig.running("n2") == 0
     waiting = await rig.record(job_id)
     assert (waiting.state, waiting.excluded) == (JobState.PENDING, (Connection("n2", 1),))
-    await rig.reports.result(busy, "n1", 1, result())
-    await rig.waiting.drain({("zh", "en")})
+    await rig.reports.result(busy, "n1", 1, result())  # the freed slot drains the line
+    await rig.waiting.settled(5.0)
     placed = await rig.record(job_id)
     assert (placed.state, placed.node_id, placed.attempt) == (JobState.DISPATCHED, "n1", 2)
 

@@ -31,6 +31,32 @@ class RegisterNodeRequest(_message.Message):
     credential_fingerprint: str
     def __init__(self, node_id: _Optional[str] = ..., descriptor: _Optional[_Union[_node_pb2.NodeDescriptor, _Mapping]] = ..., gateway_id: _Optional[str] = ..., credential_fingerprint: _Optional[str] = ...) -> None: ...
 
+class ReclaimNodesRequest(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[ReclaimedNode]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[ReclaimedNode, _Mapping]]] = ...) -> None: ...
+
+class ReclaimedNode(_message.Message):
+    __slots__ = ("node_id", "epoch", "descriptor", "gateway_id", "credential_fingerprint")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTOR_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    epoch: int
+    descriptor: _node_pb2.NodeDescriptor
+    gateway_id: str
+    credential_fingerprint: str
+    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., descriptor: _Optional[_Union[_node_pb2.NodeDescriptor, _Mapping]] = ..., gateway_id: _Optional[str] = ..., credential_fingerprint: _Optional[str] = ...) -> None: ...
+
+class ReclaimNodesResponse(_message.Message):
+    __slots__ = ("reclaimed",)
+    RECLAIMED_FIELD_NUMBER: _ClassVar[int]
+    reclaimed: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, reclaimed: _Optional[_Iterable[bool]] = ...) -> None: ...
+
 class RegisterNodeResponse(_message.Message):
     __slots__ = ("node_id", "epoch", "status", "not_serving")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]

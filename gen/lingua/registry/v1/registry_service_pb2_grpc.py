@@ -57,6 +57,11 @@ class RegistryServiceStub:
                 request_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.DeregisterNodeRequest.SerializeToString,
                 response_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.DeregisterNodeResponse.FromString,
                 _registered_method=True)
+        self.ReclaimNodes = channel.unary_unary(
+                '/lingua.registry.v1.RegistryService/ReclaimNodes',
+                request_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.ReclaimNodesRequest.SerializeToString,
+                response_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.ReclaimNodesResponse.FromString,
+                _registered_method=True)
         self.DrainNode = channel.unary_unary(
                 '/lingua.registry.v1.RegistryService/DrainNode',
                 request_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.DrainNodeRequest.SerializeToString,
@@ -113,6 +118,14 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReclaimNodes(self, request, context):
+        """Redis lost its data while a gateway kept these nodes' sockets: their records are
+        written back under their current epochs (no node registers again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DrainNode(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -159,6 +172,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DeregisterNode,
                     request_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.DeregisterNodeRequest.FromString,
                     response_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.DeregisterNodeResponse.SerializeToString,
+            ),
+            'ReclaimNodes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReclaimNodes,
+                    request_deserializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.ReclaimNodesRequest.FromString,
+                    response_serializer=lingua_dot_registry_dot_v1_dot_registry__service__pb2.ReclaimNodesResponse.SerializeToString,
             ),
             'DrainNode': grpc.unary_unary_rpc_method_handler(
                     servicer.DrainNode,
@@ -292,6 +310,33 @@ class RegistryService:
             '/lingua.registry.v1.RegistryService/DeregisterNode',
             lingua_dot_registry_dot_v1_dot_registry__service__pb2.DeregisterNodeRequest.SerializeToString,
             lingua_dot_registry_dot_v1_dot_registry__service__pb2.DeregisterNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReclaimNodes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lingua.registry.v1.RegistryService/ReclaimNodes',
+            lingua_dot_registry_dot_v1_dot_registry__service__pb2.ReclaimNodesRequest.SerializeToString,
+            lingua_dot_registry_dot_v1_dot_registry__service__pb2.ReclaimNodesResponse.FromString,
             options,
             channel_credentials,
             insecure,
