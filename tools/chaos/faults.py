@@ -17,6 +17,7 @@ from typing import Any
 from tools.chaos.config import ChaosConfig
 from tools.chaos.world import World
 from tools.fleet import FakeNode
+from tools.launcher.processes import ServiceProcess
 from tools.launcher.supervisor import Child
 
 POLL_S = 0.05
@@ -40,8 +41,11 @@ class FaultEvent:
 class Fault(ABC):
     name: str
     summary: str
-    # The fault drops client sockets: utterances unanswered on them are cut off.
-    closes_sessions: bool = False
+
+    def closes_sessions_on(self, world: World) -> set[str]:
+        """The gateways (URLs) whose client sockets the fault drops: utterances left
+        unanswered there are cut off, and sessions may fail to open there meanwhile."""
+        return set()
 
     @abstractmethod
     async def inject(self, world: World, config: ChaosConfig) -> FaultEvent: ...
@@ -64,14 +68,20 @@ class KillRestart(Fault):
         name: str,
         summary: str,
         pick: Callable[[World], Child],
-        closes_sessions: bool = False,
         cuts_off: Callable[[World], list[FakeNode]] | None = None,
+        closes_sessions: bool = False,
     ) -> None:
         self.name = name
         self.summary = summary
         self._pick = pick
-        self.closes_sessions = closes_sessions
         self._cuts_off = cuts_off
+        self._closes_sessions = closes_sessions
+
+    def closes_sessions_on(self, world: World) -> set[str]:
+        child = self._pick(world)
+        if not self._closes_sessions or not isinstance(child, ServiceProcess):
+            return set()
+        return {world.url_of(child)}
 
     async def inject(self, world: World, config: ChaosConfig) -> FaultEvent:
         child = self._pick(world)

@@ -18,6 +18,9 @@ from tools.fleet.client import ClientConfig, FakeClient
 
 RECONNECT_DELAY_S = 0.5
 
+# One session (or one attempt to open one): the gateway it went to, what came of it.
+SessionRun = tuple[str, ClientReport]
+
 
 class ReconnectingSession:
     def __init__(
@@ -36,7 +39,7 @@ class ReconnectingSession:
         self._reconnect_delay_s = reconnect_delay_s
         self._stopped = asyncio.Event()
         self._client: FakeClient | None = None
-        self.reports: list[ClientReport] = []
+        self.runs: list[SessionRun] = []
 
     def stop_sending(self) -> None:
         """Send nothing more; what is outstanding is still awaited (bounded)."""
@@ -49,25 +52,26 @@ class ReconnectingSession:
         if self._client is not None:
             self._client.abort()
 
-    async def run(self) -> list[ClientReport]:
+    async def run(self) -> list[SessionRun]:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopped.wait(), self._start_delay_s)
         attempt = 0
         while True:
-            client = FakeClient(self._attempt_config(attempt), on_result=self._on_answer)
+            config = self._attempt_config(attempt)
+            client = FakeClient(config, on_result=self._on_answer)
             self._client = client
             if self._stopped.is_set():
                 client.stop_sending()
             report = await client.run()
-            self.reports.append(report)
+            self.runs.append((config.url, report))
             ended_cleanly = report.init_error is None and not report.connection_lost
             if ended_cleanly or self._stopped.is_set():
-                return self.reports
+                return self.runs
             attempt += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), self._reconnect_delay_s)
             if self._stopped.is_set():
-                return self.reports
+                return self.runs
 
     def _attempt_config(self, attempt: int) -> ClientConfig:
         if attempt == 0:
@@ -82,10 +86,10 @@ class SessionLoad:
 
     def __init__(self, sessions: list[ReconnectingSession]) -> None:
         self._sessions = sessions
-        self._task: asyncio.Task[list[list[ClientReport]]] | None = None
+        self._task: asyncio.Task[list[list[SessionRun]]] | None = None
 
     def start(self) -> None:
-        async def run_all() -> list[list[ClientReport]]:
+        async def run_all() -> list[list[SessionRun]]:
             return list(await asyncio.gather(*(s.run() for s in self._sessions)))
 
         self._task = asyncio.create_task(run_all(), name="chaos load")
@@ -94,7 +98,7 @@ class SessionLoad:
         for session in self._sessions:
             session.stop_sending()
 
-    async def finish(self, bound_s: float) -> list[ClientReport]:
+    async def finish(self, bound_s: float) -> list[SessionRun]:
         """Stop sending, wait (bounded) for the outstanding answers; every report."""
         assert self._task is not None
         self.stop_sending()
@@ -102,8 +106,8 @@ class SessionLoad:
         if not done:  # the clients' own bound should have ended them: end them now
             for session in self._sessions:
                 session.abort()
-        reports = await self._task
-        return [report for session in reports for report in session]
+        runs = await self._task
+        return [run for session in runs for run in session]
 
     async def cancel(self) -> None:
         if self._task is not None and not self._task.done():

@@ -86,16 +86,16 @@ async def run_phase(world: World, fault: Fault, config: ChaosConfig) -> PhaseRes
         event = await fault.inject(world, config)
         log.info("phase %s: %s (%.2f s)", fault.name, event.detail, event.down_s)
         await asyncio.sleep(max(0.0, event.started + config.after_s - time.perf_counter()))
-        reports = await load.finish(config.answer_wait_s + FINISH_MARGIN_S)
+        runs = await load.finish(config.answer_wait_s + FINISH_MARGIN_S)
     finally:
         await load.cancel()
     slots = await SlotReader(world.redis_client, world.keys).settle(
         world.nodes, config.slot_settle_s
     )
     probed = await probe(world, run_id=fault.name)
-    counts = tally(reports)
+    counts = tally(runs, closed=fault.closes_sessions_on(world))
     recovered = recovery(answers.answers, event.started)
-    checks = phase_checks(counts, recovered, slots, probed, world.dead(), fault.closes_sessions)
+    checks = phase_checks(counts, recovered, slots, probed, world.dead())
     return PhaseResult(
         fault.name, fault.summary, event, started, counts, recovered, slots, probed, checks
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,6 +45,8 @@ class Tally:
     # could deliver them. Everything else sent counts as accepted.
     cut_off: int
     sessions_dropped: int
+    # Sessions that dropped, or did not open, on a gateway the fault did not touch.
+    dropped_elsewhere: list[str]
     accepted: int
     lost: int  # accepted on a session that stayed open, never answered
     answered: int
@@ -64,7 +66,10 @@ class Tally:
         return asdict(self)
 
 
-def tally(reports: Sequence[ClientReport]) -> Tally:
+def tally(runs: Sequence[tuple[str, ClientReport]], closed: Collection[str] = ()) -> Tally:
+    """Counts over every session of a phase: (gateway URL, report) each. `closed`: the
+    gateways whose sessions the fault itself drops."""
+    reports = [report for _, report in runs]
     opened = [r for r in reports if r.init_error is None]
     dropped = [r for r in opened if r.connection_lost]
     cut_off = sum(r.unanswered for r in dropped)
@@ -80,6 +85,11 @@ def tally(reports: Sequence[ClientReport]) -> Tally:
         sent=sent,
         cut_off=cut_off,
         sessions_dropped=len(dropped),
+        dropped_elsewhere=[
+            f"{r.name} on {url}: {r.init_error or 'socket dropped'}"
+            for url, r in runs
+            if (r.connection_lost or r.init_error) and url not in closed
+        ],
         accepted=sent - cut_off,
         lost=sum(r.unanswered for r in opened if not r.connection_lost),
         answered=answered,

@@ -82,9 +82,12 @@ class World:
             self._redis_client = connect(RedisSettings(url=self.stack.redis_url))
         return self._redis_client
 
+    @staticmethod
+    def url_of(gateway: ServiceProcess) -> str:
+        return f"ws://127.0.0.1:{gateway.ports['ws']}"
+
     def nodes_on(self, gateway: ServiceProcess) -> list[FakeNode]:
-        url = f"ws://127.0.0.1:{gateway.ports['ws']}"
-        return [node for node in self.nodes if node.config.url == url]
+        return [node for node in self.nodes if node.config.url == self.url_of(gateway)]
 
     def session_config(self, index: int, run_id: str) -> ClientConfig:
         """Session `index` of a phase: one-way and two-way sessions alternate."""
