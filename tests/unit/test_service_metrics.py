@@ -76,4 +76,4 @@ def test_registry_and_gateway_series_exist_before_any_traffic() -> None:
     kinds = {labels["kind"] for labels in samples.labels_of("lingua_connections")}
     assert kinds == {"node", "session"}
     outcomes = {labels["outcome"] for labels in samples.labels_of("lingua_heartbeats_total")}
-    assert outcomes == {"ok", "stale_epoch", "offline", "error"}
+    assert outcomes == {"ok", "stale_epoch", "offline", "missing", "error"}
