@@ -24,10 +24,6 @@ pytestmark = [pytest.mark.e2e]
 # node flaps, Redis restarted empty (the others: tests/e2e/test_failover.py and
 # `make chaos`); small load, short phases.
 FAULTS = QUICK_FAULTS
-# The recovery from Redis data loss (issue 14) is being built in main; until it lands
-# that phase loses answers (NO_AVAILABLE_NODE, JOB_TIMEOUT). Held to every invariant all
-# the same: the test fails once it passes, to have it taken off this list.
-NOT_YET_RECOVERED = {"redis-empty"}
 
 
 def explain(result: SuiteResult) -> str:
@@ -43,13 +39,8 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path) -> None:
     assert [p.fault for p in result.phases] == list(FAULTS), explain(result)
     assert all(c.ok for c in result.checks), explain(result)
     for phase in result.phases:
-        if phase.fault not in NOT_YET_RECOVERED:
-            assert phase.ok, explain(result)
-            assert phase.tally.translated == phase.tally.accepted > 0
-    recovered = [p.fault for p in result.phases if p.fault in NOT_YET_RECOVERED and p.ok]
-    assert not recovered, f"{recovered} pass now: take them off NOT_YET_RECOVERED"
-    if NOT_YET_RECOVERED:
-        pytest.xfail(f"not recovered yet (issue 14): {sorted(NOT_YET_RECOVERED)}")
+        assert phase.ok, explain(result)
+        assert phase.tally.translated == phase.tally.accepted > 0
 
 
 def broken_lua(tmp_path: Path) -> Path:
