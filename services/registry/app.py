@@ -73,6 +73,7 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
         await asyncio.wait_for(index.wait_idle(), settings.server.shutdown_grace_s)
         await asyncio.wait_for(registry.flush_events(), settings.server.shutdown_grace_s)
 
+    app.steps["sweep"] = registry.sweep_once
     app.run_in_background(index.run)
     app.run_in_background(sweep_loop)
     app.run_in_background(reconcile_loop)
