@@ -13,6 +13,7 @@ RUN_DIR ?= run
 NODES ?= 6
 CLIENTS ?= 3
 PYTEST_ARGS ?=
+CHAOS_ARGS ?=
 
 .PHONY: help
 help: ## List the targets
@@ -64,6 +65,10 @@ fmt: $(VENV)/.installed ## Format and auto-fix
 .PHONY: bench
 bench: deps ## Run the benchmark (prints a table, writes bench/results/*.json)
 	$(PY) -m bench
+
+.PHONY: chaos
+chaos: deps ## Kill, restart and flap each part of the stack under load; check nothing is lost (a table, bench/results/chaos-*.json)
+	$(PY) -m tools.chaos $(CHAOS_ARGS)
 
 .PHONY: clean
 clean: ## Remove the virtualenv, tools and caches

@@ -76,6 +76,9 @@ class ServiceApp:
         self._background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ports: dict[str, int] = {}
+        # One pass of a background loop by name (e.g. the registry's "sweep"): a test that
+        # moves a ManualClock runs the pass itself instead of sleeping until the loop does.
+        self.steps: dict[str, Callable[[], Awaitable[object]]] = {}
         self._stopping = asyncio.Event()
         self._stopped = False
 

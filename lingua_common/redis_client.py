@@ -16,11 +16,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from lingua_common.settings import RedisSettings
+from lingua_common.settings import REPOSITORY_LUA_DIR, RedisSettings
 
 RedisClient = aioredis.Redis | RedisCluster
 
-LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
+LUA_DIR = REPOSITORY_LUA_DIR
 
 
 class RoundTrips:
@@ -152,11 +152,13 @@ async def initialize(client: RedisClient) -> None:
 
 
 class LuaScripts:
-    """Scripts from lua/, each registered once per client (EVALSHA, NOSCRIPT reloads)."""
+    """Scripts from lua/, each registered once per client (EVALSHA, NOSCRIPT reloads).
 
-    def __init__(self, client: RedisClient, lua_dir: Path = LUA_DIR) -> None:
+    `lua_dir` is RedisSettings.lua_dir (LINGUA_LUA_DIR); empty means the repository's."""
+
+    def __init__(self, client: RedisClient, lua_dir: Path | str = LUA_DIR) -> None:
         self._client = client
-        self._dir = lua_dir
+        self._dir = Path(lua_dir) if lua_dir else LUA_DIR
         self._scripts: dict[str, AsyncScript] = {}
 
     def __getitem__(self, name: str) -> AsyncScript:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from lingua_common.env import env_bool, env_int, env_str
+from lingua_common.env import SettingsError, env_bool, env_int, env_str
 from lingua_common.telemetry.tracing import TracingSettings
 
 
@@ -18,16 +19,40 @@ class RedisSettings:
     max_connections: int = 512
     # A Redis address that stops answering (a dead pod's IP) fails fast, not after minutes.
     connect_timeout_s: float = 1.0
+    # Where the Lua scripts are read from; "" is the repository's lua/. Tests point a
+    # stack at a doctored copy to prove a checker catches a broken build.
+    lua_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RedisSettings:
+        lua_dir = env_str(env, "LINGUA_LUA_DIR", cls.lua_dir)
+        if lua_dir:
+            check_lua_dir(Path(lua_dir))
         return cls(
             url=env_str(env, "LINGUA_REDIS_URL", cls.url),
             cluster=env_bool(env, "LINGUA_REDIS_CLUSTER", cls.cluster),
             key_prefix=env_str(env, "LINGUA_KEY_PREFIX", cls.key_prefix),
             max_connections=env_int(env, "LINGUA_REDIS_MAX_CONNECTIONS", cls.max_connections),
             connect_timeout_s=env_int(env, "LINGUA_REDIS_CONNECT_TIMEOUT_MS", 1000) / 1000,
+            lua_dir=lua_dir,
         )
+
+
+REPOSITORY_LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
+
+
+def check_lua_dir(path: Path) -> None:
+    """A Lua directory other than the repository's must hold every script it has: a
+    script missing there would fail only when first run, deep inside a request."""
+    if not path.is_dir():
+        raise SettingsError(f"LINGUA_LUA_DIR {str(path)!r} is not a directory")
+    missing = sorted(
+        script.name
+        for script in REPOSITORY_LUA_DIR.glob("*.lua")
+        if not (path / script.name).is_file()
+    )
+    if missing:
+        raise SettingsError(f"LINGUA_LUA_DIR {str(path)!r} lacks {', '.join(missing)}")
 
 
 @dataclass(frozen=True)

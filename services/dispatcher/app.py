@@ -52,7 +52,7 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     keys = Keys(settings.redis.key_prefix)
     metrics = DispatcherMetrics(app.metrics.registry)
     app.metrics.on_scrape(JobGauges(redis, keys, metrics, TIMEOUT_BUCKETS).refresh)
-    scripts = LuaScripts(redis)
+    scripts = LuaScripts(redis, settings.redis.lua_dir)
     store = RedisJobStore(
         redis,
         scripts,

@@ -47,7 +47,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     app.on_startup(lambda: initialize(redis))
     store = RedisGatewayStore(
         redis,
-        LuaScripts(redis),
+        LuaScripts(redis, settings.redis.lua_dir),
         Keys(settings.redis.key_prefix),
         settings.gateway_id,
         settings.owner_ttl_ms,
@@ -63,7 +63,10 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     registry = registry_grpc.RegistryServiceStub(registry_channel)
     heartbeats = HeartbeatUplink(registry, settings.heartbeat_uplink)
     groups = RedisGroupStore(
-        redis, LuaScripts(redis), Keys(settings.redis.key_prefix), settings.groups
+        redis,
+        LuaScripts(redis, settings.redis.lua_dir),
+        Keys(settings.redis.key_prefix),
+        settings.groups,
     )
 
     async def dispatchers() -> list[str]:

@@ -22,7 +22,9 @@ def build_app(settings: PoolSettings) -> ServiceApp:
     redis = connect(settings.redis)
     app.on_startup(lambda: initialize(redis))
     keys = Keys(settings.redis.key_prefix)
-    store = RedisPoolStore(redis, LuaScripts(redis), keys, settings.feed_maxlen)
+    store = RedisPoolStore(
+        redis, LuaScripts(redis, settings.redis.lua_dir), keys, settings.feed_maxlen
+    )
     directory = PoolDirectory(store, LanguageIndex(shard_size=settings.shard_size))
     watch_index(app.metrics.registry, directory.index)
     pb_grpc.add_PoolServiceServicer_to_server(PoolServicer(directory), app.server)

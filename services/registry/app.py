@@ -34,7 +34,7 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
     app.metrics.on_scrape(NodeGauges(redis, keys, metrics).refresh)
     store = RedisRegistryStore(
         redis,
-        LuaScripts(redis),
+        LuaScripts(redis, settings.redis.lua_dir),
         keys,
         StoreLimits(
             owner_ttl_ms=settings.owner_ttl_ms,
@@ -73,6 +73,7 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
         await asyncio.wait_for(index.wait_idle(), settings.server.shutdown_grace_s)
         await asyncio.wait_for(registry.flush_events(), settings.server.shutdown_grace_s)
 
+    app.steps["sweep"] = registry.sweep_once
     app.run_in_background(index.run)
     app.run_in_background(sweep_loop)
     app.run_in_background(reconcile_loop)

@@ -14,6 +14,7 @@ from lingua_common.keys import Keys
 from lingua_common.redis_client import connect
 from tests.peers import open_session, registered_node, utterance_message
 from tests.services.gateway_helpers import result_for
+from tests.services.lifecycle_helpers import eventually
 from tests.suite import InProcessSuite, grpc_address
 
 
@@ -43,8 +44,11 @@ async def test_node_on_one_replica_client_on_the_other(suite: InProcessSuite) ->
     assert result["text_translated"] == "HELLO"
     assert result["trace_id"] == assign["trace_id"]
     assert (result["session_id"], result["utterance_index"]) == (session_id, 0)
-    await asyncio.sleep(0.05)
-    assert await running_slots(suite, node_id) == 0
+
+    async def released() -> bool:  # freed right after the answer, off its path
+        return await running_slots(suite, node_id) == 0
+
+    await eventually(released)
     await node.close()
     await client.close()
 

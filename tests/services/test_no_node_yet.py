@@ -7,12 +7,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 
+from lingua.common.v1 import job_pb2
+from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
+from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from lingua_common.settings import RedisSettings
 from tests.peers import Peer, heartbeat_message, open_session, register_message, utterance_message
 from tests.services.gateway_helpers import ready_node, result_for
-from tests.suite import InProcessSuite
+from tests.services.lifecycle_helpers import eventually
+from tests.suite import InProcessSuite, grpc_address
 
 NO_NODE_WAIT_MS = 1_500
 # Pairs nobody else in the suite serves: a job for one can only go to the new node.
@@ -31,7 +36,15 @@ async def suite(redis_settings: RedisSettings) -> AsyncIterator[InProcessSuite]:
 async def test_a_job_waits_for_the_first_node_of_its_pair(suite: InProcessSuite) -> None:
     client, session_id = await open_session(suite.ws_url(), "ja", "ko")
     await client.send(utterance_message(session_id, 0, b"konnichiwa", "ja", "ko"))
-    await asyncio.sleep(0.3)  # the job found nobody and waits
+
+    async def waiting() -> bool:  # the job found nobody and waits
+        async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+            reply = await pb_grpc.DispatcherServiceStub(channel).ListJobs(
+                pb.ListJobsRequest(session_id=session_id)
+            )
+        return [job.state for job in reply.jobs] == [job_pb2.JOB_STATE_PENDING]
+
+    await eventually(waiting)
     node, node_id = await ready_node(suite, pairs=(("ja", "ko"),))
     assign = await node.expect("job_assign", wait_s=NO_NODE_WAIT_MS / 1000)
     await node.send(result_for(assign, node_id, "annyeong"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -55,8 +54,13 @@ async def test_operator_drain_tells_the_node_and_stops_new_jobs(suite: InProcess
         control = await node.expect("node_control")
         assert control == {"type": "node_control", "command": "drain", "reason": "maintenance"}
         # Heartbeats keep it draining; it gets no new jobs (the reservation script checks).
+        before = (await get_node(suite, node_id)).last_heartbeat_ms
+
+        async def heard() -> bool:
+            return (await get_node(suite, node_id)).last_heartbeat_ms > before
+
         await node.send(heartbeat_message(node_id))
-        await asyncio.sleep(0.1)
+        await eventually(heard)
         assert await status_of(suite, node_id) == "draining"
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await stub.DrainNode(pb.DrainNodeRequest(node_id="node-nobody"))
@@ -171,10 +175,16 @@ async def test_no_heartbeat_for_three_intervals_means_offline(
     node, node_id = await registered_node(suite.ws_url())
     await wait_status(suite, node_id, "ready")
     suite.clock.advance(2 * 15_000)
-    await node.send(heartbeat_message(node_id))  # heard at t = 30 s
-    await asyncio.sleep(0.1)
+    heard_at = suite.clock.now_ms()
+    await node.send(heartbeat_message(node_id))
+
+    async def heard() -> bool:
+        return (await get_node(suite, node_id)).last_heartbeat_ms == heard_at
+
+    await eventually(heard)  # recorded at t = 30 s, before the clock moves on
     suite.clock.advance(44_000)  # 44 s of silence: still inside 3 x 15 s
-    await asyncio.sleep(0.1)
+    assert suite.registry is not None
+    await suite.registry.steps["sweep"]()
     assert await status_of(suite, node_id) == "ready"
     suite.clock.advance(2_000)
     await wait_status(suite, node_id, "offline")

@@ -52,7 +52,8 @@ class ClientReport:
     session_errors: dict[str, int] = field(default_factory=dict)  # errors about no utterance
     error_samples: list[str] = field(default_factory=list)  # the first few, to tell them apart
     out_of_order: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # answers beyond an utterance's first
+    duplicated: int = 0  # utterances answered more than once
     unexpected: int = 0  # answers for an index never sent
     init_error: str | None = None
     connection_lost: bool = False
@@ -105,6 +106,7 @@ class AnswerBook:
         self._error_samples: list[str] = []
         self._out_of_order = 0
         self._duplicates = 0
+        self._duplicated: set[int] = set()
         self._unexpected = 0
         self._groups = 0  # a session's groups follow one another: count the changes
         self._last_group: str | None = None
@@ -211,6 +213,7 @@ class AnswerBook:
         if pending is None:
             if index in self._answered:
                 self._duplicates += 1
+                self._duplicated.add(index)
             else:
                 self._unexpected += 1
             return None
@@ -257,6 +260,7 @@ class AnswerBook:
             error_samples=list(self._error_samples),
             out_of_order=self._out_of_order,
             duplicates=self._duplicates,
+            duplicated=len(self._duplicated),
             unexpected=self._unexpected,
             groups=self._groups,
             ungrouped=self._ungrouped,

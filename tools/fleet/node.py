@@ -79,6 +79,21 @@ class FakeNode:
     def in_flight(self) -> int:
         return len(self._jobs)
 
+    def running_jobs(self) -> dict[str, int]:
+        """The jobs this node holds now (assigned, no result sent yet): id -> attempt."""
+        return {job_id: job.attempt_id for job_id, job in self._jobs.items()}
+
+    def drop_socket(self) -> bool:
+        """Drop the open socket now, without a close handshake (the network went away);
+        the node reconnects and registers again with its id. False when none is open."""
+        ws = self._ws
+        if ws is None:
+            return False
+        self.stats.drops += 1
+        self._tell(f"socket dropped with {self.in_flight} job(s) in flight")
+        ws.transport.abort()
+        return True
+
     def start(self) -> asyncio.Task[None]:
         if self._task is None:
             self._task = asyncio.create_task(self.run(), name=f"fleet-{self.config.name}")
@@ -182,9 +197,8 @@ class FakeNode:
 
     async def _drop_after(self, ws: ClientConnection, after_s: float) -> None:
         await asyncio.sleep(after_s)
-        self.stats.drops += 1
-        self._tell(f"socket dropped with {self.in_flight} job(s) in flight")
-        ws.transport.abort()  # no close handshake: the network went away
+        if self._ws is ws:
+            self.drop_socket()
 
     def _tell(self, what: str) -> None:
         log.info("%s: %s", self.config.name, what)

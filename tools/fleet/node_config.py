@@ -47,7 +47,7 @@ class NodeStats:
     cancelled: int = 0
     invalid: int = 0
     server_errors: int = 0
-    drops: int = 0  # sockets dropped on purpose (drop_every_s)
+    drops: int = 0  # sockets dropped on purpose (drop_every_s, drop_socket())
     early_heartbeats: int = 0  # beats sent on a new socket before node_register
     protocol_violations: int = 0
     violation_samples: list[str] = field(default_factory=list)
