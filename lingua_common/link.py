@@ -3,8 +3,10 @@
 A link is one long-lived bidirectional gRPC stream. Each end sends batches of messages.
 Every message that must not be lost carries a sequence number (per stream, from 1) and
 stays in the sender's send window until the receiver acknowledges it. The receiver
-acknowledges, cumulatively, the messages it has *handled* (their effects are in Redis or
-on a socket), on its own next batch or alone after a short delay. When a stream ends,
+acknowledges the messages it has *handled* (their effects are in Redis or on a socket),
+on its own next batch or alone after a short delay: the handled prefix as one number,
+plus each message handled beyond it, named once — a handler that takes long (a result
+tried again until its job exists) holds back the acknowledgement of nothing else. When a stream ends,
 whatever is unacknowledged goes back to its queue and is sent again on the next stream,
 to whichever replica that reaches: every message is idempotent by job id and attempt.
 
@@ -67,7 +69,8 @@ class SendWindow(Generic[M]):
 
     def __init__(self) -> None:
         self._next = 1
-        self._unacked: deque[tuple[int, Outgoing[M]]] = deque()
+        # In sequence order (dicts keep insertion order; sequence numbers only grow).
+        self._unacked: dict[int, Outgoing[M]] = {}
 
     def __len__(self) -> int:
         return len(self._unacked)
@@ -75,42 +78,63 @@ class SendWindow(Generic[M]):
     def stamp(self, item: Outgoing[M]) -> int:
         seq = self._next
         self._next += 1
-        self._unacked.append((seq, item))
+        self._unacked[seq] = item
         return seq
 
-    def ack(self, upto: int) -> list[Outgoing[M]]:
-        """Everything up to `upto` is handled: those messages, oldest first."""
+    def ack(self, upto: int, beyond: Sequence[int] = ()) -> list[Outgoing[M]]:
+        """Everything up to `upto` is handled, and each of `beyond`: those messages."""
         acked = []
-        while self._unacked and self._unacked[0][0] <= upto:
-            acked.append(self._unacked.popleft()[1])
+        for seq in list(self._unacked):
+            if seq > upto:
+                break
+            acked.append(self._unacked.pop(seq))
+        for seq in beyond:
+            item = self._unacked.pop(seq, None)
+            if item is not None:
+                acked.append(item)
         return acked
 
     def drain(self) -> list[Outgoing[M]]:
         """The stream is gone: every unacknowledged message, oldest first."""
-        items = [item for _, item in self._unacked]
+        items = list(self._unacked.values())
         self._unacked.clear()
         return items
 
 
 class ReceiveWindow:
-    """Which sequence numbers of one stream are handled; acknowledges the longest prefix."""
+    """Which sequence numbers of one stream are handled: the longest handled prefix, and
+    those handled beyond it (the peer's window bounds how many)."""
 
     def __init__(self) -> None:
         self.upto = 0
         self._ahead: set[int] = set()
+        # Handled beyond the prefix and not yet named in an acknowledgement.
+        self._unreported: list[int] = []
 
     def handled(self, seq: int) -> bool:
-        """Record a handled message; True when the acknowledgeable prefix grew."""
-        if seq <= self.upto:
+        """Record a handled message; True when there is something new to acknowledge."""
+        if seq <= self.upto or seq in self._ahead:
             return False
         if seq != self.upto + 1:
             self._ahead.add(seq)
-            return False
+            self._unreported.append(seq)
+            return True
         self.upto = seq
         while self.upto + 1 in self._ahead:
             self.upto += 1
             self._ahead.discard(self.upto)
         return True
+
+    @property
+    def has_unreported(self) -> bool:
+        return bool(self._unreported)
+
+    def report(self) -> list[int]:
+        """The messages handled beyond the prefix that no acknowledgement named yet (once
+        each: the stream delivers every frame, or ends and the peer sends all again)."""
+        beyond = [seq for seq in self._unreported if seq > self.upto]
+        self._unreported.clear()
+        return beyond
 
 
 class MessageQueue(Generic[M]):
@@ -197,9 +221,11 @@ class MessageQueue(Generic[M]):
 class FrameCodec(Protocol[M_contra, FOut_co, FIn_contra, In]):
     """How one end builds and reads the frames of its stream."""
 
-    def batch(self, messages: Sequence[M_contra], ack: int) -> FOut_co: ...
+    def batch(self, messages: Sequence[M_contra], ack: int, acked: Sequence[int]) -> FOut_co:
+        """A frame: `ack` the handled prefix, `acked` those handled beyond it."""
+        ...
 
-    def unpack(self, frame: FIn_contra) -> tuple[list[In], int]: ...
+    def unpack(self, frame: FIn_contra) -> tuple[list[In], int, Sequence[int]]: ...
 
     def stamp(self, message: M_contra, seq: int) -> None: ...
 
@@ -302,7 +328,7 @@ class LinkStream(Generic[M, FOut, FIn, In]):
     async def _send_some(self, write: Callable[[FOut], Awaitable[None]]) -> bool:
         items = self._take()
         if not items:
-            if self._received.upto == self._sent_ack:
+            if self._received.upto == self._sent_ack and not self._received.has_unreported:
                 return False
             # An acknowledgement alone: give a message a moment to carry it (a message
             # that comes meanwhile goes at once, the acknowledgement with it).
@@ -317,7 +343,7 @@ class LinkStream(Generic[M, FOut, FIn, In]):
             messages.append(item.message)
         ack = self._received.upto
         self._sent_ack = ack
-        await write(self._codec.batch(messages, ack))
+        await write(self._codec.batch(messages, ack, self._received.report()))
         COUNTERS.frames_sent += 1
         COUNTERS.messages_sent += len(messages)
         return True
@@ -339,17 +365,17 @@ class LinkStream(Generic[M, FOut, FIn, In]):
             frame = await read()
             if frame is None:
                 return
-            messages, ack = self._codec.unpack(frame)
+            messages, ack, acked = self._codec.unpack(frame)
             COUNTERS.frames_received += 1
             COUNTERS.messages_received += len(messages)
-            if ack:
-                self._acknowledged(ack)
+            if ack or acked:
+                self._acknowledged(ack, acked)
             for message in messages:
                 await self._handling.acquire()
                 self._handlers.spawn(self._handle_one(message))
 
-    def _acknowledged(self, upto: int) -> None:
-        acked = self._window.ack(upto)
+    def _acknowledged(self, upto: int, beyond: Sequence[int]) -> None:
+        acked = self._window.ack(upto, beyond)
         for item in acked:
             if item.on_ack is not None:
                 try:

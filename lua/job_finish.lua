@@ -3,6 +3,9 @@ job_finish: move a live job to its terminal state, once.
 
 A result is accepted only from the attempt that currently holds the job (node and
 attempt both match); duplicates and results of superseded attempts change nothing.
+One exception: a pending job never placed (attempt 0) that gets a result was written
+again after Redis lost it (no attempt of this record ever ran), and the node that ran
+an attempt before the loss finishes it: the work is the same.
 The audio is dropped from the record once the job is terminal.
 
 KEYS[1]  job record hash       {job:ID}:rec
@@ -39,7 +42,12 @@ if only_from ~= "" and state ~= only_from then
 end
 -- A result must come from the node and attempt that hold the job right now.
 if ARGV[3] ~= "" and (cur[2] ~= ARGV[3] or cur[3] ~= ARGV[4]) then
-  return {0, "stale"}
+  local written_again = state == "pending" and (cur[2] or "") == "" and (cur[3] or "0") == "0"
+  if not written_again then
+    return {0, "stale"}
+  end
+  cur[2], cur[3] = ARGV[3], ARGV[4]
+  rcall("HSET", job, "node_id", cur[2], "attempt", cur[3])
 end
 if ARGV[3] == "" and ARGV[4] ~= "0" and cur[3] ~= ARGV[4] then
   return {0, "stale"}

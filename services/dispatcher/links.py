@@ -20,14 +20,18 @@ class DispatcherCodec:
     """Frames of the dispatcher's end of a link."""
 
     def batch(
-        self, messages: Sequence[link_pb.DispatcherMessage], ack: int
+        self, messages: Sequence[link_pb.DispatcherMessage], ack: int, acked: Sequence[int]
     ) -> link_pb.LinkResponse:
-        return link_pb.LinkResponse(batch=link_pb.DispatcherBatch(messages=messages, ack=ack))
+        return link_pb.LinkResponse(
+            batch=link_pb.DispatcherBatch(messages=messages, ack=ack, acked=acked)
+        )
 
-    def unpack(self, frame: link_pb.LinkRequest) -> tuple[list[link_pb.GatewayMessage], int]:
+    def unpack(
+        self, frame: link_pb.LinkRequest
+    ) -> tuple[list[link_pb.GatewayMessage], int, Sequence[int]]:
         if frame.WhichOneof("frame") != "batch":
             raise LinkProtocolError("a hello in the middle of a stream")
-        return list(frame.batch.messages), frame.batch.ack
+        return list(frame.batch.messages), frame.batch.ack, frame.batch.acked
 
     def stamp(self, message: link_pb.DispatcherMessage, seq: int) -> None:
         message.seq = seq

@@ -34,13 +34,19 @@ HELLO_TIMEOUT_S = 5.0
 class GatewayCodec:
     """Frames of the gateway's end of a link."""
 
-    def batch(self, messages: Sequence[link_pb.GatewayMessage], ack: int) -> link_pb.LinkRequest:
-        return link_pb.LinkRequest(batch=link_pb.GatewayBatch(messages=messages, ack=ack))
+    def batch(
+        self, messages: Sequence[link_pb.GatewayMessage], ack: int, acked: Sequence[int]
+    ) -> link_pb.LinkRequest:
+        return link_pb.LinkRequest(
+            batch=link_pb.GatewayBatch(messages=messages, ack=ack, acked=acked)
+        )
 
-    def unpack(self, frame: link_pb.LinkResponse) -> tuple[list[link_pb.DispatcherMessage], int]:
+    def unpack(
+        self, frame: link_pb.LinkResponse
+    ) -> tuple[list[link_pb.DispatcherMessage], int, Sequence[int]]:
         if frame.WhichOneof("frame") != "batch":
-            return [], 0
-        return list(frame.batch.messages), frame.batch.ack
+            return [], 0, ()
+        return list(frame.batch.messages), frame.batch.ack, frame.batch.acked
 
     def stamp(self, message: link_pb.GatewayMessage, seq: int) -> None:
         message.seq = seq

@@ -149,6 +149,42 @@ async def test_a_result_from_a_superseded_attempt_changes_nothing(rig: Rig) -> N
     assert outcomes(rig.sent(SESSION_GATEWAY)) == []
 
 
+async def test_a_late_result_of_an_attempt_given_up_is_refused_while_the_retry_waits(
+    rig: Rig,
+) -> None:
+    await rig.node("n1")
+    job_id = await new_job(rig)
+    now = rig.clock.now_ms()
+    abandoned = await rig.store.abandon(
+        job_id, now_ms=now, node_id="n1", attempt=1, reason="JOB_TIMEOUT",
+        only_if_due=False, pending_due_ms=now + RESERVATION_MS,
+    )  # fmt: skip
+    assert abandoned is not None and abandoned.retry  # its retry not placed yet
+    waiting = await rig.record(job_id)
+    assert (waiting.state, waiting.attempt, waiting.node_id) == (JobState.PENDING, 1, "")
+    assert not await rig.reports.result(job_id, "n1", 1, result("late"))
+    assert (await rig.record(job_id)).state is JobState.PENDING
+
+
+async def test_a_job_written_again_after_redis_lost_it_takes_the_result_of_its_first_run(
+    rig: Rig,
+) -> None:
+    # No node in the index: the job a gateway writes again after the loss waits, never
+    # placed (attempt 0); the node that ran it before the loss reports its result.
+    job_id = await new_job(rig)
+    assert (await rig.record(job_id)).state is JobState.PENDING
+    rig.sent(SESSION_GATEWAY)
+    assert await rig.reports.result(job_id, "n1", 1, result("before the loss"))
+    done = await rig.record(job_id)
+    assert (done.state, done.node_id, done.attempt) == (JobState.COMPLETED, "n1", 1)
+    [answer] = outcomes(rig.sent(SESSION_GATEWAY))
+    assert answer.to_session.outcome.result.text_translated == "BEFORE THE LOSS"
+    await rig.node("n2")
+    rig.waiting.slot_freed("n2")
+    await rig.waiting.settled(5.0)
+    assert rig.assignments() == []  # never placed after it finished
+
+
 async def test_end_cancels_frees_the_slot_stops_the_node_and_tells_the_session(rig: Rig) -> None:
     await rig.node("n1")
     job_id = await new_job(rig)

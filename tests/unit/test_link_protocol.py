@@ -1,5 +1,5 @@
 """The link protocol (lingua_common/link.py) between two in-memory ends: sequence
-numbers, cumulative acknowledgements, batching, resend after a cut, retries of a
+numbers, acknowledgements (a handled prefix plus each message handled beyond it), batching, resend after a cut, retries of a
 handler that failed, and the bound on what is in flight. (The same code over real gRPC,
 with real cuts, is tests/services/test_link_faults.py.)"""
 
@@ -31,15 +31,16 @@ class Message:
 class Frame:
     messages: list[Message]
     ack: int
+    acked: list[int]
 
 
 class Codec:
-    def batch(self, messages: Sequence[Message], ack: int) -> Frame:
+    def batch(self, messages: Sequence[Message], ack: int, acked: Sequence[int]) -> Frame:
         # A copy on the wire: the sender's objects are not the receiver's.
-        return Frame([Message(m.body, m.seq) for m in messages], ack)
+        return Frame([Message(m.body, m.seq) for m in messages], ack, list(acked))
 
-    def unpack(self, frame: Frame) -> tuple[list[Message], int]:
-        return frame.messages, frame.ack
+    def unpack(self, frame: Frame) -> tuple[list[Message], int, Sequence[int]]:
+        return frame.messages, frame.ack, frame.acked
 
     def stamp(self, message: Message, seq: int) -> None:
         message.seq = seq
@@ -104,25 +105,33 @@ async def until(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
-def test_a_send_window_acknowledges_cumulatively_and_gives_back_the_rest_in_order() -> None:
+def test_a_send_window_acknowledges_a_prefix_and_single_messages_and_gives_back_the_rest() -> None:
     window: SendWindow[str] = SendWindow()
-    items = [Outgoing(f"m{i}") for i in range(5)]
-    assert [window.stamp(item) for item in items] == [1, 2, 3, 4, 5]
+    items = [Outgoing(f"m{i}") for i in range(6)]
+    assert [window.stamp(item) for item in items] == [1, 2, 3, 4, 5, 6]
     assert [i.message for i in window.ack(2)] == ["m0", "m1"]
     assert window.ack(2) == []  # an old acknowledgement again: nothing
-    assert [i.message for i in window.drain()] == ["m2", "m3", "m4"]
+    assert [i.message for i in window.ack(2, [5])] == ["m4"]  # handled beyond the prefix
+    assert window.ack(0, [5]) == []
+    assert len(window) == 3
+    assert [i.message for i in window.drain()] == ["m2", "m3", "m5"]  # in their order
     assert len(window) == 0
 
 
-def test_a_receive_window_acknowledges_only_a_handled_prefix() -> None:
+def test_a_receive_window_names_what_was_handled_beyond_the_prefix_once() -> None:
     window = ReceiveWindow()
-    assert not window.handled(2)  # 1 is still being handled
-    assert not window.handled(3)
+    assert window.handled(2)  # 1 is still being handled: 2 is named on its own
+    assert window.handled(3)
     assert window.upto == 0
+    assert window.report() == [2, 3]
+    assert window.report() == []  # each once
+    assert not window.handled(3)  # handled already
     assert window.handled(1)
-    assert window.upto == 3
-    assert not window.handled(2)  # already acknowledged
-    assert window.handled(4) and window.upto == 4
+    assert window.upto == 3  # the prefix covers 2 and 3 now
+    assert not window.handled(2)
+    assert window.handled(5) and window.handled(4)
+    assert window.upto == 5
+    assert window.report() == []  # the prefix names them
 
 
 def test_a_message_queue_is_bounded_and_takes_back_what_was_not_acknowledged_first() -> None:
@@ -215,3 +224,49 @@ async def test_no_more_than_the_window_is_unacknowledged_at_once() -> None:
     blocked.set()
     await until(lambda: len(a.acked) == 200)
     link.cancel()
+
+
+async def test_a_slow_handler_holds_back_the_acknowledgement_of_no_other_message() -> None:
+    a, b = End(), End()
+    release = asyncio.Event()
+
+    async def handle(message: Message) -> None:
+        if message.body == "slow":
+            await release.wait()  # e.g. a result tried again until its job exists
+        b.handled.append(message.body)
+
+    b.handle = handle  # type: ignore[method-assign]
+    a.send("slow")
+    for i in range(20):
+        a.send(f"m{i}")
+    link = asyncio.create_task(connect(a, b, a_to_b=Wire(), b_to_a=Wire()))
+    await until(lambda: len(a.acked) == 20)
+    assert "slow" not in a.acked
+    release.set()
+    await until(lambda: a.acked[-1:] == ["slow"])
+    link.cancel()
+    assert sorted(a.acked) == sorted(["slow", *(f"m{i}" for i in range(20))])
+
+
+async def test_a_cut_while_a_message_is_still_handled_resends_only_that_one() -> None:
+    a, b = End(), End()
+    stuck = asyncio.Event()
+
+    async def handle(message: Message) -> None:
+        if message.body == "slow" and not stuck.is_set():
+            stuck.set()
+            await asyncio.Event().wait()  # never done on this stream
+        b.handled.append(message.body)
+
+    b.handle = handle  # type: ignore[method-assign]
+    a.send("slow")
+    for i in range(5):
+        a.send(f"m{i}")
+    a_to_b, b_to_a = Wire(), Wire()
+    first = asyncio.create_task(connect(a, b, a_to_b=a_to_b, b_to_a=b_to_a))
+    await until(lambda: len(a.acked) == 5)
+    # The stream breaks: only the message never handled goes back in line.
+    b_to_a.frames.put_nowait(None)
+    a_to_b.frames.put_nowait(None)
+    await first
+    assert [item.message.body for item in a.queue.take(10)] == ["slow"]

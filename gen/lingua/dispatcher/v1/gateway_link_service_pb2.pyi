@@ -34,12 +34,14 @@ class HeldNode(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class GatewayBatch(_message.Message):
-    __slots__ = ("messages", "ack")
+    __slots__ = ("messages", "ack", "acked")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    ACKED_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[GatewayMessage]
     ack: int
-    def __init__(self, messages: _Optional[_Iterable[_Union[GatewayMessage, _Mapping]]] = ..., ack: _Optional[int] = ...) -> None: ...
+    acked: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, messages: _Optional[_Iterable[_Union[GatewayMessage, _Mapping]]] = ..., ack: _Optional[int] = ..., acked: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GatewayMessage(_message.Message):
     __slots__ = ("seq", "traceparent", "new_job", "report", "node_held", "node_lost")
@@ -114,12 +116,14 @@ class LinkWelcome(_message.Message):
     def __init__(self, dispatcher_id: _Optional[str] = ...) -> None: ...
 
 class DispatcherBatch(_message.Message):
-    __slots__ = ("messages", "ack")
+    __slots__ = ("messages", "ack", "acked")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
+    ACKED_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[DispatcherMessage]
     ack: int
-    def __init__(self, messages: _Optional[_Iterable[_Union[DispatcherMessage, _Mapping]]] = ..., ack: _Optional[int] = ...) -> None: ...
+    acked: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, messages: _Optional[_Iterable[_Union[DispatcherMessage, _Mapping]]] = ..., ack: _Optional[int] = ..., acked: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class DispatcherMessage(_message.Message):
     __slots__ = ("seq", "traceparent", "to_node", "to_session")

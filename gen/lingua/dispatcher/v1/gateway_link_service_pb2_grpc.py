@@ -30,8 +30,9 @@ class GatewayLinkServiceStub:
     replica (service-to-service; never reachable with a team's credential).
 
     Both directions carry batches of messages. Every message that must not be lost has a
-    sequence number (per stream, from 1); the receiver acknowledges, cumulatively, the
-    messages it has handled, and the sender sends whatever is unacknowledged again after a
+    sequence number (per stream, from 1); the receiver acknowledges the messages it has
+    handled (a prefix, plus each one handled beyond it, so a message whose handling is
+    slow holds back no other), and the sender sends whatever is unacknowledged again after a
     reconnect, to any replica. Every message is idempotent by job id and attempt, so a
     message handled twice changes nothing the second time.
     """
@@ -54,8 +55,9 @@ class GatewayLinkServiceServicer:
     replica (service-to-service; never reachable with a team's credential).
 
     Both directions carry batches of messages. Every message that must not be lost has a
-    sequence number (per stream, from 1); the receiver acknowledges, cumulatively, the
-    messages it has handled, and the sender sends whatever is unacknowledged again after a
+    sequence number (per stream, from 1); the receiver acknowledges the messages it has
+    handled (a prefix, plus each one handled beyond it, so a message whose handling is
+    slow holds back no other), and the sender sends whatever is unacknowledged again after a
     reconnect, to any replica. Every message is idempotent by job id and attempt, so a
     message handled twice changes nothing the second time.
     """
@@ -87,8 +89,9 @@ class GatewayLinkService:
     replica (service-to-service; never reachable with a team's credential).
 
     Both directions carry batches of messages. Every message that must not be lost has a
-    sequence number (per stream, from 1); the receiver acknowledges, cumulatively, the
-    messages it has handled, and the sender sends whatever is unacknowledged again after a
+    sequence number (per stream, from 1); the receiver acknowledges the messages it has
+    handled (a prefix, plus each one handled beyond it, so a message whose handling is
+    slow holds back no other), and the sender sends whatever is unacknowledged again after a
     reconnect, to any replica. Every message is idempotent by job id and attempt, so a
     message handled twice changes nothing the second time.
     """
