@@ -6,9 +6,10 @@ stays in the sender's send window until the receiver acknowledges it. The receiv
 acknowledges the messages it has *handled* (their effects are in Redis or on a socket),
 on its own next batch or alone after a short delay: the handled prefix as one number,
 plus each message handled beyond it, named once — a handler that takes long (a result
-tried again until its job exists) holds back the acknowledgement of nothing else. When a stream ends,
-whatever is unacknowledged goes back to its queue and is sent again on the next stream,
-to whichever replica that reaches: every message is idempotent by job id and attempt.
+tried again until its job exists) holds back the acknowledgement of nothing else.
+When a stream ends, whatever is unacknowledged goes back to its queue and is sent
+again on the next stream, to whichever replica that reaches: every message is
+idempotent by job id and attempt.
 
 Batching needs no timer on the hot path: a writer sends everything queued when it wakes
 (up to `max_batch`), and while a write is under way new messages queue for the next

@@ -1,7 +1,8 @@
 """The link protocol (lingua_common/link.py) between two in-memory ends: sequence
-numbers, acknowledgements (a handled prefix plus each message handled beyond it), batching, resend after a cut, retries of a
-handler that failed, and the bound on what is in flight. (The same code over real gRPC,
-with real cuts, is tests/services/test_link_faults.py.)"""
+numbers, acknowledgements (a handled prefix plus each message handled beyond it),
+batching, resend after a cut, retries of a handler that failed, and the bound on what
+is in flight. (The same code over real gRPC, with real cuts, is
+tests/services/test_link_faults.py.)"""
 
 from __future__ import annotations
 
