@@ -26,6 +26,7 @@ from services.dispatcher.lifecycle import JobLifecycle
 from services.dispatcher.link_servicer import GatewayLinkServicer
 from services.dispatcher.links import GatewayLinks
 from services.dispatcher.loads import LoadEstimates
+from services.dispatcher.lost_connections import LostConnections
 from services.dispatcher.metrics import DispatcherMetrics, JobGauges
 from services.dispatcher.node_reports import NodeReports
 from services.dispatcher.owners import NodeOwners
@@ -111,7 +112,17 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     )
     app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
     link_grpc.add_GatewayLinkServiceServicer_to_server(
-        GatewayLinkServicer(settings.replica_id, links, owners, intake, reports), app.server
+        GatewayLinkServicer(
+            settings.replica_id,
+            links,
+            owners,
+            intake,
+            reports,
+            LostConnections(
+                recovery, settings.lost_connection_grace_ms, settings.pending_timeout_ms
+            ),
+        ),
+        app.server,
     )
     app.add_service_name(link_pb.DESCRIPTOR.services_by_name["GatewayLinkService"].full_name)
 

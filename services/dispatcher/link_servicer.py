@@ -22,6 +22,7 @@ from lingua_common.link import STREAM_END, LinkStream
 from services.dispatcher.errors import JobError
 from services.dispatcher.intake import JobIntake
 from services.dispatcher.links import DispatcherCodec, GatewayLinks, LinkProtocolError
+from services.dispatcher.lost_connections import LostConnections
 from services.dispatcher.model import JobRef
 from services.dispatcher.node_reports import NodeReports
 from services.dispatcher.owners import NodeOwners
@@ -44,12 +45,14 @@ class GatewayLinkServicer(link_grpc.GatewayLinkServiceServicer):
         owners: NodeOwners,
         intake: JobIntake,
         reports: NodeReports,
+        connections: LostConnections,
     ) -> None:
         self._replica_id = replica_id
         self._links = links
         self._owners = owners
         self._intake = intake
         self._reports = reports
+        self._connections = connections
 
     async def Link(
         self, request_iterator: AsyncIterator[link_pb.LinkRequest], context: Context
@@ -98,9 +101,13 @@ class GatewayLinkServicer(link_grpc.GatewayLinkServiceServicer):
         elif body == "report":
             await self._report(message.report, message.traceparent)
         elif body == "node_held":
-            self._owners.held(gateway_id, message.node_held.node_id, message.node_held.epoch)
+            held = message.node_held
+            self._owners.held(gateway_id, held.node_id, held.epoch)
+            self._connections.held(held.node_id, held.since_epoch or held.epoch)
         elif body == "node_lost":
-            self._owners.lost(gateway_id, message.node_lost.node_id, message.node_lost.epoch)
+            lost = message.node_lost
+            self._owners.lost(gateway_id, lost.node_id, lost.epoch)
+            self._connections.lost(lost.node_id, lost.epoch)
 
     async def _new_job(self, gateway_id: str, new_job: link_pb.NewJob, parent: str) -> None:
         spec = new_job.spec

@@ -58,7 +58,8 @@ class GatewayLinks:
         if queue is None:
             queue = MessageQueue(self._outbox_items, self._outbox_bytes)
             self._outboxes[gateway_id] = queue
-            self._away_since.setdefault(gateway_id, time.monotonic())
+            if gateway_id not in self._streams:
+                self._away_since.setdefault(gateway_id, time.monotonic())
         return queue
 
     def send(
@@ -78,7 +79,7 @@ class GatewayLinks:
         """A stream from this gateway opened: its outbox, to take from."""
         self._streams[gateway_id] = self._streams.get(gateway_id, 0) + 1
         self._away_since.pop(gateway_id, None)
-        return self.outbox(gateway_id)
+        return self.outbox(gateway_id)  # not "away": it has a stream
 
     def detached(self, gateway_id: str) -> None:
         left = self._streams.get(gateway_id, 0) - 1
@@ -94,10 +95,17 @@ class GatewayLinks:
     def away_longer_than(self, seconds: float) -> list[str]:
         """Gateways with an outbox here and no stream for this long."""
         now = time.monotonic()
-        return [g for g, since in self._away_since.items() if now - since >= seconds]
+        return [
+            g
+            for g, since in self._away_since.items()
+            if now - since >= seconds and g not in self._streams
+        ]
 
     def drop(self, gateway_id: str) -> int:
-        """Forget a gateway that is gone for good; returns how many messages it had."""
+        """Forget a gateway that is gone for good; returns how many messages it had.
+        Never a linked one: its streams take from that very outbox."""
+        if gateway_id in self._streams:
+            return 0
         self._away_since.pop(gateway_id, None)
         queue = self._outboxes.pop(gateway_id, None)
         return len(queue.drop()) if queue is not None else 0

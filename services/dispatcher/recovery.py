@@ -10,6 +10,7 @@ the transitions and their follow-ups are lifecycle.py's.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from lingua_common.clock import Clock
 from lingua_common.routes import label_of_key
@@ -109,11 +110,19 @@ class Recovery:
         # A result deadline, an unconfirmed reservation, or a creation cut short.
         await self.give_up(record, "JOB_TIMEOUT", only_if_due=True)
 
-    async def give_up(self, record: JobRecord, reason: str, *, only_if_due: bool) -> None:
-        """Abandon the job's current attempt and place the next one."""
+    async def give_up(
+        self, record: JobRecord, reason: str, *, only_if_due: bool, wait_for_a_node_ms: int = 0
+    ) -> bool:
+        """Abandon the job's current attempt and place the next one; False when the
+        attempt had moved on already."""
         abandoned = await self._lifecycle.abandon(record, reason, only_if_due=only_if_due)
-        if abandoned is not None and abandoned.retry:
-            await self._retries.retry(record, abandoned, reason)
+        if abandoned is None:
+            return False
+        if abandoned.retry:
+            await self._retries.retry(
+                record, abandoned, reason, wait_for_a_node_ms=wait_for_a_node_ms
+            )
+        return True
 
     # --- lost nodes -----------------------------------------------------------------------------
 
@@ -123,6 +132,19 @@ class Recovery:
         `cause` is the traceparent of whatever took the node offline: each job's failover
         continues the job's own trace and links to it."""
         self._loads.forget(node_id)
+        return await self.fail_over(node_id, cause)
+
+    async def fail_over(
+        self,
+        node_id: str,
+        cause: str = "",
+        *,
+        under: Callable[[int], bool] | None = None,
+        wait_for_a_node_ms: int = 0,
+    ) -> int:
+        """Give up the attempts the node holds — those placed on a connection (epoch) for
+        which `under` is true, when given — and place their next ones (which wait up to
+        `wait_for_a_node_ms` when nobody serves the pair now)."""
         moved = 0
         for job_id, attempt in await self._store.node_job_ids(node_id):
             record = await self._store.get(job_id)
@@ -134,6 +156,8 @@ class Recovery:
             ):
                 await self._lifecycle.release_leftover(node_id, job_id, attempt)
                 continue
+            if under is not None and not under(record.node_epoch):
+                continue
             with continued(
                 tracer,
                 names.DISPATCHER_FAILOVER,
@@ -141,8 +165,13 @@ class Recovery:
                 {names.JOB_ID: job_id, names.NODE_ID: node_id, names.JOB_ATTEMPT: attempt},
                 links=link_to(cause),
             ):
-                await self.give_up(record, "NODE_UNAVAILABLE", only_if_due=False)
-            moved += 1
+                if await self.give_up(
+                    record,
+                    "NODE_UNAVAILABLE",
+                    only_if_due=False,
+                    wait_for_a_node_ms=wait_for_a_node_ms,
+                ):
+                    moved += 1
         return moved
 
     async def follow_node_events(self) -> None:

@@ -62,18 +62,32 @@ class Retries:
         )
         return Outcome.NO_NODE
 
-    async def retry(self, record: JobRecord, abandoned: Abandoned, reason: str) -> None:
-        """Place the next attempt of a job whose attempt was given up."""
+    async def retry(
+        self, record: JobRecord, abandoned: Abandoned, reason: str, *, wait_for_a_node_ms: int = 0
+    ) -> None:
+        """Place the next attempt of a job whose attempt was given up; with
+        `wait_for_a_node_ms`, a retry that finds nobody waits that long for a node (the
+        one whose connection ended may be back under a new one)."""
         ticket = ticket_of(record)
         ticket.excluded = abandoned.excluded
-        await self._place(record, ticket, abandoned.next_attempt, reason)
+        await self._place(
+            record, ticket, abandoned.next_attempt, reason, wait_for_a_node_ms=wait_for_a_node_ms
+        )
 
     async def resume(self, record: JobRecord) -> None:
         """A pending job in no waiting line: the replica that gave its attempt up died
         before placing the next one. Place it now, or let it wait (or fail) as usual."""
         await self._place(record, ticket_of(record), record.attempt + 1, "NO_AVAILABLE_NODE")
 
-    async def _place(self, record: JobRecord, ticket: Ticket, attempt: int, reason: str) -> None:
+    async def _place(
+        self,
+        record: JobRecord,
+        ticket: Ticket,
+        attempt: int,
+        reason: str,
+        *,
+        wait_for_a_node_ms: int = 0,
+    ) -> None:
         placed = await self._placer.place(ticket, attempt)
         if placed.outcome is Outcome.DISPATCHED:
             logger.info(
@@ -90,5 +104,9 @@ class Retries:
         if placed.outcome is Outcome.SUPERSEDED:
             return
         await self.settle(
-            record.job_id, (record.src_lang, record.tgt_lang), placed.outcome, no_node_code=reason
+            record.job_id,
+            (record.src_lang, record.tgt_lang),
+            placed.outcome,
+            no_node_code=reason,
+            wait_for_a_node_ms=wait_for_a_node_ms,
         )

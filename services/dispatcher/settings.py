@@ -31,6 +31,10 @@ class DispatcherSettings:
     selection_rounds: int = 3
     # A dispatched job must be confirmed (its node took it) within this, or it is retried.
     reservation_ttl_ms: int = 3_000
+    # A node's socket closed (or the node registered again): the attempts that
+    # connection held are given up after this grace — its gateway's last reports,
+    # queued behind the news of the loss, arrive first.
+    lost_connection_grace_ms: int = 1_000
     # A job's result deadline per attempt, and how many attempts it gets.
     job_timeout_ms: int = 15_000
     max_attempts: int = 3
@@ -86,6 +90,9 @@ class DispatcherSettings:
             candidate_sample=env_int(env, "LINGUA_CANDIDATE_SAMPLE", cls.candidate_sample),
             selection_rounds=env_int(env, "LINGUA_SELECTION_ROUNDS", cls.selection_rounds),
             reservation_ttl_ms=env_int(env, "LINGUA_RESERVATION_TTL_MS", cls.reservation_ttl_ms),
+            lost_connection_grace_ms=env_int(
+                env, "LINGUA_LOST_CONNECTION_GRACE_MS", cls.lost_connection_grace_ms
+            ),
             job_timeout_ms=env_int(env, "LINGUA_JOB_TIMEOUT_MS", cls.job_timeout_ms),
             max_attempts=env_int(env, "LINGUA_MAX_ATTEMPTS", cls.max_attempts),
             job_deadline_ms=env_int(env, "LINGUA_ANSWER_TIMEOUT_MS", cls.job_deadline_ms),

@@ -127,9 +127,11 @@ class DispatcherLinks:
         await self.queue.put_waiting(item)
         await handled
 
-    def node_held(self, node_id: str, epoch: int) -> None:
+    def node_held(self, node_id: str, epoch: int, since_epoch: int = 0) -> None:
         self._broadcast(
-            link_pb.GatewayMessage(node_held=link_pb.HeldNode(node_id=node_id, epoch=epoch))
+            link_pb.GatewayMessage(
+                node_held=link_pb.HeldNode(node_id=node_id, epoch=epoch, since_epoch=since_epoch)
+            )
         )
 
     def node_lost(self, node_id: str, epoch: int) -> None:

@@ -71,6 +71,8 @@ class NodeLink:
         self.outbox = Outbox(ws, limits.send_queue, limits.send_queue_bytes)
         self.node_id = ""
         self.epoch = 0
+        # The epoch of this socket's first registration (it may register again).
+        self.since_epoch = 0
         # What the node registered with (kept to write its record back, should Redis
         # lose it while the socket stays open).
         self.descriptor: node_pb2.NodeDescriptor | None = None
@@ -192,10 +194,12 @@ class NodeLink:
         renamed = self.node_id and self.node_id != reply.node_id
         if renamed and self.ctx.nodes.pop(self.node_id, None) is self:
             self.ctx.links.node_lost(self.node_id, self.epoch)
+        if renamed or not self.since_epoch:
+            self.since_epoch = reply.epoch  # what ran under older epochs ran elsewhere
         self.node_id, self.epoch = reply.node_id, reply.epoch
         self.descriptor = message.descriptor  # to reclaim its record after a data loss
         self.ctx.nodes[self.node_id] = self
-        self.ctx.links.node_held(self.node_id, self.epoch)
+        self.ctx.links.node_held(self.node_id, self.epoch, self.since_epoch)
         # A node that can serve nothing is accepted, and told why (the registry logs it).
         said = "registered"
         if reply.not_serving:

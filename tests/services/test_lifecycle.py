@@ -17,6 +17,7 @@ import pytest
 from lingua.dispatcher.v1 import gateway_link_service_pb2 as link_pb
 from lingua_common.ids import job_id_for
 from lingua_common.settings import RedisSettings
+from services.dispatcher.lost_connections import LostConnections
 from services.dispatcher.model import Connection, JobRef, JobState, Reservation
 from services.dispatcher.placement import Outcome, Ticket
 from services.dispatcher.store import FirstAttempt, NewJobRecord
@@ -470,3 +471,75 @@ async def test_a_node_whose_gateway_is_not_linked_here_gets_no_seat(rig: Rig) ->
     ticket = Ticket(JobRef(job_id_for("x"), "s1", 0, "t", SESSION_GATEWAY), spec())
     assert await rig.placer.seat(ticket, 1) is Outcome.NO_CAPACITY
     assert await rig.running("n1") == 0
+
+
+# --- a node connection that ended ------------------------------------------------------------
+
+
+def lost_connections(rig: Rig) -> LostConnections:
+    return LostConnections(rig.recovery, grace_ms=0, wait_for_a_node_ms=10_000)
+
+
+async def test_the_attempts_of_a_closed_socket_are_given_up_at_once_and_run_elsewhere(
+    rig: Rig,
+) -> None:
+    await rig.node("n1")
+    await rig.node("n2")
+    job_id = await new_job(rig)
+    first = await rig.record(job_id)
+    rig.sent(NODE_GATEWAY)
+    lost = lost_connections(rig)
+    lost.lost(first.node_id, first.node_epoch + 1)  # another connection of it: nothing
+    await lost.wait(5.0)
+    assert (await rig.record(job_id)).attempt == 1
+    lost.lost(first.node_id, first.node_epoch)
+    await lost.wait(5.0)
+    moved = await rig.record(job_id)
+    assert (moved.state, moved.attempt) == (JobState.DISPATCHED, 2)
+    assert moved.node_id != first.node_id
+    assert await rig.running(first.node_id) == 0
+
+
+async def test_a_node_registered_again_gives_up_what_its_old_connection_held_not_its_own(
+    rig: Rig,
+) -> None:
+    await rig.node("n1")
+    job_id = await new_job(rig)
+    rig.sent(NODE_GATEWAY)
+    lost = lost_connections(rig)
+    # Registered again on the same socket (epoch 2 since 1): the job still runs there.
+    rig.reconnected("n1", epoch=2)
+    lost.held("n1", 1)
+    await lost.wait(5.0)
+    assert (await rig.record(job_id)).attempt == 1
+    # A new socket (its old gateway died, nobody said node_lost): the job runs again
+    # on the new connection, which its exclusion (n1@1) does not name.
+    rig.reconnected("n1", epoch=3)
+    lost.held("n1", 3)
+    await lost.wait(5.0)
+    again = await rig.record(job_id)
+    assert (again.state, again.node_id, again.attempt, again.node_epoch) == (
+        JobState.DISPATCHED,
+        "n1",
+        2,
+        3,
+    )
+    [assign] = rig.assignments()
+    assert assign.message.to_node.epoch == 3
+
+
+async def test_the_only_nodes_lost_job_waits_for_it_to_come_back(rig: Rig) -> None:
+    await rig.node("n1")
+    job_id = await new_job(rig)
+    rig.sent(NODE_GATEWAY)
+    rig.owners.lost(NODE_GATEWAY, "n1", 1)
+    lost = lost_connections(rig)
+    lost.lost("n1", 1)
+    await lost.wait(5.0)
+    waiting = await rig.record(job_id)
+    assert waiting.state is JobState.PENDING  # not NODE_UNAVAILABLE: nobody else serves it
+    rig.reconnected("n1", epoch=2)
+    rig.waiting.slot_freed("n1")
+    await rig.waiting.settled(5.0)
+    placed = await rig.record(job_id)
+    assert (placed.state, placed.node_epoch, placed.attempt) == (JobState.DISPATCHED, 2, 2)

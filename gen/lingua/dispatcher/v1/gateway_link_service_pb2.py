@@ -27,7 +27,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2 as lingua_dot_dispatcher
 from lingua.gateway.v1 import gateway_service_pb2 as lingua_dot_gateway_dot_v1_dot_gateway__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/lingua/dispatcher/v1/gateway_link_service.proto\x12\x14lingua.dispatcher.v1\x1a\x1alingua/common/v1/job.proto\x1a-lingua/dispatcher/v1/dispatcher_service.proto\x1a\'lingua/gateway/v1/gateway_service.proto\"}\n\x0bLinkRequest\x12\x30\n\x05hello\x18\x01 \x01(\x0b\x32\x1f.lingua.dispatcher.v1.LinkHelloH\x00\x12\x33\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\".lingua.dispatcher.v1.GatewayBatchH\x00\x42\x07\n\x05\x66rame\"N\n\tLinkHello\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12-\n\x05nodes\x18\x02 \x03(\x0b\x32\x1e.lingua.dispatcher.v1.HeldNode\"*\n\x08HeldNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\"b\n\x0cGatewayBatch\x12\x36\n\x08messages\x18\x01 \x03(\x0b\x32$.lingua.dispatcher.v1.GatewayMessage\x12\x0b\n\x03\x61\x63k\x18\x02 \x01(\x04\x12\r\n\x05\x61\x63ked\x18\x03 \x03(\x04\"\x89\x02\n\x0eGatewayMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0btraceparent\x18\x02 \x01(\t\x12/\n\x07new_job\x18\x03 \x01(\x0b\x32\x1c.lingua.dispatcher.v1.NewJobH\x00\x12\x32\n\x06report\x18\x04 \x01(\x0b\x32 .lingua.dispatcher.v1.NodeReportH\x00\x12\x33\n\tnode_held\x18\x05 \x01(\x0b\x32\x1e.lingua.dispatcher.v1.HeldNodeH\x00\x12\x33\n\tnode_lost\x18\x06 \x01(\x0b\x32\x1e.lingua.dispatcher.v1.HeldNodeH\x00\x42\x06\n\x04\x62ody\"W\n\x06NewJob\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x04spec\x18\x02 \x01(\x0b\x32\x19.lingua.common.v1.JobSpec\x12\x10\n\x08trace_id\x18\x03 \x01(\t\"\xf0\x01\n\nNodeReport\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x12\n\nattempt_id\x18\x03 \x01(\r\x12\x36\n\x08progress\x18\x04 \x01(\x0b\x32\".lingua.dispatcher.v1.NodeProgressH\x00\x12-\n\x06result\x18\x05 \x01(\x0b\x32\x1b.lingua.common.v1.JobResultH\x00\x12<\n\rundeliverable\x18\x06 \x01(\x0b\x32#.lingua.dispatcher.v1.UndeliverableH\x00\x42\x08\n\x06report\"p\n\x0cNodeProgress\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".lingua.dispatcher.v1.JobEventKind\x12\x14\n\x0cpartial_text\x18\x02 \x01(\t\x12\x18\n\x10partial_is_final\x18\x03 \x01(\x08\"\x1f\n\rUndeliverable\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x85\x01\n\x0cLinkResponse\x12\x34\n\x07welcome\x18\x01 \x01(\x0b\x32!.lingua.dispatcher.v1.LinkWelcomeH\x00\x12\x36\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32%.lingua.dispatcher.v1.DispatcherBatchH\x00\x42\x07\n\x05\x66rame\"$\n\x0bLinkWelcome\x12\x15\n\rdispatcher_id\x18\x01 \x01(\t\"h\n\x0f\x44ispatcherBatch\x12\x39\n\x08messages\x18\x01 \x03(\x0b\x32\'.lingua.dispatcher.v1.DispatcherMessage\x12\x0b\n\x03\x61\x63k\x18\x02 \x01(\x04\x12\r\n\x05\x61\x63ked\x18\x03 \x03(\x04\"\xab\x01\n\x11\x44ispatcherMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0btraceparent\x18\x02 \x01(\t\x12\x32\n\x07to_node\x18\x03 \x01(\x0b\x32\x1f.lingua.gateway.v1.NodeDeliveryH\x00\x12\x38\n\nto_session\x18\x04 \x01(\x0b\x32\".lingua.gateway.v1.SessionDeliveryH\x00\x42\x06\n\x04\x62ody2g\n\x12GatewayLinkService\x12Q\n\x04Link\x12!.lingua.dispatcher.v1.LinkRequest\x1a\".lingua.dispatcher.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/lingua/dispatcher/v1/gateway_link_service.proto\x12\x14lingua.dispatcher.v1\x1a\x1alingua/common/v1/job.proto\x1a-lingua/dispatcher/v1/dispatcher_service.proto\x1a\'lingua/gateway/v1/gateway_service.proto\"}\n\x0bLinkRequest\x12\x30\n\x05hello\x18\x01 \x01(\x0b\x32\x1f.lingua.dispatcher.v1.LinkHelloH\x00\x12\x33\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\".lingua.dispatcher.v1.GatewayBatchH\x00\x42\x07\n\x05\x66rame\"N\n\tLinkHello\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12-\n\x05nodes\x18\x02 \x03(\x0b\x32\x1e.lingua.dispatcher.v1.HeldNode\"?\n\x08HeldNode\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\r\n\x05\x65poch\x18\x02 \x01(\x04\x12\x13\n\x0bsince_epoch\x18\x03 \x01(\x04\"b\n\x0cGatewayBatch\x12\x36\n\x08messages\x18\x01 \x03(\x0b\x32$.lingua.dispatcher.v1.GatewayMessage\x12\x0b\n\x03\x61\x63k\x18\x02 \x01(\x04\x12\r\n\x05\x61\x63ked\x18\x03 \x03(\x04\"\x89\x02\n\x0eGatewayMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0btraceparent\x18\x02 \x01(\t\x12/\n\x07new_job\x18\x03 \x01(\x0b\x32\x1c.lingua.dispatcher.v1.NewJobH\x00\x12\x32\n\x06report\x18\x04 \x01(\x0b\x32 .lingua.dispatcher.v1.NodeReportH\x00\x12\x33\n\tnode_held\x18\x05 \x01(\x0b\x32\x1e.lingua.dispatcher.v1.HeldNodeH\x00\x12\x33\n\tnode_lost\x18\x06 \x01(\x0b\x32\x1e.lingua.dispatcher.v1.HeldNodeH\x00\x42\x06\n\x04\x62ody\"W\n\x06NewJob\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x04spec\x18\x02 \x01(\x0b\x32\x19.lingua.common.v1.JobSpec\x12\x10\n\x08trace_id\x18\x03 \x01(\t\"\xf0\x01\n\nNodeReport\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x12\n\nattempt_id\x18\x03 \x01(\r\x12\x36\n\x08progress\x18\x04 \x01(\x0b\x32\".lingua.dispatcher.v1.NodeProgressH\x00\x12-\n\x06result\x18\x05 \x01(\x0b\x32\x1b.lingua.common.v1.JobResultH\x00\x12<\n\rundeliverable\x18\x06 \x01(\x0b\x32#.lingua.dispatcher.v1.UndeliverableH\x00\x42\x08\n\x06report\"p\n\x0cNodeProgress\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".lingua.dispatcher.v1.JobEventKind\x12\x14\n\x0cpartial_text\x18\x02 \x01(\t\x12\x18\n\x10partial_is_final\x18\x03 \x01(\x08\"\x1f\n\rUndeliverable\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x85\x01\n\x0cLinkResponse\x12\x34\n\x07welcome\x18\x01 \x01(\x0b\x32!.lingua.dispatcher.v1.LinkWelcomeH\x00\x12\x36\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32%.lingua.dispatcher.v1.DispatcherBatchH\x00\x42\x07\n\x05\x66rame\"$\n\x0bLinkWelcome\x12\x15\n\rdispatcher_id\x18\x01 \x01(\t\"h\n\x0f\x44ispatcherBatch\x12\x39\n\x08messages\x18\x01 \x03(\x0b\x32\'.lingua.dispatcher.v1.DispatcherMessage\x12\x0b\n\x03\x61\x63k\x18\x02 \x01(\x04\x12\r\n\x05\x61\x63ked\x18\x03 \x03(\x04\"\xab\x01\n\x11\x44ispatcherMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0btraceparent\x18\x02 \x01(\t\x12\x32\n\x07to_node\x18\x03 \x01(\x0b\x32\x1f.lingua.gateway.v1.NodeDeliveryH\x00\x12\x38\n\nto_session\x18\x04 \x01(\x0b\x32\".lingua.gateway.v1.SessionDeliveryH\x00\x42\x06\n\x04\x62ody2g\n\x12GatewayLinkService\x12Q\n\x04Link\x12!.lingua.dispatcher.v1.LinkRequest\x1a\".lingua.dispatcher.v1.LinkResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,27 +39,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LINKHELLO']._serialized_start=316
   _globals['_LINKHELLO']._serialized_end=394
   _globals['_HELDNODE']._serialized_start=396
-  _globals['_HELDNODE']._serialized_end=438
-  _globals['_GATEWAYBATCH']._serialized_start=440
-  _globals['_GATEWAYBATCH']._serialized_end=538
-  _globals['_GATEWAYMESSAGE']._serialized_start=541
-  _globals['_GATEWAYMESSAGE']._serialized_end=806
-  _globals['_NEWJOB']._serialized_start=808
-  _globals['_NEWJOB']._serialized_end=895
-  _globals['_NODEREPORT']._serialized_start=898
-  _globals['_NODEREPORT']._serialized_end=1138
-  _globals['_NODEPROGRESS']._serialized_start=1140
-  _globals['_NODEPROGRESS']._serialized_end=1252
-  _globals['_UNDELIVERABLE']._serialized_start=1254
-  _globals['_UNDELIVERABLE']._serialized_end=1285
-  _globals['_LINKRESPONSE']._serialized_start=1288
-  _globals['_LINKRESPONSE']._serialized_end=1421
-  _globals['_LINKWELCOME']._serialized_start=1423
-  _globals['_LINKWELCOME']._serialized_end=1459
-  _globals['_DISPATCHERBATCH']._serialized_start=1461
-  _globals['_DISPATCHERBATCH']._serialized_end=1565
-  _globals['_DISPATCHERMESSAGE']._serialized_start=1568
-  _globals['_DISPATCHERMESSAGE']._serialized_end=1739
-  _globals['_GATEWAYLINKSERVICE']._serialized_start=1741
-  _globals['_GATEWAYLINKSERVICE']._serialized_end=1844
+  _globals['_HELDNODE']._serialized_end=459
+  _globals['_GATEWAYBATCH']._serialized_start=461
+  _globals['_GATEWAYBATCH']._serialized_end=559
+  _globals['_GATEWAYMESSAGE']._serialized_start=562
+  _globals['_GATEWAYMESSAGE']._serialized_end=827
+  _globals['_NEWJOB']._serialized_start=829
+  _globals['_NEWJOB']._serialized_end=916
+  _globals['_NODEREPORT']._serialized_start=919
+  _globals['_NODEREPORT']._serialized_end=1159
+  _globals['_NODEPROGRESS']._serialized_start=1161
+  _globals['_NODEPROGRESS']._serialized_end=1273
+  _globals['_UNDELIVERABLE']._serialized_start=1275
+  _globals['_UNDELIVERABLE']._serialized_end=1306
+  _globals['_LINKRESPONSE']._serialized_start=1309
+  _globals['_LINKRESPONSE']._serialized_end=1442
+  _globals['_LINKWELCOME']._serialized_start=1444
+  _globals['_LINKWELCOME']._serialized_end=1480
+  _globals['_DISPATCHERBATCH']._serialized_start=1482
+  _globals['_DISPATCHERBATCH']._serialized_end=1586
+  _globals['_DISPATCHERMESSAGE']._serialized_start=1589
+  _globals['_DISPATCHERMESSAGE']._serialized_end=1760
+  _globals['_GATEWAYLINKSERVICE']._serialized_start=1762
+  _globals['_GATEWAYLINKSERVICE']._serialized_end=1865
 # @@protoc_insertion_point(module_scope)

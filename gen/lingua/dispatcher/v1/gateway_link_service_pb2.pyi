@@ -26,12 +26,14 @@ class LinkHello(_message.Message):
     def __init__(self, gateway_id: _Optional[str] = ..., nodes: _Optional[_Iterable[_Union[HeldNode, _Mapping]]] = ...) -> None: ...
 
 class HeldNode(_message.Message):
-    __slots__ = ("node_id", "epoch")
+    __slots__ = ("node_id", "epoch", "since_epoch")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SINCE_EPOCH_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     epoch: int
-    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ...) -> None: ...
+    since_epoch: int
+    def __init__(self, node_id: _Optional[str] = ..., epoch: _Optional[int] = ..., since_epoch: _Optional[int] = ...) -> None: ...
 
 class GatewayBatch(_message.Message):
     __slots__ = ("messages", "ack", "acked")
