@@ -1,10 +1,12 @@
-"""Settings every service shares: Redis, gRPC listen address, logging, ready file."""
+"""Settings every service shares: Redis, gRPC listen address and credentials, logging,
+ready file."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lingua_common.api_auth import ApiAuthSettings
 from lingua_common.env import env_bool, env_int, env_str
 from lingua_common.telemetry.tracing import TracingSettings
 
@@ -47,6 +49,9 @@ class ServerSettings:
     # reads every replica's there); 0: never. Only services that call publish_metrics.
     metrics_publish_ms: int = 2_000
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    # Who may call this service's gRPC APIs, and the credential it presents to the
+    # others (api_auth.py). On unless LINGUA_AUTH_DISABLED=true.
+    auth: ApiAuthSettings = field(default_factory=ApiAuthSettings)
 
     @classmethod
     def from_env(
@@ -62,4 +67,5 @@ class ServerSettings:
             log_level=env_str(env, "LINGUA_LOG_LEVEL", cls.log_level),
             metrics_publish_ms=env_int(env, "LINGUA_METRICS_PUBLISH_MS", cls.metrics_publish_ms),
             tracing=TracingSettings.from_env(env),
+            auth=ApiAuthSettings.from_env(env),
         )

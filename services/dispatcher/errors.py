@@ -48,3 +48,9 @@ class ShuttingDown(JobError):
     """This replica is stopping: the caller goes to another."""
 
     code = "SCHEDULER_DEPENDENCY_DOWN"
+
+
+class TenantMismatch(JobError):
+    """A team caller named another tenant than its credentials give it."""
+
+    code = "PERMISSION_DENIED"
