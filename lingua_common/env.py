@@ -58,5 +58,7 @@ def env_secret(env: Mapping[str, str], name: str) -> str:
     try:
         with open(path, encoding="utf-8") as secret:
             return secret.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{name}_FILE: cannot read {path!r}: {exc.strerror or exc}") from exc
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE: cannot read {path!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{name}_FILE: {path!r} is not UTF-8 text") from exc

@@ -325,7 +325,8 @@ def _check_value(field: FieldDescriptor, where: str, value: Any) -> None:
     elif kind == _BYTES:
         check_bytes(where, value)
     elif kind == _ENUM:
-        if field.enum_type.values_by_number.get(value) is None:
+        enum = field.enum_type
+        if enum is not None and enum.values_by_number.get(value) is None:
             raise LimitError(where, f"has no value {value}")
     elif kind in _INTS:
         check_int(where, value)

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lingua_common.limits import TENANT_PATTERN
 from lingua_common.env import SettingsError, env_bool, env_secret, env_str
+from lingua_common.limits import TENANT_PATTERN
 
 # The dispatcher's team API (DESIGN.md "Who may call what"); everything else a tool calls
 # is the service-to-service API.

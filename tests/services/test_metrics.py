@@ -16,7 +16,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from tests.metrics_scrape import Samples, scrape
 from tests.peers import Message, Peer, open_session, utterance_message
 from tests.services.gateway_helpers import ready_node, result_for
-from tests.suite import InProcessSuite, grpc_address, team_address
+from tests.suite import InProcessSuite, team_address
 
 FINAL_STATES = ("completed", "failed", "cancelled")
 NODE_SKIP = ("ui_event", "job_cancel")
