@@ -105,6 +105,8 @@ class RequestLimitsInterceptor(Interceptor):
         handler = await continuation(handler_call_details)
         if handler is None or (handler.unary_unary is None and handler.unary_stream is None):
             return handler
+        if handler.request_deserializer is None:  # raw bytes: no message to check
+            return handler
         method = handler_call_details.method
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
