@@ -115,6 +115,12 @@ class InProcessSuite:
         return "ipv4:" + ",".join(grpc_address(app) for app in self.dispatcher_apps)
 
     @property
+    def service_metadata(self) -> tuple[tuple[str, str], ...]:
+        """What a test presents to call the service-to-service API as the services do."""
+        token = self.server.auth.service_token
+        return (("authorization", f"Bearer {token}"),) if token else ()
+
+    @property
     def team_target(self) -> str:
         """The team API of every dispatcher replica as one gRPC target (round robin)."""
         if len(self.dispatcher_apps) == 1:

@@ -11,7 +11,6 @@ from lingua_common.operator_auth import CallCredentials
 from lingua_common.ops.client import Endpoints
 from tools import discovery
 
-
 # The dispatcher's team API (the only dispatcher API a tool calls).
 TEAM_ADDRESS = "LINGUA_DISPATCHER_TEAM_ADDRESS"
 
