@@ -195,7 +195,7 @@ def test_the_largest_valid_values_are_accepted():
     spec = PARSERS["utterance"](mutated("utterance", ("sample_rate",), 192_000))
     assert isinstance(spec, job_pb2.JobSpec) and spec.sample_rate == 192_000
     # A uint32 is not a sample rate (the table of limits: 8 kHz .. 192 kHz).
-    with pytest.raises(WireError, match="'sample_rate' must be within 8000..192000"):
+    with pytest.raises(WireError, match=r"'sample_rate' must be within 8000\.\.192000"):
         PARSERS["utterance"](mutated("utterance", ("sample_rate",), 2**32 - 1))
     result = node_in.parse_job_result(mutated("job_result", ("node_completed_at_ms",), 2**63 - 1))
     assert result.result.node_completed_at_ms == 2**63 - 1
