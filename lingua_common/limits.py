@@ -162,6 +162,21 @@ class RangeRule:
             raise LimitError(field, f"must be within {self.low}..{self.high}, not {value}")
 
 
+@dataclass(frozen=True)
+class StreamIdRule:
+    """A Redis stream entry id, "<ms>-<seq>", each part a 64-bit unsigned number."""
+
+    def check(self, field: str, value: str) -> None:
+        ms, sep, seq = value.partition("-")
+        parts = (ms, seq) if sep else ()
+        if value and not (
+            parts
+            and all(p.isascii() and p.isdigit() and len(p) <= 20 for p in parts)
+            and all(int(p) < 2**64 for p in parts)
+        ):
+            raise LimitError(field, f'is not an event id ("<ms>-<seq>"): {preview(value)}')
+
+
 ID = TextRule(ID_MAX_CHARS, ID_PATTERN, "an id (letters, digits and . _ - : / @ + = ~)")
 TENANT = TextRule(TENANT_MAX_CHARS, TENANT_PATTERN, "a tenant id (letters, digits and . _ -)")
 POOL_ID = TextRule(ID_MAX_CHARS, POOL_ID_PATTERN, "a pool id")
@@ -170,13 +185,13 @@ LANGUAGE = TextRule(
 )
 TOKEN = TextRule(TOKEN_MAX_CHARS, allow_control=False)
 PAGE_TOKEN = TextRule(PAGE_TOKEN_MAX_CHARS, POOL_ID_PATTERN, "a page token from a previous page")
-STREAM_ID = TextRule(41, re.compile(r"[0-9]{1,20}-[0-9]{1,20}"), 'an event id ("<ms>-<seq>")')
+STREAM_ID = StreamIdRule()
 TEXT = TextRule(TEXT_MAX_CHARS)
 NOTE = TextRule(NOTE_MAX_CHARS)
 LONG_TEXT = TextRule(LONG_TEXT_MAX_CHARS)
 AUDIO_FORMAT = OneOfRule(AUDIO_FORMATS)
 
-StringRule = TextRule | OneOfRule
+StringRule = TextRule | OneOfRule | StreamIdRule
 STRING_RULES: Mapping[str, StringRule] = {
     **dict.fromkeys(
         (

@@ -103,7 +103,7 @@ class NodeLink:
                 # The agent's timer outlived its last socket; its register follows.
                 self.ctx.metrics.heartbeats_before_register.inc()
                 return
-            raise WireError(f"'{kind}' before node_register: register first")
+            raise WireError(f"{preview(str(kind))} before node_register: register first")
         if kind == "node_heartbeat":
             beat = node_in.parse_node_heartbeat(msg)
             self._check_node_id(beat.node_id)
