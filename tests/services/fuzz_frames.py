@@ -21,6 +21,12 @@ JSON_LEAVES = (
     | st.sampled_from([2**64, -(2**63) - 1, 10**30, 1e308, -0.0])
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=24)
+    # Past every bound in the table of limits (lingua_common/limits.py): huge ids and
+    # language names, control characters, shell in a format, a uint32 sample rate.
+    | st.sampled_from(
+        ["x" * 200_000, "l" * 900_000, "\x00", "a:b", "wav;$(reboot)", "zh-" * 20, 2**32 - 1]
+    )
+    | st.just(["zh"] * 20_000)
 )
 JSON_VALUES = st.recursive(
     JSON_LEAVES,
