@@ -163,7 +163,7 @@ class NodeLink:
                 extra={"node_id": node_id, "code": code[:64], "node_message": message[:256]},
             )
         else:
-            raise WireError(f"unknown message type {preview(kind)} on /ws/node")
+            raise WireError(f"unknown message type {preview(str(kind))} on /ws/node")
 
     def _check_node_id(self, node_id: str) -> None:
         if node_id != self.node_id:

@@ -96,7 +96,7 @@ class SessionLink:
                 self._answers.playback(playback.trace_id, playback.ended)
                 self._mark_activity()
         else:
-            raise WireError(f"unknown message type {preview(kind)} on /ws/session")
+            raise WireError(f"unknown message type {preview(str(kind))} on /ws/session")
 
     def _check_session(self, session_id: str) -> bool:
         if session_id == self.session_id:
