@@ -317,31 +317,82 @@ _INTS = frozenset(
 def check_message(message: Message, path: str = "") -> None:
     """Every field set in `message` (and the messages in it) against the table; raises
     LimitError naming the first field out of bounds by its path."""
+    try:
+        _check_fields(message)
+    except _Refused as refused:
+        where = ".".join(filter(None, [path, *reversed(refused.steps)]))
+        raise LimitError(where, refused.problem) from None
+
+
+class _Refused(Exception):
+    """A refusal on its way out of the walk: the path is only built for it (the walk
+    itself never formats a path, so a message within bounds costs little)."""
+
+    def __init__(self, step: str, problem: str) -> None:
+        super().__init__(problem)
+        self.steps = [step]
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one field is checked, worked out once per field of each message type."""
+
+    kind: int
+    repeated: bool
+    bound: int  # entries, for a repeated field
+    rule: StringRule | BytesRule | RangeRule | None
+    enum_values: frozenset[int] = frozenset()
+
+
+_PLANS: dict[FieldDescriptor, _Plan] = {}
+
+
+def _plan(field: FieldDescriptor) -> _Plan:
+    plan = _PLANS.get(field)
+    if plan is None:
+        kind, name = field.type, field.name
+        rule: StringRule | BytesRule | RangeRule | None = None
+        if kind == _STRING:
+            rule = STRING_RULES.get(name, TEXT)
+        elif kind == _BYTES:
+            rule = BYTES_RULES.get(name, DEFAULT_BYTES)
+        elif kind in _INTS:
+            rule = INT_RULES.get(name)
+        enum = field.enum_type if kind == _ENUM else None
+        plan = _PLANS[field] = _Plan(
+            kind=kind,
+            repeated=bool(field.is_repeated),
+            bound=LIST_BOUNDS.get(name, LIST_MAX),
+            rule=rule,
+            enum_values=frozenset(enum.values_by_number) if enum is not None else frozenset(),
+        )
+    return plan
+
+
+def _check_fields(message: Message) -> None:
     for field, value in message.ListFields():
-        where = f"{path}.{field.name}" if path else field.name
-        if _is_repeated(field):
-            check_list(where, len(value))
-            for index, item in enumerate(value):
-                _check_value(field, f"{where}[{index}]", item)
-        else:
-            _check_value(field, where, value)
+        plan = _plan(field)
+        if not plan.repeated:
+            _check_value(plan, field.name, value)
+            continue
+        if len(value) > plan.bound:
+            raise _Refused(field.name, f"has too many entries ({len(value)}; at most {plan.bound})")
+        for index, item in enumerate(value):
+            _check_value(plan, f"{field.name}[{index}]", item)
 
 
-def _is_repeated(field: FieldDescriptor) -> bool:
-    return bool(field.is_repeated)
-
-
-def _check_value(field: FieldDescriptor, where: str, value: Any) -> None:
-    kind = field.type
-    if kind == _MESSAGE:
-        check_message(value, where)
-    elif kind == _STRING:
-        check_string(where, value)
-    elif kind == _BYTES:
-        check_bytes(where, value)
-    elif kind == _ENUM:
-        enum = field.enum_type
-        if enum is not None and enum.values_by_number.get(value) is None:
-            raise LimitError(where, f"has no value {value}")
-    elif kind in _INTS:
-        check_int(where, value)
+def _check_value(plan: _Plan, step: str, value: Any) -> None:
+    try:
+        if plan.kind == _MESSAGE:
+            _check_fields(value)
+        elif plan.kind == _ENUM:
+            if value not in plan.enum_values:
+                raise LimitError(step, f"has no value {value}")
+        elif plan.rule is not None:
+            plan.rule.check(step, value)
+    except _Refused as refused:
+        refused.steps.append(step)
+        raise
+    except LimitError as error:
+        raise _Refused(step, error.problem) from None
