@@ -8,9 +8,9 @@ grow with the input, and no log line does either. The services still serve after
 from __future__ import annotations
 
 import asyncio
-import os
 import dataclasses
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
