@@ -181,13 +181,13 @@ async def test_a_result_cannot_be_injected_on_a_link(suite: InProcessSuite) -> N
     )
     for token in (ACME, OPERATOR, "guessed"):
         async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
-            link = link_grpc.GatewayLinkServiceStub(channel).Link(metadata=bearer(token))
-            await link.write(link_pb.LinkRequest(hello=link_pb.LinkHello(gateway_id="gw-0")))
-            await link.write(link_pb.LinkRequest(batch=link_pb.GatewayBatch(messages=[report])))
-            assert await code_of(link.read()) in (
-                grpc.StatusCode.PERMISSION_DENIED,
-                grpc.StatusCode.UNAUTHENTICATED,
+            code = await link_code(
+                channel,
+                bearer(token),
+                link_pb.LinkRequest(hello=link_pb.LinkHello(gateway_id="gw-0")),
+                link_pb.LinkRequest(batch=link_pb.GatewayBatch(messages=[report])),
             )
+            assert code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
     await node.send(result_for(assign, node_id, "ni hao"))
     answer = await client.expect("translation_result")
     assert (answer["text_asr"], answer["text_translated"]) == ("ni hao", "NI HAO")
