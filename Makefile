@@ -9,6 +9,7 @@ BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 WS_PORT ?= 5010
 CONSOLE_PORT ?= 8090
+TEAM_PORT ?= 50055
 RUN_DIR ?= run
 NODES ?= 6
 CLIENTS ?= 3
@@ -38,8 +39,8 @@ $(BUF):
 	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
 
 .PHONY: up
-up: deps ## Start the whole suite locally (private redis, all services, 2 gateways, the console on :8090; DEMO=1 adds a simulated fleet)
-	$(PY) -m tools.launcher --ws-port $(WS_PORT) --console-port $(CONSOLE_PORT) --run-dir $(RUN_DIR) $(if $(DEMO),--demo --nodes $(NODES) --clients $(CLIENTS))
+up: deps ## Start the whole suite locally (private redis, all services, 2 gateways, the team API on :50055, the console on :8090; DEMO=1 adds a simulated fleet)
+	$(PY) -m tools.launcher --ws-port $(WS_PORT) --console-port $(CONSOLE_PORT) --team-port $(TEAM_PORT) --run-dir $(RUN_DIR) $(if $(DEMO),--demo --nodes $(NODES) --clients $(CLIENTS))
 
 .PHONY: test
 test: deps ## Run the tests (real redis-server, real cluster, real gRPC and WebSockets)

@@ -22,6 +22,7 @@ import grpc
 from lingua.common.v1 import node_pb2
 from lingua.pool.v1 import pool_service_pb2 as pool_pb
 from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
+from lingua_common.channels import BearerChannel
 from lingua_common.language_index import LanguageIndex, NodeEntry, Pair
 from tools.fleet.metrics import summarize
 
@@ -107,10 +108,15 @@ def _check(
 
 
 async def run_grpc(
-    address: str, lookups: Sequence[Lookup], members: dict[Pair, set[str]], limit: int
+    address: str,
+    lookups: Sequence[Lookup],
+    members: dict[Pair, set[str]],
+    limit: int,
+    service_token: str = "",
 ) -> FindReport:
     report = FindReport()
-    channel = grpc.aio.insecure_channel(address)
+    raw = grpc.aio.insecure_channel(address)
+    channel: grpc.aio.Channel = BearerChannel(raw, service_token) if service_token else raw
     try:
         stub = pool_grpc.PoolServiceStub(channel)
         started = time.perf_counter()

@@ -20,6 +20,7 @@ import grpc
 from bench import probe_node
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
+from lingua_common.channels import BearerChannel
 from tools.fleet.metrics import LatencySummary, summarize
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class ProbeConfig:
     nodes: int
     rate: float  # Heartbeat calls/s
     duration_s: float
+    # The service credential the registry asks for (the stack's; "" with auth off).
+    service_token: str = ""
 
 
 @dataclass
@@ -93,7 +96,9 @@ class HeartbeatProbe:
 
     async def open(self) -> None:
         """Open the channel and register the probe nodes."""
-        self._channel = grpc.aio.insecure_channel(self.config.address)
+        channel = grpc.aio.insecure_channel(self.config.address)
+        token = self.config.service_token
+        self._channel = BearerChannel(channel, token) if token else channel
         self._stub = registry_grpc.RegistryServiceStub(self._channel)
         await self._register_all(self._stub)
 

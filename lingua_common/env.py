@@ -44,3 +44,21 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise SettingsError(f"{name} must be a boolean, got {raw!r}")
+
+
+def env_secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE names (a mounted Kubernetes Secret;
+    surrounding whitespace dropped); "" when neither is set. Both set is an error."""
+    value = env.get(name, "")
+    path = env.get(f"{name}_FILE", "")
+    if value and path:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return value
+    try:
+        with open(path, encoding="utf-8") as secret:
+            return secret.read().strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE: cannot read {path!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{name}_FILE: {path!r} is not UTF-8 text") from exc

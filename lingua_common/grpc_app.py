@@ -1,9 +1,13 @@
 """gRPC server bootstrap shared by every service.
 
-Health (aio servicer) and reflection are always on; Prometheus metrics are served on
-`metrics_port` (GET /metrics) unless it is negative. Shutdown on SIGTERM/SIGINT runs:
-health NOT_SERVING -> drain hooks -> server.stop(grace) -> background tasks cancelled
--> close hooks (pools, telemetry flush).
+A service serves its service-to-service API on its main gRPC server and may add fronts
+of its own (the dispatcher's team API, `add_front`): each front is a gRPC server on its
+own port with its own health, reflection and authentication (api_auth.py: which
+credentials it takes), and every request is checked against the table of limits
+(limits.py). Prometheus metrics are served on `metrics_port` (GET /metrics) unless it
+is negative. Shutdown on SIGTERM/SIGINT runs: health NOT_SERVING on every front ->
+drain hooks -> every server.stop(grace) -> background tasks cancelled -> close hooks
+(pools, telemetry flush).
 """
 
 from __future__ import annotations
@@ -23,8 +27,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter
 
+from lingua_common.api_auth import Api, ApiAuthInterceptor, ApiAuthSettings, TlsSettings
 from lingua_common.cancellation import reraise_if_cancelling
-from lingua_common.interceptors import DEPENDENCY_ERRORS, DependencyErrorInterceptor
+from lingua_common.interceptors import (
+    DEPENDENCY_ERRORS,
+    DependencyErrorInterceptor,
+    RequestLimitsInterceptor,
+)
 from lingua_common.metrics.endpoint import MetricsEndpoint
 from lingua_common.metrics.service import ServiceMetrics
 from lingua_common.rpc_metrics import RpcMetricsInterceptor
@@ -49,26 +58,77 @@ GRPC_OPTIONS = (
 )
 
 
-class ServiceApp:
-    """A gRPC server plus the lifecycle hooks of one service process."""
+class GrpcFront:
+    """One gRPC server of a service: its port, health, reflection and who may call it."""
 
-    def __init__(self, name: str, settings: ServerSettings) -> None:
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        api: Api,
+        metrics: ServiceMetrics,
+        auth: ApiAuthSettings,
+        tls: TlsSettings | None = None,
+    ) -> None:
         self.name = name
-        self.settings = settings
-        # This app's own registry: several apps may share a process (tests).
-        self.metrics = ServiceMetrics()
-        self._metrics_endpoint = MetricsEndpoint(self.metrics.render)
+        self.port = port
+        self.api = api
+        self.tls = tls
         self.server = grpc.aio.server(
             options=GRPC_OPTIONS,
             interceptors=[
-                RpcMetricsInterceptor(self.metrics.rpc),
+                RpcMetricsInterceptor(metrics.rpc),
                 *server_interceptors(),
-                DependencyErrorInterceptor(self.metrics.redis_errors_rpc),
+                ApiAuthInterceptor(
+                    auth,
+                    api,
+                    metrics.auth_refused,
+                    mtls=tls is not None and bool(tls.client_ca_file),
+                ),
+                RequestLimitsInterceptor(),
+                DependencyErrorInterceptor(metrics.redis_errors_rpc),
             ],
         )
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        self._service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
+        self.service_names: list[str] = [health.SERVICE_NAME, reflection.SERVICE_NAME]
+
+    def add_service_name(self, full_name: str) -> None:
+        self.service_names.append(full_name)
+
+    def bind(self, host: str) -> int:
+        reflection.enable_server_reflection(self.service_names, self.server)
+        address = f"{host}:{self.port}"
+        if self.tls is not None:
+            return self.server.add_secure_port(address, self.tls.server_credentials())
+        return self.server.add_insecure_port(address)
+
+    async def serving(self) -> None:
+        for service_name in [*self.service_names, ""]:
+            await self.health.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+
+
+class ServiceApp:
+    """The gRPC servers plus the lifecycle hooks of one service process."""
+
+    def __init__(self, name: str, settings: ServerSettings) -> None:
+        self.name = name
+        self.settings = settings
+        settings.auth.validate()
+        if settings.auth.disabled:
+            logger.warning(
+                "gRPC authentication is disabled (LINGUA_AUTH_DISABLED=true): any caller "
+                "may call every API",
+                extra={"service": name},
+            )
+        # This app's own registry: several apps may share a process (tests).
+        self.metrics = ServiceMetrics()
+        self._metrics_endpoint = MetricsEndpoint(self.metrics.render)
+        # The service-to-service API.
+        self.main = GrpcFront("grpc", settings.grpc_port, "service", self.metrics, settings.auth)
+        self.fronts: list[GrpcFront] = [self.main]
+        self.server = self.main.server
+        self.health = self.main.health
         self._startup: list[Hook] = []
         self._serving: list[Hook] = []
         self._drain: list[Hook] = []
@@ -83,7 +143,16 @@ class ServiceApp:
         self._stopped = False
 
     def add_service_name(self, full_name: str) -> None:
-        self._service_names.append(full_name)
+        """A service of the main server (health and reflection name it)."""
+        self.main.add_service_name(full_name)
+
+    def add_front(self, name: str, port: int, api: Api) -> GrpcFront:
+        """Another gRPC server, on its own port (`ports[name]` once started), taking the
+        credentials of `api` (TLS from LINGUA_TLS_* on a team front)."""
+        tls = self.settings.auth.tls if api == "team" else None
+        front = GrpcFront(name, port, api, self.metrics, self.settings.auth, tls)
+        self.fronts.append(front)
+        return front
 
     def on_startup(self, hook: Hook) -> None:
         """Runs before the gRPC server takes calls (connect stores, load caches)."""
@@ -104,12 +173,12 @@ class ServiceApp:
         self._background.append(loop_fn)
 
     async def start(self) -> None:
-        reflection.enable_server_reflection(self._service_names, self.server)
-        address = f"{self.settings.host}:{self.settings.grpc_port}"
-        self.ports["grpc"] = self.server.add_insecure_port(address)
+        for front in self.fronts:
+            self.ports[front.name] = front.bind(self.settings.host)
         for hook in self._startup:
             await hook()
-        await self.server.start()
+        for front in self.fronts:
+            await front.server.start()
         for hook in self._serving:
             await hook()
         if self.settings.metrics_port >= 0:
@@ -121,8 +190,8 @@ class ServiceApp:
             self._tasks.append(
                 asyncio.create_task(_guarded(loop_fn, redis_errors), name=loop_fn.__name__)
             )
-        for service_name in [*self._service_names, ""]:
-            await self.health.set(service_name, health_pb2.HealthCheckResponse.SERVING)
+        for front in self.fronts:
+            await front.serving()
         self._write_ready_file()
         logger.info("serving", extra={"service": self.name, "ports": self.ports})
 
@@ -141,10 +210,12 @@ class ServiceApp:
         if self._stopped:
             return
         self._stopped = True
-        await self.health.enter_graceful_shutdown()
+        for front in self.fronts:
+            await front.health.enter_graceful_shutdown()
         for hook in self._drain:
             await _logged(hook)
-        await self.server.stop(self.settings.shutdown_grace_s)
+        grace = self.settings.shutdown_grace_s
+        await asyncio.gather(*(front.server.stop(grace) for front in self.fronts))
         await self._metrics_endpoint.close()
         stuck = await cancel_and_wait(self._tasks, TASK_STOP_TIMEOUT_S)
         if stuck:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -13,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from lingua_common.errors import ERROR_CODE_METADATA_KEY
+from lingua_common.limits import LimitError, check_message
 from lingua_common.redis_client import never_sent
 
 logger = logging.getLogger(__name__)
@@ -84,3 +86,85 @@ class DependencyErrorInterceptor(Interceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+class RequestLimitsInterceptor(Interceptor):
+    """Every request of a unary-request call against the table of limits (limits.py)
+    before its handler sees it: a refusal is INVALID_ARGUMENT (INVALID_MESSAGE on the
+    wire) naming the field. Streamed requests are checked message by message by their
+    servicers (they read them as they come)."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None or (handler.unary_unary is None and handler.unary_stream is None):
+            return handler
+        if handler.request_deserializer is None:  # raw bytes: no message to check
+            return handler
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _checked(handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+
+async def refuse_invalid(context: grpc.aio.ServicerContext[Any, Any], error: LimitError) -> None:
+    """A request outside the limits, as its caller sees it."""
+    context.set_trailing_metadata(((ERROR_CODE_METADATA_KEY, "INVALID_MESSAGE"),))
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+
+
+def _checked(handler: Handler) -> Handler:
+    inner: Any
+    if handler.unary_unary is not None:
+        inner = handler.unary_unary
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                check_message(request)
+            except LimitError as error:
+                await refuse_invalid(context, error)
+            return await inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    inner = handler.unary_stream
+    if inspect.isasyncgenfunction(inner):
+
+        async def generator(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            try:
+                check_message(request)
+            except LimitError as error:
+                await refuse_invalid(context, error)
+            async for response in inner(request, context):
+                yield response
+
+        stream: Any = generator
+    else:
+
+        async def coroutine(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                check_message(request)
+            except LimitError as error:
+                await refuse_invalid(context, error)
+            return await inner(request, context)
+
+        stream = coroutine
+    return grpc.unary_stream_rpc_method_handler(
+        stream,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

@@ -112,6 +112,11 @@ class Keys:
         """Sorted set job_id -> created ms: every job within retention (for listings)."""
         return f"{self.prefix}:jobs:recent"
 
+    def tenant_jobs(self, tenant_id: str) -> str:
+        """Sorted set job_id -> created ms: one tenant's jobs within retention (the team
+        API's ListJobs); trimmed as jobs are added, gone a retention after the last."""
+        return f"{self.prefix}:{{tenant:{tenant_id}}}:jobs"
+
     def session_jobs(self, session_id: str) -> str:
         """Sorted set job_id -> utterance index: the jobs of one session (for listing)."""
         return f"{self.prefix}:{{session:{session_id}}}:jobs"

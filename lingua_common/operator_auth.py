@@ -1,15 +1,17 @@
-"""Operator credentials, in one place until the gRPC APIs authenticate (issue 15).
+"""Operator credentials: what the tools present, and the team token table.
 
 Outgoing, for the `lingua` command and the console: gRPC metadata
 `authorization: Bearer <token>` when a token is configured.
-  - LINGUA_SERVICE_TOKEN: the scheduler's service credential, for the registry, the
-    pool and the dispatcher's service-to-service calls;
-  - LINGUA_API_TOKEN: a team token, for the dispatcher's team API (TEAM_METHODS).
-Incoming, for the console's HTTP API: a bearer token looked up in a table
-`token:tenant,token2:tenant2` (LINGUA_CONSOLE_TOKENS); tenant `*` is an operator, who
-sees every tenant and may drain nodes and cancel jobs; any other tenant only reads,
-and sees only its own jobs. Every entry is compared in constant time, every time.
-With LINGUA_AUTH_DISABLED=true the console is open and everyone is an operator.
+  - LINGUA_SERVICE_TOKEN: the scheduler's service credential, for the registry and the
+    pool (service-to-service API); also an operator on the dispatcher's team API;
+  - LINGUA_API_TOKEN: a team token, for the dispatcher's team API (TEAM_METHODS); the
+    service credential is presented there when no team token is configured.
+Incoming, the team tokens (LINGUA_TEAM_TOKENS, `token:tenant,token2:tenant2`, or
+LINGUA_TEAM_TOKENS_FILE): the dispatcher's team API checks them (api_auth.py) and so
+does the console's HTTP API. Tenant `*` is an operator, who sees every tenant and may
+drain nodes and cancel jobs in the console; any other tenant only reads, and sees only
+its own jobs. Every entry is compared in constant time, every time. With
+LINGUA_AUTH_DISABLED=true the console is open and everyone is an operator.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lingua_common.env import SettingsError, env_bool, env_str
+from lingua_common.env import SettingsError, env_bool, env_secret, env_str
+from lingua_common.limits import TENANT_PATTERN
 
 # The dispatcher's team API (DESIGN.md "Who may call what"); everything else a tool calls
 # is the service-to-service API.
@@ -51,7 +54,7 @@ class CallCredentials:
         )
 
     def metadata(self, api: Api) -> Metadata:
-        token = self.api_token if api == "team" else self.service_token
+        token = (self.api_token or self.service_token) if api == "team" else self.service_token
         return ((AUTHORIZATION, f"Bearer {token}"),) if token else ()
 
 
@@ -72,7 +75,7 @@ class Principal:
 OPEN = Principal(OPERATOR_TENANT)
 
 
-def _digest(secret: str) -> bytes:
+def token_digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest()
 
 
@@ -83,7 +86,7 @@ class TokenTable:
     entries: tuple[tuple[bytes, str], ...] = ()
 
     @classmethod
-    def parse(cls, text: str, name: str = "LINGUA_CONSOLE_TOKENS") -> TokenTable:
+    def parse(cls, text: str, name: str = "LINGUA_TEAM_TOKENS") -> TokenTable:
         entries = []
         for raw in text.split(","):
             item = raw.strip()
@@ -94,7 +97,12 @@ class TokenTable:
                 raise SettingsError(
                     f"{name}: each entry must be token:tenant (tenant * = operator)"
                 )
-            entries.append((_digest(token.strip()), tenant.strip()))
+            tenant = tenant.strip()
+            if tenant != OPERATOR_TENANT and not TENANT_PATTERN.fullmatch(tenant):
+                raise SettingsError(
+                    f"{name}: a tenant is letters, digits and . _ - (or * for an operator)"
+                )
+            entries.append((token_digest(token.strip()), tenant))
         return cls(tuple(entries))
 
     def __len__(self) -> int:
@@ -104,7 +112,7 @@ class TokenTable:
         """The token's principal, or None; every entry compared, in constant time each."""
         if not token:
             return None
-        presented = _digest(token)
+        presented = token_digest(token)
         found: str | None = None
         for known, tenant in self.entries:
             if hmac.compare_digest(presented, known):
@@ -119,13 +127,18 @@ class ConsoleAuth:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ConsoleAuth:
+        if env_str(env, "LINGUA_CONSOLE_TOKENS", ""):
+            raise SettingsError(
+                "LINGUA_CONSOLE_TOKENS is gone: the console takes the team tokens, "
+                "LINGUA_TEAM_TOKENS (same format)"
+            )
         auth = cls(
             disabled=env_bool(env, "LINGUA_AUTH_DISABLED", False),
-            tokens=TokenTable.parse(env_str(env, "LINGUA_CONSOLE_TOKENS", "")),
+            tokens=TokenTable.parse(env_secret(env, "LINGUA_TEAM_TOKENS")),
         )
         if not auth.disabled and not auth.tokens:
             raise SettingsError(
-                "LINGUA_CONSOLE_TOKENS is empty and LINGUA_AUTH_DISABLED is not true: "
+                "LINGUA_TEAM_TOKENS is empty and LINGUA_AUTH_DISABLED is not true: "
                 "nobody could use the console"
             )
         return auth

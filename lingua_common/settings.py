@@ -1,4 +1,5 @@
-"""Settings every service shares: Redis, gRPC listen address, logging, ready file."""
+"""Settings every service shares: Redis, gRPC listen address and credentials, logging,
+ready file."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lingua_common.api_auth import ApiAuthSettings
 from lingua_common.env import SettingsError, env_bool, env_int, env_str
 from lingua_common.telemetry.tracing import TracingSettings
 
@@ -72,6 +74,9 @@ class ServerSettings:
     # reads every replica's there); 0: never. Only services that call publish_metrics.
     metrics_publish_ms: int = 2_000
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    # Who may call this service's gRPC APIs, and the credential it presents to the
+    # others (api_auth.py). On unless LINGUA_AUTH_DISABLED=true.
+    auth: ApiAuthSettings = field(default_factory=ApiAuthSettings)
 
     @classmethod
     def from_env(
@@ -87,4 +92,5 @@ class ServerSettings:
             log_level=env_str(env, "LINGUA_LOG_LEVEL", cls.log_level),
             metrics_publish_ms=env_int(env, "LINGUA_METRICS_PUBLISH_MS", cls.metrics_publish_ms),
             tracing=TracingSettings.from_env(env),
+            auth=ApiAuthSettings.from_env(env),
         )

@@ -9,6 +9,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from lingua_common.api_auth import ApiAuthSettings
 from lingua_common.clock import Clock, SystemClock
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.settings import RedisSettings, ServerSettings
@@ -22,11 +23,23 @@ from services.registry.app import build_app as build_registry
 from services.registry.settings import RegistrySettings
 
 STOP_TIMEOUT_S = 20.0
-LOCAL = ServerSettings(host="127.0.0.1", grpc_port=0, log_format="text", shutdown_grace_s=1.0)
+LOCAL = ServerSettings(
+    host="127.0.0.1",
+    grpc_port=0,
+    log_format="text",
+    shutdown_grace_s=1.0,
+    # Tests run without credentials unless they configure `auth` (tests of auth do).
+    auth=ApiAuthSettings(disabled=True),
+)
 
 
 def grpc_address(app: ServiceApp) -> str:
     return f"127.0.0.1:{app.ports['grpc']}"
+
+
+def team_address(app: ServiceApp) -> str:
+    """A dispatcher replica's team API (DispatcherService)."""
+    return f"127.0.0.1:{app.ports['team']}"
 
 
 @dataclass
@@ -98,6 +111,19 @@ class InProcessSuite:
         if len(self.dispatcher_apps) == 1:
             return grpc_address(self.dispatcher)
         return "ipv4:" + ",".join(grpc_address(app) for app in self.dispatcher_apps)
+
+    @property
+    def service_metadata(self) -> tuple[tuple[str, str], ...]:
+        """What a test presents to call the service-to-service API as the services do."""
+        token = self.server.auth.service_token
+        return (("authorization", f"Bearer {token}"),) if token else ()
+
+    @property
+    def team_target(self) -> str:
+        """The team API of every dispatcher replica as one gRPC target (round robin)."""
+        if len(self.dispatcher_apps) == 1:
+            return team_address(self.dispatcher)
+        return "ipv4:" + ",".join(team_address(app) for app in self.dispatcher_apps)
 
     def ws_url(self, gateway: int = 0) -> str:
         return f"ws://127.0.0.1:{self.gateway_apps[gateway].ports['ws']}"

@@ -5,10 +5,12 @@ credentials without flags.
 Format 1:
   {"format": 1, "launcher_pid": 123, "redis_url": "redis://…",
    "services": {"<service>": [{"name": "dispatcher-0", "grpc": "127.0.0.1:41235",
+                               "team": "127.0.0.1:50055" (dispatchers' team API),
                                "metrics": "http://127.0.0.1:40111/metrics",
                                "ws": "ws://…" (gateways), "http": "http://…" (console)}]},
-   "credentials": {"auth_disabled": true, "service_token": "", "api_token": "",
-                   "console_token": ""}}
+   "credentials": {"auth_disabled": true, "service_token": "…", "api_token": "…"
+                   (an operator's team token), "team_token": "…", "team_tenant": "local",
+                   "node_token": "…", "client_key": "…", "console_token": "…"}}
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class StackFileError(Exception):
 class ServiceEntry:
     name: str
     grpc: str = ""
+    team: str = ""
     metrics: str = ""
     ws: str = ""
     http: str = ""
@@ -53,6 +56,13 @@ class StackInfo:
     def grpc_target(self, service: str) -> str:
         """One gRPC target over every replica (round robin), "" when none."""
         addresses = [e.grpc for e in self.services.get(service, []) if e.grpc]
+        if len(addresses) <= 1:
+            return addresses[0] if addresses else ""
+        return "ipv4:" + ",".join(addresses)
+
+    def team_target(self) -> str:
+        """The dispatchers' team API over every replica (round robin), "" when none."""
+        addresses = [e.team for e in self.services.get("dispatcher", []) if e.team]
         if len(addresses) <= 1:
             return addresses[0] if addresses else ""
         return "ipv4:" + ",".join(addresses)

@@ -30,8 +30,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from bench import find_probe
 from bench.beat_delivery import delivery_delays
 from bench.beat_scheduler import BeatScheduler
@@ -59,6 +57,7 @@ from bench.service_histograms import Buckets, read_buckets
 from bench.stack_runner import log_digest, running_stack, stack_config
 from lingua.pool.v1 import pool_service_pb2_grpc as pool_grpc
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
+from lingua_common.channels import insecure_channel
 from lingua_common.keys import Keys
 from lingua_common.language_index import LanguageIndex, Pair
 from tools.fleet.node_caps import SERVICE_TYPES
@@ -103,8 +102,10 @@ async def _stubs(
     stack: Stack,
 ) -> AsyncIterator[tuple[pool_grpc.PoolServiceStub, registry_grpc.RegistryServiceStub]]:
     assert stack.pool is not None and stack.registry is not None
-    pool_channel = grpc.aio.insecure_channel(stack.pool.grpc_address)
-    registry_channel = grpc.aio.insecure_channel(stack.registry.grpc_address)
+    # The stack asks for its service credential (auth is on in this scenario).
+    token = stack.credentials.service_token
+    pool_channel = insecure_channel(stack.pool.grpc_address, token=token)
+    registry_channel = insecure_channel(stack.registry.grpc_address, token=token)
     try:
         yield (
             pool_grpc.PoolServiceStub(pool_channel),
@@ -253,6 +254,7 @@ class NodesBench:
         probe = ProbeProcess(
             ProbeConfig(
                 address=self.stack.registry.grpc_address,
+                service_token=self.stack.credentials.service_token,
                 nodes=cfg.probe_nodes,
                 rate=cfg.probe_rate,
                 duration_s=cfg.window_s,
@@ -301,7 +303,11 @@ class NodesBench:
         log.info("FindCandidates: %d calls over gRPC", cfg.find_calls)
         lookups = find_probe.plan(members, shards, cfg.find_calls, cfg.seed)
         run.find_grpc = await find_probe.run_grpc(
-            self.stack.pool.grpc_address, lookups, member_sets, cfg.find_limit
+            self.stack.pool.grpc_address,
+            lookups,
+            member_sets,
+            cfg.find_limit,
+            self.stack.credentials.service_token,
         )
         index = find_probe.build_index(entries, frozenset(SERVICE_TYPES))
         run.shards_match = all(index.shard_count(p) == n for p, n in shards.items()) and set(

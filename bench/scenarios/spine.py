@@ -76,6 +76,7 @@ async def load_phase(opts: BenchOptions, stack: Stack) -> tuple[FleetReport, Pro
     probe = HeartbeatProbe(
         ProbeConfig(
             address=stack.registry.grpc_address,
+            service_token=stack.credentials.service_token,
             nodes=opts.probe_nodes,
             rate=opts.probe_rate,
             duration_s=opts.probe_s,

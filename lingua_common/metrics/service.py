@@ -111,6 +111,14 @@ class ServiceMetrics:
         self.registry.register(RoundTripCollector())
         self.registry.register(LinkCollector())
         self.rpc = RpcMetrics(self.registry)
+        # api: service (the service-to-service API) or team; reason: missing, wrong,
+        # team_token (a team's token on the service-to-service API).
+        self.auth_refused = Counter(
+            "lingua_grpc_auth_refused",
+            "gRPC calls refused for their credentials",
+            ["api", "reason"],
+            registry=self.registry,
+        )
         self._hooks: list[ScrapeHook] = []
         # One refresh at a time: concurrent scrapers must not multiply the Redis reads.
         self._refreshing = asyncio.Lock()

@@ -16,7 +16,8 @@ class ConsoleSettings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     registry_address: str = "127.0.0.1:50051"
     pool_address: str = "127.0.0.1:50052"
-    dispatcher_address: str = "127.0.0.1:50053"
+    # The dispatcher's team API (ListJobs, CancelJob), on its team port.
+    dispatcher_address: str = "127.0.0.1:50055"
     # The page and its API (0: any free port).
     http_port: int = 8090
     auth: ConsoleAuth = field(default_factory=lambda: ConsoleAuth(disabled=True))
@@ -46,11 +47,13 @@ class ConsoleSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ConsoleSettings:
         settings = cls(
-            server=ServerSettings.from_env(env, default_port=50055, default_metrics_port=9105),
+            server=ServerSettings.from_env(env, default_port=50056, default_metrics_port=9105),
             redis=RedisSettings.from_env(env),
             registry_address=env_str(env, "LINGUA_REGISTRY_ADDRESS", cls.registry_address),
             pool_address=env_str(env, "LINGUA_POOL_ADDRESS", cls.pool_address),
-            dispatcher_address=env_str(env, "LINGUA_DISPATCHER_ADDRESS", cls.dispatcher_address),
+            dispatcher_address=env_str(
+                env, "LINGUA_DISPATCHER_TEAM_ADDRESS", cls.dispatcher_address
+            ),
             http_port=env_int(env, "LINGUA_CONSOLE_PORT", cls.http_port),
             auth=ConsoleAuth.from_env(env),
             credentials=CallCredentials.from_env(env),

@@ -74,7 +74,7 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     )
 
     # Deciding which transition happens: placement, retries, waiting, intake, recovery.
-    pool_channel = insecure_channel(settings.pool_address)
+    pool_channel = insecure_channel(settings.pool_address, token=settings.server.auth.service_token)
     replica = IndexReplica(pool_channel, LanguageIndex(shard_size=settings.shard_size))
     finder = ReplicatedCandidateFinder(replica, GrpcCandidateFinder(pool_channel))
     placer = Placer(
@@ -107,10 +107,13 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.run_in_background(watch_hub.run)
     app.on_drain(watch_hub.close)
 
+    # The team API on its own port, taking team credentials (api_auth.py); the main port
+    # serves the service-to-service API only.
+    team = app.add_front("team", settings.team_port, "team")
     pb_grpc.add_DispatcherServiceServicer_to_server(
-        DispatcherServicer(Dispatcher(store, intake, lifecycle), store, watch_hub), app.server
+        DispatcherServicer(Dispatcher(store, intake, lifecycle), store, watch_hub), team.server
     )
-    app.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
+    team.add_service_name(pb.DESCRIPTOR.services_by_name["DispatcherService"].full_name)
     link_grpc.add_GatewayLinkServiceServicer_to_server(
         GatewayLinkServicer(
             settings.replica_id,

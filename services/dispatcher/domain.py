@@ -1,5 +1,6 @@
-"""The team API's logic: submit audio, read, cancel and follow jobs (the servicer only
-maps protos and errors). Jobs from gateways come through the link (link_servicer.py)."""
+"""The team API's logic: submit audio, read, cancel and follow jobs, each within the
+caller's scope (tenancy.py: a team sees only its tenant's jobs); the servicer only maps
+protos and errors. Jobs from gateways come through the link (link_servicer.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from services.dispatcher.intake import JobIntake
 from services.dispatcher.lifecycle import JobLifecycle
 from services.dispatcher.model import JobRecord, JobState
 from services.dispatcher.store import RedisJobStore
+from services.dispatcher.tenancy import Scope, team_request_key
 
 tracer = get_tracer(__name__)
 
@@ -28,20 +30,23 @@ class Dispatcher:
         request_id: str,
         tenant_id: str,
         spec: job_pb2.JobSpec,
+        scope: Scope,
         *,
         fail_fast: bool,
     ) -> tuple[JobRecord, bool]:
-        """A job without a session: its result is read with GetJob / WatchJob."""
-        spec.tenant_id = tenant_id
-        request_id = request_id or f"api:{uuid.uuid4().hex}"
-        admission = await self._intake.new_job(request_id, spec, "", may_wait=not fail_fast)
+        """A job without a session: its result is read with GetJob / WatchJob. Its
+        request id is namespaced by its tenant (tenancy.py)."""
+        tenant = scope.tenant_of_new_job(tenant_id)
+        spec.tenant_id = tenant
+        key = team_request_key(tenant, request_id or uuid.uuid4().hex)
+        admission = await self._intake.new_job(key, spec, "", may_wait=not fail_fast)
         if admission.state is JobState.FAILED and admission.created:
-            record = await self.get_job(admission.job_id)
+            record = await self.get_job(admission.job_id, scope)
             raise NoNode(record.error_message or "no node available", record.error_code or None)
-        return await self.get_job(admission.job_id), admission.created
+        return await self.get_job(admission.job_id, scope), admission.created
 
-    async def cancel_job(self, job_id: str, reason: str) -> JobRecord:
-        record = await self.get_job(job_id)
+    async def cancel_job(self, job_id: str, reason: str, scope: Scope) -> JobRecord:
+        record = await self.get_job(job_id, scope)
         reason = reason or "cancelled"
         # In the caller's trace, linked to the job's: both sides find the cancel.
         with tracer.start_as_current_span(
@@ -56,10 +61,11 @@ class Dispatcher:
                 "JOB_CANCELLED",
                 reason,
             )
-        return await self.get_job(job_id)
+        return await self.get_job(job_id, scope)
 
-    async def get_job(self, job_id: str) -> JobRecord:
+    async def get_job(self, job_id: str, scope: Scope) -> JobRecord:
+        """The job, if the caller may see it; another tenant's job is "no job" alike."""
         record = await self._store.get(job_id)
-        if record is None:
+        if record is None or not scope.sees(record):
             raise JobNotFound(f"no job {job_id}")
         return record

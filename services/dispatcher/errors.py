@@ -55,3 +55,9 @@ class DependencyDown(JobError):
     holds itself can stand in."""
 
     code = "SCHEDULER_DEPENDENCY_DOWN"
+
+
+class TenantMismatch(JobError):
+    """A team caller named another tenant than its credentials give it."""
+
+    code = "PERMISSION_DENIED"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import Clock
 from lingua_common.ids import job_id_for
+from lingua_common.limits import LimitError, check_message
 from lingua_common.routes import Route, RouteError, route_of
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import (
@@ -54,10 +55,12 @@ def default_request_id(spec: job_pb2.JobSpec) -> str:
 
 
 def check_spec(spec: job_pb2.JobSpec) -> Route:
-    """The job's route (a directed pair, or a pair both ways for a two-way job)."""
+    """The job's route (a directed pair, or a pair both ways for a two-way job), once
+    every field is within the table of limits."""
     try:
+        check_message(spec)
         route = route_of(spec)
-    except RouteError as error:
+    except (RouteError, LimitError) as error:
         raise InvalidJob(str(error)) from None
     if not spec.audio:
         raise InvalidJob("audio is empty")

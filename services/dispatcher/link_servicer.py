@@ -3,6 +3,12 @@
 Thin: a stream opens with the gateway's hello (who it is, which node sockets it holds),
 then each message the gateway sends is handed to the intake or the node reports; what
 this replica has for the gateway flows back on the same stream (links.py).
+
+Only the scheduler's services reach it (the service credential, api_auth.py), and every
+message is checked against the table of limits (limits.py) all the same: a hello out of
+bounds ends the stream (INVALID_ARGUMENT); a message out of bounds is refused alone (a
+new job is answered with INVALID_MESSAGE, anything else is dropped and logged), so one
+bad message never holds up the stream behind it (it would be sent again forever).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from lingua.dispatcher.v1 import gateway_link_service_pb2 as link_pb
 from lingua.dispatcher.v1 import gateway_link_service_pb2_grpc as link_grpc
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua_common.grpc_app import Context
+from lingua_common.interceptors import refuse_invalid
+from lingua_common.limits import LimitError, check_message, check_string, preview, require
 from lingua_common.link import STREAM_END, LinkStream
 from services.dispatcher.errors import JobError
 from services.dispatcher.intake import JobIntake
@@ -58,12 +66,14 @@ class GatewayLinkServicer(link_grpc.GatewayLinkServiceServicer):
         self, request_iterator: AsyncIterator[link_pb.LinkRequest], context: Context
     ) -> None:
         first = await context.read()
-        if (
-            first is STREAM_END
-            or first.WhichOneof("frame") != "hello"
-            or not first.hello.gateway_id
-        ):
+        if first is STREAM_END or first.WhichOneof("frame") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a link opens with a hello")
+            return
+        try:
+            require("hello.gateway_id", first.hello.gateway_id)
+            check_message(first.hello, "hello")
+        except LimitError as error:
+            await refuse_invalid(context, error)
             return
         gateway_id = first.hello.gateway_id
         self._owners.hello(gateway_id, [(n.node_id, n.epoch) for n in first.hello.nodes])
@@ -96,6 +106,16 @@ class GatewayLinkServicer(link_grpc.GatewayLinkServiceServicer):
 
     async def _handle(self, gateway_id: str, message: link_pb.GatewayMessage) -> None:
         body = message.WhichOneof("body")
+        try:
+            _check(message, body)
+        except LimitError as error:
+            if body == "new_job":
+                await self._refuse_job(gateway_id, message.new_job.spec, error)
+            else:
+                logger.warning(
+                    "link message refused", extra={"gateway_id": gateway_id, "error": str(error)}
+                )
+            return
         if body == "new_job":
             await self._new_job(gateway_id, message.new_job, message.traceparent)
         elif body == "report":
@@ -118,21 +138,29 @@ class GatewayLinkServicer(link_grpc.GatewayLinkServiceServicer):
         except (JobError, RequestIdClashError) as error:
             # A refusal is this utterance's answer (the gateway checked it already, so
             # this is rare); anything else is transient and the message is tried again.
-            code = error.code if isinstance(error, JobError) else "INTERNAL_ERROR"
-            logger.warning("job refused", extra={"session_id": spec.session_id, "code": code})
-            self._links.send(
-                gateway_id,
-                link_pb.DispatcherMessage(
-                    to_session=gw_pb.SessionDelivery(
-                        job=JobRef(
-                            "", spec.session_id, spec.utterance_index, "", gateway_id
-                        ).to_pb(),
-                        outcome=gw_pb.UtteranceOutcome(
-                            error=job_pb2.JobError(code=code, message=str(error))
-                        ),
-                    )
-                ),
-            )
+            await self._refuse_job(gateway_id, spec, error)
+
+    async def _refuse_job(self, gateway_id: str, spec: job_pb2.JobSpec, error: Exception) -> None:
+        code = "INTERNAL_ERROR"
+        if isinstance(error, JobError):
+            code = error.code
+        elif isinstance(error, LimitError):
+            code = "INVALID_MESSAGE"
+        logger.warning(
+            "job refused",
+            extra={"session_id": preview(spec.session_id), "code": code, "error": str(error)},
+        )
+        self._links.send(
+            gateway_id,
+            link_pb.DispatcherMessage(
+                to_session=gw_pb.SessionDelivery(
+                    job=JobRef("", spec.session_id, spec.utterance_index, "", gateway_id).to_pb(),
+                    outcome=gw_pb.UtteranceOutcome(
+                        error=job_pb2.JobError(code=code, message=str(error))
+                    ),
+                )
+            ),
+        )
 
     async def _report(self, report: link_pb.NodeReport, parent: str) -> None:
         kind = report.WhichOneof("report")
@@ -154,3 +182,20 @@ class GatewayLinkServicer(link_grpc.GatewayLinkServiceServicer):
                 )
         elif kind == "undeliverable":
             await self._reports.undeliverable(report.job_id, report.node_id, report.attempt_id)
+
+
+def _check(message: link_pb.GatewayMessage, body: str | None) -> None:
+    """A gateway's message against the table of limits (a new job's spec is checked by
+    the intake, which refuses it as the utterance's answer)."""
+    check_string("traceparent", message.traceparent)
+    if body == "new_job":
+        check_string("new_job.request_id", message.new_job.request_id)
+        check_string("new_job.trace_id", message.new_job.trace_id)
+    elif body == "report":
+        require("report.job_id", message.report.job_id)
+        require("report.node_id", message.report.node_id)
+        check_message(message.report, "report")
+    elif body in ("node_held", "node_lost"):
+        held = message.node_held if body == "node_held" else message.node_lost
+        require(f"{body}.node_id", held.node_id)
+        check_message(held, body)

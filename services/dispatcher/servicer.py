@@ -1,5 +1,10 @@
-"""gRPC DispatcherService (the team API): proto <-> domain, domain errors -> gRPC status,
-with the PROTOCOL.md code in trailing metadata."""
+"""gRPC DispatcherService (the team API, on the dispatcher's team port): proto <-> domain,
+domain errors -> gRPC status, with the PROTOCOL.md code in trailing metadata.
+
+Every call has been authenticated (api_auth.py) and its request checked against the
+table of limits (limits.py) before it gets here; the caller's tenant scopes what it
+may see (tenancy.py).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,11 @@ import grpc
 from lingua.common.v1 import job_pb2, node_pb2
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
+from lingua_common.api_auth import current_caller
 from lingua_common.errors import ERROR_CODE_METADATA_KEY
 from lingua_common.grpc_app import Context
+from lingua_common.interceptors import refuse_invalid
+from lingua_common.limits import LimitError, require
 from services.dispatcher.domain import Dispatcher
 from services.dispatcher.errors import (
     InvalidJob,
@@ -20,11 +28,13 @@ from services.dispatcher.errors import (
     NoCapacity,
     NoNode,
     ShuttingDown,
+    TenantMismatch,
     WatchersFull,
 )
 from services.dispatcher.listing import list_jobs
 from services.dispatcher.model import JobRecord, JobState
 from services.dispatcher.store import RedisJobStore
+from services.dispatcher.tenancy import EVERYONE, Scope, caller_request_id
 from services.dispatcher.watch_hub import WatchHub
 
 STATE_TO_PB = {
@@ -44,6 +54,7 @@ STATUS_OF = {
     NoNode: grpc.StatusCode.UNAVAILABLE,
     WatchersFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    TenantMismatch: grpc.StatusCode.PERMISSION_DENIED,
 }
 WATCHED_KINDS = {
     "dispatched": pb.JOB_EVENT_KIND_DISPATCHED,
@@ -54,7 +65,12 @@ WATCHED_KINDS = {
     "cancelled": pb.JOB_EVENT_KIND_CANCELLED,
 }
 TERMINAL_KINDS = frozenset({"completed", "failed", "cancelled"})
-MAX_AUDIO_BYTES = 4 * 1024 * 1024
+
+
+def caller_scope() -> Scope:
+    """The jobs the current call's caller may see."""
+    caller = current_caller()
+    return EVERYONE if caller.operator else Scope(caller.tenant)
 
 
 async def abort_for(context: Context, error: JobError) -> None:
@@ -74,9 +90,10 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
     ) -> pb.SubmitJobResponse:
-        problem = _submit_problem(request)
-        if problem:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        try:
+            _check_submit(request)
+        except LimitError as error:
+            await refuse_invalid(context, error)
         spec = job_pb2.JobSpec(
             src_lang=request.src_lang,
             tgt_lang=request.tgt_lang,
@@ -94,7 +111,11 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
                 setattr(spec, two_way_field, getattr(request, two_way_field))
         try:
             record, created = await self._dispatcher.submit_job(
-                request.request_id, request.tenant_id, spec, fail_fast=request.fail_fast
+                request.request_id,
+                request.tenant_id,
+                spec,
+                caller_scope(),
+                fail_fast=request.fail_fast,
             )
         except JobError as error:
             await abort_for(context, error)
@@ -103,7 +124,11 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.GetJobResponse:
         try:
-            record = await self._dispatcher.get_job(request.job_id)
+            require("job_id", request.job_id)
+            record = await self._dispatcher.get_job(request.job_id, caller_scope())
+        except LimitError as error:
+            await refuse_invalid(context, error)
+            raise
         except JobError as error:
             await abort_for(context, error)
             raise
@@ -113,14 +138,15 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         try:
             records, token = await list_jobs(
                 self._store,
+                caller_scope(),
                 state=PB_TO_STATE.get(request.state),
                 node_id=request.node_id,
                 session_id=request.session_id,
                 page_size=request.page_size,
                 page_token=request.page_token,
             )
-        except ValueError as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except LimitError as error:
+            await refuse_invalid(context, error)
             raise
         return pb.ListJobsResponse(jobs=[record_to_pb(r) for r in records], next_page_token=token)
 
@@ -128,7 +154,13 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         self, request: pb.CancelJobRequest, context: Context
     ) -> pb.CancelJobResponse:
         try:
-            record = await self._dispatcher.cancel_job(request.job_id, request.reason)
+            require("job_id", request.job_id)
+            record = await self._dispatcher.cancel_job(
+                request.job_id, request.reason, caller_scope()
+            )
+        except LimitError as error:
+            await refuse_invalid(context, error)
+            raise
         except JobError as error:
             await abort_for(context, error)
             raise
@@ -140,7 +172,11 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
         """Everything that happened to the job so far, then live, until it ends. The
         events come from the replica's watch hub (watch_hub.py), not a Redis read each."""
         try:
-            watcher = self._watch_hub.watch(request.job_id)
+            require("job_id", request.job_id)
+            watcher = self._watch_hub.watch(request.job_id, caller_scope().sees)
+        except LimitError as error:
+            await refuse_invalid(context, error)
+            raise
         except JobError as error:
             await abort_for(context, error)
             raise
@@ -166,24 +202,16 @@ class DispatcherServicer(pb_grpc.DispatcherServiceServicer):
             self._watch_hub.leave(watcher)
 
 
-def _submit_problem(request: pb.SubmitJobRequest) -> str:
-    if not request.src_lang or not request.tgt_lang:
-        return "src_lang and tgt_lang are required"
-    if not request.audio:
-        return "audio is required"
-    if len(request.audio) > MAX_AUDIO_BYTES:
-        return f"audio exceeds {MAX_AUDIO_BYTES} bytes"
-    if not request.audio_format:
-        return "audio_format is required"
-    if not request.sample_rate:
-        return "sample_rate is required"
-    return ""
+def _check_submit(request: pb.SubmitJobRequest) -> None:
+    """What SubmitJob cannot do without (each field's bounds are checked already)."""
+    for name in ("src_lang", "tgt_lang", "audio", "audio_format", "sample_rate"):
+        require(name, getattr(request, name))
 
 
 def record_to_pb(record: JobRecord) -> job_pb2.Job:
     job = job_pb2.Job(
         job_id=record.job_id,
-        request_id=record.request_id,
+        request_id=caller_request_id(record),
         state=STATE_TO_PB[record.state],
         node_id=record.node_id,
         attempt_id=record.attempt,

@@ -16,6 +16,9 @@ class DispatcherSettings:
     server: ServerSettings = field(default_factory=ServerSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     pool_address: str = "127.0.0.1:50052"
+    # The team API (DispatcherService) is served on its own port, apart from the
+    # service-to-service API on the main gRPC port (0: any free port).
+    team_port: int = 0
     # This replica's id, and the host gateways use to reach its gRPC server: replicas
     # advertise themselves in Redis and every gateway links to each of them.
     replica_id: str = ""
@@ -80,6 +83,7 @@ class DispatcherSettings:
             server=ServerSettings.from_env(env, default_port=50053, default_metrics_port=9103),
             redis=RedisSettings.from_env(env),
             pool_address=env_str(env, "LINGUA_POOL_ADDRESS", cls.pool_address),
+            team_port=env_int(env, "LINGUA_TEAM_PORT", 50055),
             replica_id=env_str(
                 env, "LINGUA_DISPATCHER_ID", f"disp-{socket.gethostname()}-{os.getpid()}"
             ),

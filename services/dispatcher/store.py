@@ -136,6 +136,14 @@ class RedisJobStore:
             # placement is still found by the sweeper (it goes by the record's due time).
             pipe.commands.zadd(k.timeouts(timeout_bucket(job.job_id)), {job.job_id: due_ms})
             pipe.commands.zadd(k.jobs_recent(), {job.job_id: now_ms})
+            if job.tenant_id:
+                # The tenant's own listing (one key, one slot): kept within retention.
+                tenant_jobs = k.tenant_jobs(job.tenant_id)
+                pipe.commands.zadd(tenant_jobs, {job.job_id: now_ms})
+                pipe.commands.zremrangebyscore(
+                    tenant_jobs, "-inf", f"({now_ms - self._retention_ms}"
+                )
+                pipe.commands.pexpire(tenant_jobs, self._retention_ms)
             if job.session_id:
                 pipe.commands.zadd(
                     k.session_jobs(job.session_id), {job.job_id: job.utterance_index}
@@ -342,6 +350,20 @@ class RedisJobStore:
         """Jobs created before `before_ms`, newest first: (job id, created ms)."""
         found = await self._r.zrevrangebyscore(
             self._keys.jobs_recent(),
+            f"({before_ms}",
+            "-inf",
+            start=0,
+            num=count,
+            withscores=True,
+        )
+        return [(_text(job), int(score)) for job, score in found]
+
+    async def tenant_job_ids(
+        self, tenant_id: str, before_ms: int, count: int
+    ) -> list[tuple[str, int]]:
+        """One tenant's jobs created before `before_ms`, newest first: (job id, created ms)."""
+        found = await self._r.zrevrangebyscore(
+            self._keys.tenant_jobs(tenant_id),
             f"({before_ms}",
             "-inf",
             start=0,

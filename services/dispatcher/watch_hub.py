@@ -16,6 +16,8 @@ number of watchers. A watcher costs memory, never a Redis connection of its own.
   other way, and for a loss the sentinel cannot see (a cluster master failing over to
   an empty replica while the sentinel lives on another master).
 - At most `max_watchers` watchers at once; the next one is refused RESOURCE_EXHAUSTED.
+- A watcher sees a job only if its caller may (`visible`, the caller's tenant scope):
+  another tenant's job ends the watch as a job that does not exist would.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,6 +71,11 @@ class WatchUpdate:
     record: JobRecord  # the job as it was read just after them
 
 
+def not_found(job_id: str) -> JobNotFound:
+    """The end of a watch whose job is gone, or that its caller may not see (alike)."""
+    return JobNotFound(f"no job {job_id} (unknown, expired, or its data was lost)")
+
+
 def id_order(event_id: str) -> tuple[int, int]:
     """Stream ids ("ms-seq") in their order; "" (nothing read yet) before every id."""
     if not event_id:
@@ -80,8 +88,10 @@ class Watcher:
     """One WatchJob stream's place in the hub: the updates it has not taken yet (at most
     the job's own events, so bounded by its lifecycle) and how it ended."""
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, visible: Callable[[JobRecord], bool] | None = None) -> None:
         self.job_id = job_id
+        # Whether this watcher's caller may see the job (None: anyone).
+        self.visible = visible
         self.after = ""  # the newest event id handed to this watcher
         self._updates: deque[WatchUpdate] = deque()
         self._end: JobError | None = None
@@ -98,6 +108,11 @@ class Watcher:
         return self._updates.popleft()
 
     def deliver(self, events: list[JobEvent], record: JobRecord) -> None:
+        if self._end is not None:
+            return
+        if self.visible is not None and not self.visible(record):
+            self.end(not_found(self.job_id))
+            return
         new = [e for e in events if id_order(e.event_id) > id_order(self.after)]
         if new:
             self.after = new[-1].event_id
@@ -140,7 +155,7 @@ class WatchHub:
 
     # --- watchers (the servicer) --------------------------------------------------------
 
-    def watch(self, job_id: str) -> Watcher:
+    def watch(self, job_id: str, visible: Callable[[JobRecord], bool] | None = None) -> Watcher:
         if self._closed:
             raise ShuttingDown("this dispatcher replica is shutting down; watch again")
         if self._count >= self._settings.max_watchers:
@@ -148,7 +163,7 @@ class WatchHub:
                 f"this dispatcher replica already serves {self._settings.max_watchers} "
                 "watchers (LINGUA_MAX_WATCHERS); retry later"
             )
-        watcher = Watcher(job_id)
+        watcher = Watcher(job_id, visible)
         self._jobs.setdefault(job_id, _Followed()).watchers.add(watcher)
         self._count += 1
         self._mark_dirty(job_id)  # its history so far
@@ -219,7 +234,7 @@ class WatchHub:
         if followed is None:  # its watchers left while it was read
             return
         if snapshot.record is None:
-            gone = JobNotFound(f"no job {snapshot.job_id} (unknown, expired, or its data was lost)")
+            gone = not_found(snapshot.job_id)
             for watcher in followed.watchers:
                 watcher.end(gone)
             return

@@ -59,6 +59,7 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
     registry_channel = insecure_channel(
         settings.registry_address,
         [retry_policy(REGISTRY_SERVICE, ["Heartbeat", "DeregisterNode", "DrainNode"])],
+        token=settings.server.auth.service_token,
     )
     registry = registry_grpc.RegistryServiceStub(registry_channel)
     heartbeats = HeartbeatUplink(registry, settings.heartbeat_uplink)
@@ -77,7 +78,11 @@ def build_app(settings: GatewaySettings, clock: Clock | None = None) -> ServiceA
 
     # The job path: a link to each dispatcher replica; what they send goes to sockets.
     links = DispatcherLinks(
-        LinkSettings(gateway_id=settings.gateway_id, fallback_address=settings.dispatcher_address),
+        LinkSettings(
+            gateway_id=settings.gateway_id,
+            fallback_address=settings.dispatcher_address,
+            service_token=settings.server.auth.service_token,
+        ),
         dispatchers,
         lambda: [(node_id, link.epoch) for node_id, link in ctx.nodes.items()],
         delivered,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -63,6 +63,8 @@ class LinkSettings:
     queue_items: int = 20_000
     queue_bytes: int = 256 * 1024 * 1024
     discovery_interval_s: float = 1.0
+    # The service credential the links present (api_auth.py).
+    service_token: str = field(default="", repr=False)
 
 
 Discover = Callable[[], Awaitable[list[str]]]
@@ -181,7 +183,7 @@ class DispatcherLinks:
 
     async def _keep_link(self, address: str) -> None:
         delay = RECONNECT_INITIAL_S
-        channel = insecure_channel(address)
+        channel = insecure_channel(address, token=self._settings.service_token)
         try:
             while address in self._wanted:
                 opened = await self._one_stream(channel, address)

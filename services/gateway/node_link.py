@@ -24,6 +24,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2 as dispatcher_pb
 from lingua.registry.v1 import registry_service_pb2 as registry_pb
 from lingua_common.background import BackgroundTasks
 from lingua_common.errors import wire_code_of
+from lingua_common.limits import preview
 from services.gateway import node_calls
 from services.gateway.auth import ANONYMOUS, Identity
 from services.gateway.context import GatewayContext
@@ -110,7 +111,7 @@ class NodeLink:
                 # The agent's timer outlived its last socket; its register follows.
                 self.ctx.metrics.heartbeats_before_register.inc()
                 return
-            raise WireError(f"'{kind}' before node_register: register first")
+            raise WireError(f"{preview(str(kind))} before node_register: register first")
         if kind == "node_heartbeat":
             beat = node_in.parse_node_heartbeat(msg)
             self._check_node_id(beat.node_id)
@@ -158,7 +159,9 @@ class NodeLink:
             # The node's own request, e.g. {"command": "drain"} before it shuts down.
             command, reason = node_in.parse_node_control(msg)
             if command != "drain":
-                raise WireError(f"node_control command {command!r} is not supported from nodes")
+                raise WireError(
+                    f"node_control command {preview(command)} is not supported from nodes"
+                )
             await self._work.run(self._drain(reason or "requested by the node"), 0)
         elif kind == "node_error":
             node_id, code, message = node_in.parse_node_error(msg)
@@ -168,11 +171,13 @@ class NodeLink:
                 extra={"node_id": node_id, "code": code[:64], "node_message": message[:256]},
             )
         else:
-            raise WireError(f"unknown message type {kind!r} on /ws/node")
+            raise WireError(f"unknown message type {preview(str(kind))} on /ws/node")
 
     def _check_node_id(self, node_id: str) -> None:
         if node_id != self.node_id:
-            raise WireError(f"node_id {node_id!r} is not the id registered on this connection")
+            raise WireError(
+                f"node_id {preview(node_id)} is not the id registered on this connection"
+            )
 
     async def _register(self, message: node_in.NodeRegister) -> None:
         try:

@@ -23,6 +23,7 @@ from websockets.asyncio.connection import Connection
 from lingua.common.v1 import job_pb2
 from lingua.gateway.v1 import gateway_service_pb2 as gw_pb
 from lingua_common.ids import new_id, new_trace_id
+from lingua_common.limits import preview
 from services.gateway.auth import ANONYMOUS, Identity
 from services.gateway.context import GatewayContext
 from services.gateway.cutting import Utterance
@@ -96,14 +97,15 @@ class SessionLink:
                 self._answers.playback(playback.trace_id, playback.ended)
                 self._mark_activity()
         else:
-            raise WireError(f"unknown message type {kind!r} on /ws/session")
+            raise WireError(f"unknown message type {preview(str(kind))} on /ws/session")
 
     def _check_session(self, session_id: str) -> bool:
         if session_id == self.session_id:
             return True
         self.outbox.send(
             out.error(
-                "INVALID_SESSION", f"session_id {session_id!r} is not this connection's session"
+                "INVALID_SESSION",
+                f"session_id {preview(session_id)} is not this connection's session",
             )
         )
         return False
@@ -124,7 +126,9 @@ class SessionLink:
         if self.identity.tenant:
             if tenant and tenant != self.identity.tenant:
                 self.outbox.send(
-                    out.error("UNAUTHENTICATED", f"tenant_id {tenant!r} is not this API key's")
+                    out.error(
+                        "UNAUTHENTICATED", f"tenant_id {preview(tenant)} is not this API key's"
+                    )
                 )
                 return
             tenant = self.identity.tenant

@@ -48,8 +48,9 @@ def build_app(settings: RegistrySettings, clock: Clock | None = None) -> Service
         ),
         metrics,
     )
-    pool_channel = insecure_channel(settings.pool_address)
-    gateway_channels = ChannelCache()
+    service_token = settings.server.auth.service_token
+    pool_channel = insecure_channel(settings.pool_address, token=service_token)
+    gateway_channels = ChannelCache(token=service_token)
     index = IndexSync(GrpcPoolIndexer(pool_channel))
     registry = Registry(
         store, index, GatewayNotifier(store, gateway_channels), clock, settings, new_id("registry")

@@ -18,6 +18,7 @@ from lingua_common.background import BackgroundTasks
 from lingua_common.clock import Clock
 from lingua_common.errors import DomainError
 from lingua_common.ids import new_id
+from lingua_common.limits import preview
 from lingua_common.telemetry import names
 from lingua_common.telemetry.spans import get_tracer, traceparent
 from services.registry.event_feed import EventFeed
@@ -128,7 +129,7 @@ class Registry:
             raise DomainError(
                 "INVALID_CAPABILITY_SCHEMA",
                 f"capability_schema_version must be {SUPPORTED_SCHEMA_VERSION!r}, "
-                f"got {descriptor.capability_schema_version!r}",
+                f"got {preview(descriptor.capability_schema_version)}",
                 grpc.StatusCode.INVALID_ARGUMENT,
             )
         if not descriptor.hardware.gpus:

@@ -11,6 +11,8 @@ from lingua.registry.v1 import registry_service_pb2 as pb
 from lingua.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from lingua_common.errors import DomainError, abort_with
 from lingua_common.grpc_app import Context
+from lingua_common.interceptors import refuse_invalid
+from lingua_common.limits import PAGE_SIZE_MAX, LimitError, check_message, page_number
 from services.registry.domain import HeartbeatInput, HeldNode, Registry
 from services.registry.model import NodeEvent, NodeRecord, NodeStatus
 from services.registry.store import RedisRegistryStore
@@ -28,7 +30,7 @@ EVENT_KIND_TO_PB = {
     "status_changed": pb.NODE_EVENT_KIND_STATUS_CHANGED,
     "offline": pb.NODE_EVENT_KIND_OFFLINE,
 }
-MAX_PAGE_SIZE = 500
+MAX_PAGE_SIZE = PAGE_SIZE_MAX
 MAX_BEATS_PER_BATCH = 1_000  # as documented in the proto
 WATCH_BLOCK_MS = 1_000
 
@@ -106,6 +108,10 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
                     f"batch {batch.batch_id} has {len(batch.beats)} beats; "
                     f"at most {MAX_BEATS_PER_BATCH}",
                 )
+            try:  # streamed, so checked here (unary requests are checked before us)
+                check_message(batch)
+            except LimitError as error:
+                await refuse_invalid(context, error)
             results = await self._registry.heartbeat_many([_beat_of(b) for b in batch.beats])
             yield pb.StreamHeartbeatsResponse(
                 batch_id=batch.batch_id, outcomes=[_outcome_of(r) for r in results]
@@ -142,9 +148,9 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
     ) -> pb.ListNodesResponse:
         size = min(request.page_size or 100, MAX_PAGE_SIZE)
         try:
-            cursor = int(request.page_token or "0")
-        except ValueError:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "malformed page_token")
+            cursor = page_number("page_token", request.page_token)
+        except LimitError as error:
+            await refuse_invalid(context, error)
             raise
         wanted = PB_TO_STATUS.get(request.status)
         next_cursor, ids = await self._store.list_ids(cursor, size)

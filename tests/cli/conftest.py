@@ -33,7 +33,7 @@ def suite_env(suite: InProcessSuite) -> dict[str, str]:
     return {
         "LINGUA_REGISTRY_ADDRESS": grpc_address(suite.registry),
         "LINGUA_POOL_ADDRESS": grpc_address(suite.pool),
-        "LINGUA_DISPATCHER_ADDRESS": suite.dispatcher_target,
+        "LINGUA_DISPATCHER_TEAM_ADDRESS": suite.team_target,
         "LINGUA_METRICS_URLS": ",".join(metrics),
     }
 

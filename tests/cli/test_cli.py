@@ -26,7 +26,7 @@ from tests.cli.conftest import run_cli, suite_env
 from tests.metrics_scrape import scrape
 from tests.peers import Peer, open_session, registered_node, utterance_message
 from tests.services.lifecycle_helpers import wait_status
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, grpc_address, team_address
 from tools import discovery
 from tools.fleet import FakeNode, NodeConfig, payload
 
@@ -50,7 +50,7 @@ async def pool_pairs(suite: InProcessSuite) -> dict[str, set[tuple[str, str]]]:
 
 
 async def list_jobs(suite: InProcessSuite, **request: Any) -> list[job_pb2.Job]:
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         reply = await dgrpc.DispatcherServiceStub(channel).ListJobs(dpb.ListJobsRequest(**request))
     return list(reply.jobs)
 
@@ -408,13 +408,18 @@ async def test_the_local_stack_file_is_found_without_flags(
         "registry": [discovery.ServiceEntry("registry", grpc=grpc_address(suite.registry))],
         "pool": [discovery.ServiceEntry("pool", grpc=grpc_address(suite.pool))],
         "dispatcher": [
-            discovery.ServiceEntry(f"dispatcher-{i}", grpc=grpc_address(app))
+            discovery.ServiceEntry(
+                f"dispatcher-{i}", grpc=grpc_address(app), team=team_address(app)
+            )
             for i, app in enumerate(suite.dispatcher_apps)
         ],
     }
     discovery.write(run_dir / "stack.json", os.getpid(), "", entries, {"auth_disabled": True})
     found = await run_cli("nodes", "--json", env={"LINGUA_STACK_FILE": str(run_dir / "stack.json")})
     assert [row["node_id"] for row in found.json()["nodes"]] == [node_id]  # type: ignore[index]
+    # The dispatcher's team API is found at its own address (the stack file's "team").
+    jobs = await run_cli("jobs", "--json", env={"LINGUA_STACK_FILE": str(run_dir / "stack.json")})
+    assert jobs.code == 0, jobs.stderr
 
     # A stack whose launcher is gone is reported, not tried.
     dead = await asyncio.create_subprocess_exec("true")

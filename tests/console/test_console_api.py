@@ -94,7 +94,7 @@ async def stack(single_redis_settings: RedisSettings) -> AsyncIterator[Stack]:
         redis=single_redis_settings,
         registry_address=grpc_address(suite.registry),
         pool_address=grpc_address(suite.pool),
-        dispatcher_address=suite.dispatcher_target,
+        dispatcher_address=suite.team_target,
         http_port=0,
         auth=ConsoleAuth(disabled=False, tokens=TokenTable.parse(TOKENS)),
         sample_interval_ms=INTERVAL_MS,
@@ -247,7 +247,7 @@ async def test_only_operators_drain_and_cancel_and_a_drained_node_gets_no_jobs(
 
 
 async def test_failures_carry_trace_ids_and_a_tenant_sees_only_its_own(stack: Stack) -> None:
-    async with grpc.aio.insecure_channel(stack.suite.dispatcher_target) as channel:
+    async with grpc.aio.insecure_channel(stack.suite.team_target) as channel:
         stub = dgrpc.DispatcherServiceStub(channel)
         for tenant in ("acme", "globex"):
             with pytest.raises(grpc.aio.AioRpcError):  # nobody serves xx->yy: it fails at once

@@ -28,6 +28,8 @@ OVERLAYS = sorted(name for name in TARGETS if name != "base")
 # The four services: module run by the Deployment's command, and how they are probed.
 SERVICES = ("registry", "pool", "dispatcher", "gateway")
 GRPC_PORTS = {"registry": 50051, "pool": 50052, "dispatcher": 50053, "gateway": 50054}
+# The dispatcher's team API (DispatcherService), apart from its service-to-service port.
+TEAM_PORT = 50055
 # GET /metrics (each service's default LINGUA_METRICS_PORT).
 METRICS_PORTS = {"registry": 9101, "pool": 9102, "dispatcher": 9103, "gateway": 9104}
 ALERTS_FILE = K8S_DIR / "base" / "prometheus" / "alerts.yaml"

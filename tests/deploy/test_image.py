@@ -220,7 +220,10 @@ def test_each_service_starts_from_the_image_tree_and_stops_on_sigterm(
         "LINGUA_WS_PORT": "0",
         "LINGUA_METRICS_PORT": "0",
         "LINGUA_READY_FILE": str(ready),
-        # As the Secret provides them in a cluster (the gateway refuses to start without).
+        "LINGUA_TEAM_PORT": "0",
+        # As the Secrets provide them in a cluster (no service starts without them).
+        "LINGUA_SERVICE_TOKEN": "image-test-service-token",
+        "LINGUA_TEAM_TOKENS": "image-test-team-token:image-test",
         "LINGUA_NODE_TOKENS": "image-test-node-token",
         "LINGUA_CLIENT_API_KEYS": "image-test-client-key:image-test",
     }

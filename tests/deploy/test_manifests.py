@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes_validate import utils as kv
 
+from services.gateway.client_address import parse_networks
 from tests.deploy.manifests import (
     ALERTS_FILE,
     DASHBOARD_FILE,
@@ -25,12 +26,14 @@ from tests.deploy.manifests import (
     OVERLAYS,
     REPO_ROOT,
     SERVICES,
+    TEAM_PORT,
     Obj,
     Rendered,
     containers,
     labels_match,
     pod_spec,
 )
+from tests.deploy.network import Pod, allowed, namespace_of, pod_of
 
 # The oldest Kubernetes we claim (native gRPC probes are GA since 1.27) and the newest
 # the validator knows.
@@ -89,7 +92,8 @@ def test_grpc_services_use_native_grpc_probes_on_their_port(target: Rendered, se
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == GRPC_PORTS[service], probe
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"grpc": GRPC_PORTS[service], "metrics": METRICS_PORTS[service]}
+    team = {"team": TEAM_PORT} if service == "dispatcher" else {}
+    assert ports == {"grpc": GRPC_PORTS[service], "metrics": METRICS_PORTS[service], **team}
     assert target.env_of(target.find("Deployment", service))["LINGUA_GRPC_PORT"] == str(
         GRPC_PORTS[service]
     )
@@ -529,3 +533,84 @@ def test_the_validation_script_and_make_target_exist() -> None:
     assert re.search(r"^k8s-check:", makefile, re.M)
     assert "scripts/validate_k8s.sh" in makefile
     assert Path(REPO_ROOT / "k8s" / "base" / "kustomization.yaml").is_file()
+
+
+# --- who may call what (issue 15) ------------------------------------------------------------
+
+TEAM_LABEL = {"lingua-team-api": "allowed"}
+
+
+def test_a_team_in_another_namespace_reaches_the_team_api_and_nothing_else(
+    target: Rendered,
+) -> None:
+    namespace = namespace_of(target)
+    dispatcher, ports = pod_of(target, "dispatcher", namespace)
+    team = Pod("team-a", {"app": "batch"}, {"kubernetes.io/metadata.name": "team-a", **TEAM_LABEL})
+    stranger = Pod("team-b", {"app": "batch"}, {"kubernetes.io/metadata.name": "team-b"})
+    assert allowed(target, team, dispatcher, TEAM_PORT, ports)
+    assert not allowed(target, stranger, dispatcher, TEAM_PORT, ports)
+    # Never the service-to-service API: not the dispatcher's links, not any service's gRPC.
+    for name in SERVICES:
+        pod, named = pod_of(target, name, namespace)
+        assert not allowed(target, team, pod, GRPC_PORTS[name], named), name
+    # The services still reach each other, and the console reaches the team API.
+    gateway, _ = pod_of(target, "gateway", namespace)
+    console, _ = pod_of(target, "console", namespace)
+    assert allowed(target, gateway, dispatcher, GRPC_PORTS["dispatcher"], ports)
+    assert allowed(target, console, dispatcher, TEAM_PORT, ports)
+    # Teams find it on the dispatcher's Service, port "team".
+    service_ports = {p["name"]: p for p in target.find("Service", "dispatcher")["spec"]["ports"]}
+    assert service_ports["team"]["port"] == TEAM_PORT
+    assert service_ports["team"]["appProtocol"] == "grpc"
+    env = target.env_of(target.find("Deployment", "dispatcher"))
+    assert env["LINGUA_TEAM_PORT"] == str(ports["team"]) == str(TEAM_PORT)
+
+
+def test_every_credential_comes_from_a_secret(target: Rendered) -> None:
+    secrets = {
+        "LINGUA_SERVICE_TOKEN": "lingua-service-credential",
+        "LINGUA_TEAM_TOKENS": "lingua-team-tokens",
+    }
+    scheduler = [
+        d
+        for d in target.deployments()
+        if d["metadata"]["labels"].get("app.kubernetes.io/component") == "scheduler"
+    ]
+    assert {d["metadata"]["name"] for d in scheduler} == {*SERVICES, "console"}
+    for deployment in scheduler:
+        env = target.env_of(deployment)
+        wanted = ["LINGUA_SERVICE_TOKEN"]
+        if deployment["metadata"]["name"] in ("dispatcher", "console"):
+            wanted.append("LINGUA_TEAM_TOKENS")
+        for name in wanted:
+            ref = env[name]["secretKeyRef"]
+            assert ref["name"].startswith(secrets[name]) and ref["key"] == name
+    assert not set(secrets) & set(target.config())
+
+
+def test_the_console_is_deployed_with_the_team_tokens_and_the_team_api(
+    target: Rendered,
+) -> None:
+    console = target.find("Deployment", "console")
+    assert containers(console)[0]["command"] == ["python", "-m", "services.console"]
+    env = target.env_of(console)
+    assert env["LINGUA_DISPATCHER_TEAM_ADDRESS"] == f"dispatcher:{TEAM_PORT}"
+    assert "LINGUA_AUTH_DISABLED" not in env
+    target.find("Service", "console")
+    namespace = namespace_of(target)
+    page, ports = pod_of(target, "console", namespace)
+    operators = Pod("ops", {}, {"kubernetes.io/metadata.name": "ops", "lingua-console": "allowed"})
+    anyone = Pod("elsewhere", {}, {"kubernetes.io/metadata.name": "elsewhere"})
+    assert allowed(target, operators, page, ports["http"], ports)
+    assert not allowed(target, anyone, page, ports["http"], ports)
+
+
+def test_the_gateway_trusts_the_ingress_address_range(target: Rendered) -> None:
+    value = target.config()["LINGUA_TRUSTED_PROXIES"]
+    assert parse_networks(value), value
+
+
+def test_dev_generates_placeholder_credentials_prod_none(dev: Rendered, prod: Rendered) -> None:
+    names = {s["metadata"]["name"].rsplit("-", 1)[0] for s in dev.of_kind("Secret")}
+    assert {"lingua-service-credential", "lingua-team-tokens"} <= names
+    assert not prod.of_kind("Secret")

@@ -83,11 +83,22 @@ class LauncherRun:
         argv = [sys.executable, "-m", "tools.launcher", "--run-dir", str(run_dir), *args]
         if "--console-port" not in args:
             argv += ["--console-port", "0"]  # never the default 8090: it may be taken
+        if "--team-port" not in args:
+            argv += ["--team-port", "0"]  # nor the team API's 50055
         return cls(argv, env)
 
     @classmethod
     def make_up(cls, run_dir: Path, ws_port: int) -> LauncherRun:
-        return cls(["make", "up", f"WS_PORT={ws_port}", f"RUN_DIR={run_dir}", "CONSOLE_PORT=0"])
+        return cls(
+            [
+                "make",
+                "up",
+                f"WS_PORT={ws_port}",
+                f"RUN_DIR={run_dir}",
+                "CONSOLE_PORT=0",
+                "TEAM_PORT=0",
+            ]
+        )
 
     def _read(self) -> None:
         assert self.process.stdout is not None

@@ -17,8 +17,8 @@ from tools.launcher.stack import Stack, StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-PARTIAL_TEXT_BYTES = 500_000
-PARTIALS = 300  # 150 MB pushed at a client that reads nothing
+PARTIAL_TEXT_BYTES = 60_000  # a partial's text is at most 64 KiB (the table of limits)
+PARTIALS = 2_500  # 150 MB pushed at a client that reads nothing
 BUDGET = str(2 * 1024 * 1024)  # its send queue, and the node's work in flight
 MAX_GROWTH_MB = 50  # the budgets, their copies on the way (JSON, protobuf, gRPC), slack
 
@@ -31,6 +31,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         # The flood must reach the gateway at full speed (not paced to the node's byte
         # budget): what is measured is the slow client's side.
         "LINGUA_NODE_BYTES_PER_S": "0",
+        "LINGUA_NODE_MSGS_PER_S": "0",
     }
     running = Stack(StackConfig(gateway_ws_ports=(0,), run_dir=tmp_path, env=env)).start()
     yield running

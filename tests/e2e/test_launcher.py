@@ -13,11 +13,13 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+import orjson
 import pytest
 import websockets
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from websockets.exceptions import InvalidStatus
 
+from tests import grpcurl
 from tests.e2e.launcher_run import LauncherRun, alive, cleaned_up, ready_info, wait_until
 from tools.launcher.ports import free_port
 
@@ -131,12 +133,47 @@ def test_term_to_makes_process_group_stops_everything_and_a_new_start_works_at_o
         wait_until(lambda: not any(alive(p) for p in seen), 10, "every child to be gone")
 
 
-def test_auth_asked_for_without_credentials_refuses_to_start(tmp_path: Path) -> None:
-    run = LauncherRun.launcher(tmp_path, "--ws-port", "0", env={"LINGUA_AUTH_DISABLED": "false"})
-    with cleaned_up(run):
-        assert run.wait_exit(30) != 0
-    assert "LINGUA_NODE_TOKENS and LINGUA_CLIENT_API_KEYS" in run.output
-    assert not list(tmp_path.glob("*.ready.json"))  # nothing was started
+async def test_auth_asked_for_without_credentials_runs_with_generated_ones(
+    tmp_path: Path,
+) -> None:
+    run = LauncherRun.launcher(
+        tmp_path, "--ws-port", "0", "--gateways", "1", env={"LINGUA_AUTH_DISABLED": "false"}
+    )
+    with cleaned_up(run) as seen:
+        await asyncio.to_thread(run.wait_for, "press Ctrl-C")
+        seen.update(run.descendants())
+        credentials = orjson.loads((tmp_path / "stack.json").read_bytes())["credentials"]
+        assert credentials["auth_disabled"] is False
+        # The printed grpcurl line works as printed (the token comes from run/team.token)…
+        line = next(x for x in run.lines if x.startswith("lingua: team API  grpcurl"))
+        command = line.removeprefix("lingua: team API  ").strip()
+        assert grpcurl.call(command) == {}  # no job of tenant "local" yet
+        # …and without its token it is refused.
+        anonymous = command.replace(f'-H "authorization: Bearer $(cat {tmp_path}/team.token)" ', "")
+        assert anonymous != command
+        with pytest.raises(grpc.RpcError) as refused:
+            grpcurl.call(anonymous)
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        # The team's token opens nothing of the service-to-service API.
+        registry = f"127.0.0.1:{ports_of(tmp_path, 'registry')['grpc']}"
+        with pytest.raises(grpc.RpcError) as wrong_api:
+            grpcurl.call(
+                f'grpcurl -plaintext -H "authorization: Bearer {credentials["team_token"]}" '
+                f"{registry} lingua.registry.v1.RegistryService/ListNodes"
+            )
+        assert wrong_api.value.code() is grpc.StatusCode.PERMISSION_DENIED
+        # The gateway asks for the generated client key.
+        url = f"ws://127.0.0.1:{ports_of(tmp_path, 'gateway-0')['ws']}/ws/session"
+        with pytest.raises(InvalidStatus):
+            async with websockets.connect(url):
+                pass
+        async with websockets.connect(f"{url}?api_key={credentials['client_key']}") as ws:
+            assert ws.protocol.state.name == "OPEN"
+        os.kill(run.process.pid, signal.SIGTERM)
+        assert await asyncio.to_thread(run.wait_exit) == 0
+    # The credentials do not outlive the run.
+    assert not (tmp_path / "credentials.env").exists()
+    assert not (tmp_path / "team.token").exists()
 
 
 async def test_auth_asked_for_with_credentials_is_on(tmp_path: Path) -> None:

@@ -112,3 +112,25 @@ def test_answer_book_checks_the_translation_language() -> None:
     asr = payload.asr_text_for(audio)
     answer = book.on_message(_result(0, asr, "zh:" + asr), 1.0)
     assert answer is not None and answer.correct is False
+
+
+def test_check_holds_values_to_the_gateways_table_of_limits() -> None:
+    utterance = {
+        "type": "utterance",
+        "session_id": "sess-1",
+        "utterance_index": 0,
+        "manual_cut": True,
+        "src_lang": "zh",
+        "tgt_lang": "en",
+        "audio": "QUJD" * 10_000,  # base64 is bounded in bytes by the gateway, not here
+        "audio_format": "opus",
+        "sample_rate": 16000,
+    }
+    assert check("client_out", utterance, strict=True) == []
+    bad = {**utterance, "sample_rate": 2**32 - 1, "src_lang": "z" * 900, "session_id": "a b"}
+    problems = check("client_out", bad)
+    assert [p.split(":")[0] for p in problems] == [
+        "utterance.session_id",
+        "utterance.src_lang",
+        "utterance.sample_rate",
+    ]

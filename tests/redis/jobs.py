@@ -16,6 +16,7 @@ def new_job(
     gateway_id: str = "gw-a",
     max_attempts: int = 3,
     trace_parent: str = "",
+    tenant_id: str = "",
 ) -> NewJobRecord:
     return NewJobRecord(
         job_id=job_id,
@@ -26,7 +27,7 @@ def new_job(
         utterance_index=utterance_index,
         src_lang="zh",
         tgt_lang="en",
-        tenant_id="",
+        tenant_id=tenant_id,
         gateway_id=gateway_id,
         max_attempts=max_attempts,
         trace_parent=trace_parent,

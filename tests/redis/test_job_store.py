@@ -307,3 +307,27 @@ async def test_ending_a_waiting_job_arms_its_follow_up_and_tells_who_to_answer(
         await store.finish("j1", JobState.CANCELLED, now_ms=NOW + 2, follow_up_due_ms=NOW + 9)
         is None
     )
+
+
+async def test_a_tenants_jobs_are_indexed_with_their_creation_and_kept_within_retention(
+    store: RedisJobStore, redis_client: RedisClient, keys: Keys
+) -> None:
+    """The team API's ListJobs reads a tenant's own index (tenancy): written in the
+    creation's round trip, newest first, trimmed to the retention as jobs are added, and
+    gone a retention after the tenant's last job."""
+
+    async def created(job: str, tenant: str, at: int) -> None:
+        record = new_job(job, tenant_id=tenant, session_id="")
+        await store.create(record, now_ms=at, due_ms=at + 3000, first=None)
+
+    await created("old", "acme", NOW - 700_000)  # older than the retention (600 s)
+    await created("a1", "acme", NOW)
+    await created("g1", "globex", NOW + 1)
+    await created("a2", "acme", NOW + 2)
+    await created("none", "", NOW + 3)  # no tenant: no tenant index
+    assert await store.tenant_job_ids("acme", 2**62, 10) == [("a2", NOW + 2), ("a1", NOW)]
+    assert await store.tenant_job_ids("acme", NOW + 2, 10) == [("a1", NOW)]  # the next page
+    assert await store.tenant_job_ids("globex", 2**62, 10) == [("g1", NOW + 1)]
+    ttl = await redis_client.pttl(keys.tenant_jobs("acme"))
+    assert 0 < ttl <= 600_000
+    assert keys.tenant_jobs("acme").count("{") == 1  # one hash tag: one slot per tenant

@@ -210,3 +210,30 @@ async def test_a_job_created_again_after_a_loss_is_marked_again(
     hub.announced("j1")
     await hub.read_once()
     assert await kinds(watcher) == ["dispatched"]
+
+
+async def test_a_watcher_whose_caller_may_not_see_the_job_ends_as_if_it_did_not_exist(
+    redis_client: RedisClient, lua: LuaScripts, keys: Keys
+) -> None:
+    """Tenant scoping in the hub: the same read serves the job's own tenant and ends
+    another tenant's watch with the NOT_FOUND a missing job gets, on its first read."""
+    await create(lua, keys, "j1")
+    hub = hub_on(redis_client, lua, keys)
+    own = hub.watch("j1", lambda record: True)
+    other = hub.watch("j1", lambda record: False)
+    missing = hub.watch("no-such-job")
+    assert await hub.read_once() == 2
+    assert await kinds(own) == ["created"]
+    with pytest.raises(JobNotFound) as hidden:
+        await other.next()
+    with pytest.raises(JobNotFound) as gone:
+        await missing.next()
+    assert str(hidden.value).replace("j1", "X") == str(gone.value).replace("no-such-job", "X")
+    await assign(lua, keys, "j1", "n1", 1)
+    hub.announced("j1")
+    await hub.read_once()
+    assert await kinds(own) == ["dispatched"]
+    with pytest.raises(JobNotFound):  # nothing was handed to the other one after its end
+        await other.next()
+    for watcher in (own, other, missing):
+        hub.leave(watcher)

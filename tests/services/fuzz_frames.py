@@ -21,7 +21,14 @@ JSON_LEAVES = (
     | st.sampled_from([2**64, -(2**63) - 1, 10**30, 1e308, -0.0])
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=24)
+    # Past the bounds of the table of limits (lingua_common/limits.py): control
+    # characters, a separator in a tenant, shell in a format, a uint32 sample rate.
+    | st.sampled_from(["\x00", "a:b", "wav;$(reboot)", "zh-" * 20, 2**32 - 1])
 )
+# One of these at most per message, so that a message stays under the frame limit (a
+# bigger frame is closed with 1009, which the gateway's limits tests cover): a huge id or
+# language name, a list longer than any bound.
+HUGE_VALUES = st.sampled_from(["x" * 200_000, "l" * 600_000, ["zh"] * 20_000])
 JSON_VALUES = st.recursive(
     JSON_LEAVES,
     lambda children: (
@@ -49,10 +56,11 @@ def mutated(draw: st.DrawFn, goldens: dict[str, Message]) -> Message:
     target = message
     for step in path[:-1]:
         target = target[step]
-    if draw(st.booleans()):
+    action = draw(st.integers(0, 9))
+    if action < 5:
         del target[path[-1]]
     else:
-        target[path[-1]] = draw(JSON_VALUES)
+        target[path[-1]] = draw(HUGE_VALUES if action == 9 else JSON_VALUES)
     return message
 
 

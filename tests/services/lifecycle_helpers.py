@@ -36,7 +36,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], wait_s: float = 5.0) 
 async def get_node(suite: InProcessSuite, node_id: str) -> node_pb2.Node:
     async with grpc.aio.insecure_channel(grpc_address(suite.registry)) as channel:
         reply = await pb_grpc.RegistryServiceStub(channel).GetNode(
-            pb.GetNodeRequest(node_id=node_id)
+            pb.GetNodeRequest(node_id=node_id), metadata=suite.service_metadata
         )
         return reply.node
 

@@ -19,7 +19,7 @@ from lingua_common.errors import ERROR_CODE_METADATA_KEY
 from lingua_common.settings import RedisSettings
 from tests.peers import Peer, open_session, register_message, registered_node, utterance_message
 from tests.services.gateway_helpers import result_for
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, grpc_address, team_address
 from tools.launcher.redis_server import RedisServer
 
 ANSWERS = ("translation_result", "error", "missing_result")
@@ -75,7 +75,7 @@ async def test_with_the_pool_service_gone_jobs_are_placed_from_the_replica(
         await node.send(result_for(assign, node_id, f"t{index}"))
         got = await answer(client)
         assert (got["type"], got["utterance_index"]) == ("translation_result", index), got
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         submitted = await pb_grpc.DispatcherServiceStub(channel).SubmitJob(submit_request(1))
     assert submitted.job.state == job_pb2.JOB_STATE_DISPATCHED
     await node.close()
@@ -131,7 +131,7 @@ async def test_with_redis_gone_the_team_api_answers_unavailable_not_unknown(
     suite = await InProcessSuite(RedisSettings(url=own_redis.url), gateways=1).start()
     try:
         own_redis.kill()
-        async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+        async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
             stub = pb_grpc.DispatcherServiceStub(channel)
             calls = [
                 stub.SubmitJob(submit_request(3)),

@@ -12,7 +12,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from tests.peers import open_session, registered_node, utterance_message
 from tests.services.lifecycle_helpers import wait_status
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, team_address
 
 
 def submit_request(**overrides: object) -> pb.SubmitJobRequest:
@@ -48,7 +48,7 @@ async def test_submit_then_watch_to_the_result(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url())
     await wait_status(suite, node_id, "ready")
     await asyncio.sleep(0.2)
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         submitted = await stub.SubmitJob(submit_request())
         assert submitted.created
@@ -79,7 +79,7 @@ async def test_submit_then_watch_to_the_result(suite: InProcessSuite) -> None:
 
 
 async def test_bad_requests_and_unknown_jobs_get_proper_codes(suite: InProcessSuite) -> None:
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         for bad in (
             submit_request(audio=b""),
@@ -114,7 +114,7 @@ async def test_fail_fast_on_a_full_fleet_is_resource_exhausted(suite: InProcessS
     node, node_id = await registered_node(suite.ws_url())
     await wait_status(suite, node_id, "ready")
     await asyncio.sleep(0.2)
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         for i in range(4):
             await stub.SubmitJob(submit_request(request_id=f"fill-{i}"))
@@ -139,7 +139,7 @@ async def test_list_jobs_by_session_node_and_state(suite: InProcessSuite) -> Non
     )
     await node.send(result_for(assigns[0], node_id))  # utterance 0 (jobs arrive in any order)
     await client.expect("translation_result")
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         by_session = await stub.ListJobs(pb.ListJobsRequest(session_id=session_id, page_size=2))
         assert [j.utterance_index for j in by_session.jobs] == [0, 1]

@@ -22,7 +22,7 @@ from tests.services.gateway_helpers import (
     result_for,
     ui_event,
 )
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, grpc_address, team_address
 
 
 async def test_every_node_message_type(suite: InProcessSuite) -> None:
@@ -75,7 +75,7 @@ async def test_every_node_message_type(suite: InProcessSuite) -> None:
     # job_cancel (from the dispatcher API) and node_control (through the gateway's API).
     await client.send(utterance_message(session_id, 1, b"audio-1"))
     second = conforms("node_in", await node.expect("job_assign"))
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         await dispatcher_grpc.DispatcherServiceStub(channel).CancelJob(
             dispatcher_pb.CancelJobRequest(job_id=second["job_id"], reason="user stopped")
         )

@@ -1,11 +1,13 @@
 """Fuzzing both endpoints with hypothesis while a real session keeps working.
 
 Random JSON values, every inbound message type with one field (at any depth) deleted or
-replaced by a random value, huge numbers, deep nesting, junk text, binary frames and
-invalid UTF-8 go to a registered fuzz node and an initialised fuzz session. Meanwhile a
-real node answers every job and a real client keeps sending utterances: each must get
-its own correct translation, in order. Every message the fuzzed peers receive must
-follow the protocol, and none may be an INTERNAL_ERROR (a handler that blew up).
+replaced by a random value, huge numbers, huge strings and lists (past every bound of the
+table of limits), deep nesting, junk text, binary frames and invalid UTF-8 go to a
+registered fuzz node and an initialised fuzz session. Meanwhile a real node answers
+every job and a real client keeps sending utterances: each must get its own correct
+translation, in order. Every message the fuzzed peers receive must follow the protocol,
+none may be an INTERNAL_ERROR (a handler that blew up), every error's message stays
+short, and no log line grows with what was sent.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
+from lingua_common.logs import JsonFormatter
 from lingua_common.settings import RedisSettings
 from services.gateway.settings import RateLimit
 from tests.peers import Message, Peer, heartbeat_message, open_session, register_message
@@ -41,6 +45,22 @@ CLIENT_IN: dict[str, Message] = json.loads((GOLDEN / "client_in.json").read_text
 # node id taken over (4001) or gone (4002) after a fuzzed re-registration or drain, a
 # fuzzed registration refused (1008, PROTOCOL.md: the error frame, then the close).
 ALLOWED_CLOSES = {1007, 1008, 4001, 4002}
+# An error names the field and shows a short prefix of the bad value; a log line does
+# not grow with what a peer sent either.
+MAX_ERROR_MESSAGE = 512
+MAX_LOG_LINE = 4096
+
+
+class LongestLogLine(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter("fuzz"))
+        self.longest = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        if len(line) > len(self.longest):
+            self.longest = line
 
 
 def answer(assign: Message, node_id: str) -> Message:
@@ -80,6 +100,8 @@ class FuzzWorld:
     def check(self, direction: str, message: Message) -> None:
         conforms("node_in" if direction == "node" else "client_in", message)
         assert not (message["type"] == "error" and message["code"] == "INTERNAL_ERROR"), message
+        if message["type"] == "error":
+            assert len(message["message"]) <= MAX_ERROR_MESSAGE, message["message"][:300]
         self.received.append(message)
 
     async def reopen_node(self) -> None:
@@ -136,6 +158,8 @@ async def world(single_redis_settings: RedisSettings) -> AsyncIterator[FuzzWorld
     unlimited = limits(
         node_rate=RateLimit(per_s=0, burst=0), session_rate=RateLimit(per_s=0, burst=0)
     )
+    log = LongestLogLine()
+    logging.getLogger().addHandler(log)
     async with running_suite(single_redis_settings, limits=unlimited) as suite:
         worker, worker_id = await ready_node(suite)
         client, client_session = await open_session(suite.ws_url())
@@ -164,6 +188,8 @@ async def world(single_redis_settings: RedisSettings) -> AsyncIterator[FuzzWorld
         )
         for peer in (worker, client, fuzz.node, fuzz.session):
             await peer.close()
+    logging.getLogger().removeHandler(log)
+    assert len(log.longest) <= MAX_LOG_LINE, log.longest[:2000]
 
 
 async def send_frames(peer: Peer, batch: list[Frame]) -> bool:

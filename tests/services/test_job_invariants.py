@@ -31,7 +31,7 @@ from lingua_common.keys import Keys
 from lingua_common.redis_client import connect
 from lingua_common.settings import RedisSettings
 from tests.peers import Peer, heartbeat_message, open_session, register_message, utterance_message
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, team_address
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -225,7 +225,7 @@ async def test_invariants_hold_over_random_interleavings(
         world.nodes[node_id] = await connect_node(suite.ws_url(), node_id)
     await asyncio.sleep(0.3)
     world.client, world.session_id = await open_session(suite.ws_url())
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         for action in steps:
             await step(world, action, stub)

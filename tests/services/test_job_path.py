@@ -15,7 +15,7 @@ from lingua_common.redis_client import connect
 from tests.peers import open_session, registered_node, utterance_message
 from tests.services.gateway_helpers import result_for
 from tests.services.lifecycle_helpers import eventually
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, team_address
 
 
 async def running_slots(suite: InProcessSuite, node_id: str) -> int:
@@ -138,7 +138,7 @@ async def test_concurrent_submissions_of_one_request_dispatch_once(
         sample_rate=16000,
         pipeline=job_pb2.Pipeline(use_asr=True, use_nmt=True),
     )
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         replies = await asyncio.gather(*(stub.SubmitJob(request) for _ in range(10)))
     assert sum(r.created for r in replies) == 1
@@ -159,7 +159,7 @@ async def test_get_job_and_cancel_from_the_api(suite: InProcessSuite) -> None:
     client, session_id = await open_session(suite.ws_url(1))
     await client.send(utterance_message(session_id, 0, b"cancel me"))
     assign = await node.expect("job_assign")
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         job = (await stub.GetJob(pb.GetJobRequest(job_id=assign["job_id"]))).job
         assert (job.state, job.node_id) == (job_pb2.JOB_STATE_DISPATCHED, node_id)

@@ -16,7 +16,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from tests.metrics_scrape import Samples, scrape
 from tests.peers import Message, Peer, open_session, utterance_message
 from tests.services.gateway_helpers import ready_node, result_for
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, team_address
 
 FINAL_STATES = ("completed", "failed", "cancelled")
 NODE_SKIP = ("ui_event", "job_cancel")
@@ -122,7 +122,7 @@ async def test_job_counters_add_up_through_waits_refusals_cancels_and_failovers(
     # A running job is cancelled through the API.
     await client.send(utterance_message(session_id, 5, b"cancel me"))
     cancelled = await node_a.expect("job_assign")
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         await stub.CancelJob(pb.CancelJobRequest(job_id=cancelled["job_id"], reason="test"))
     assert (await client.expect("error"))["code"] == "JOB_CANCELLED"

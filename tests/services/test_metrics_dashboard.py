@@ -25,7 +25,7 @@ from lingua_common.settings import RedisSettings
 from tests.deploy.manifests import DASHBOARD_FILE
 from tests.metrics_scrape import Samples, scrape
 from tests.promql import is_target_label, metric_name, selectors, unknown_series
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, grpc_address, team_address
 
 # Grafana's own variables, as Grafana substitutes them before Prometheus sees a query.
 GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
@@ -72,7 +72,7 @@ async def exported(single_redis_settings: RedisSettings) -> AsyncIterator[Sample
         for app in suite.apps:
             async with grpc.aio.insecure_channel(grpc_address(app)) as channel:
                 await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
-        async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+        async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
             submitted = await dgrpc.DispatcherServiceStub(channel).SubmitJob(
                 dpb.SubmitJobRequest(
                     request_id="dashboard/1",

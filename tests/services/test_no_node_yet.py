@@ -17,7 +17,7 @@ from lingua_common.settings import RedisSettings
 from tests.peers import Peer, heartbeat_message, open_session, register_message, utterance_message
 from tests.services.gateway_helpers import ready_node, result_for
 from tests.services.lifecycle_helpers import eventually
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, team_address
 
 NO_NODE_WAIT_MS = 1_500
 # Pairs nobody else in the suite serves: a job for one can only go to the new node.
@@ -38,7 +38,7 @@ async def test_a_job_waits_for_the_first_node_of_its_pair(suite: InProcessSuite)
     await client.send(utterance_message(session_id, 0, b"konnichiwa", "ja", "ko"))
 
     async def waiting() -> bool:  # the job found nobody and waits
-        async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+        async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
             reply = await pb_grpc.DispatcherServiceStub(channel).ListJobs(
                 pb.ListJobsRequest(session_id=session_id)
             )

@@ -12,7 +12,7 @@ from lingua.registry.v1 import registry_service_pb2 as registry_pb
 from lingua.registry.v1 import registry_service_pb2_grpc as registry_grpc
 from lingua_common.rpc_metrics import RPC_BUCKETS_S
 from tests.metrics_scrape import scrape
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, grpc_address, team_address
 
 REGISTRY = "lingua.registry.v1.RegistryService"
 DISPATCHER = "lingua.dispatcher.v1.DispatcherService"
@@ -29,7 +29,7 @@ async def test_unary_calls_are_timed_and_counted_by_method_and_code(
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await stub.GetNode(registry_pb.GetNodeRequest(node_id="no-such-node"))
     assert missing.value.code() is grpc.StatusCode.NOT_FOUND
-    async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         with pytest.raises(grpc.aio.AioRpcError):
             await dispatcher_grpc.DispatcherServiceStub(channel).GetJob(
                 dispatcher_pb.GetJobRequest(job_id="no-such-job")

@@ -25,7 +25,7 @@ from services.gateway.groups import GroupSettings, Playback, RedisGroupStore
 from tests.peers import Peer, utterance_message
 from tests.services import golden_replay
 from tests.services.gateway_helpers import conforms, ready_node, result_for, running_suite
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, team_address
 
 GOLDEN = Path(__file__).parent / "golden" / "two_way_conversation.json"
 BOTH_WAYS = (("zh", "en"), ("en", "zh"))
@@ -112,7 +112,7 @@ async def test_utterance_messages_with_auto_go_to_a_node_serving_both_ways(
 
 async def test_submit_job_takes_the_two_way_mode(two_gateways: InProcessSuite) -> None:
     node, node_id = await ready_node(two_gateways, 0, pairs=BOTH_WAYS)
-    async with grpc.aio.insecure_channel(grpc_address(two_gateways.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(two_gateways.dispatcher)) as channel:
         stub = dispatcher_grpc.DispatcherServiceStub(channel)
         submitted = await stub.SubmitJob(
             dispatcher_pb.SubmitJobRequest(

@@ -26,7 +26,7 @@ from services.gateway.settings import RateLimit
 from tests.peers import Peer, open_session, utterance_message
 from tests.services.gateway_helpers import limits, ready_node, result_for
 from tests.services.test_dispatcher_api import submit_request
-from tests.suite import InProcessSuite, grpc_address
+from tests.suite import InProcessSuite, team_address
 from tools.launcher.redis_server import RedisServer
 
 JOBS = 1_000
@@ -93,7 +93,7 @@ async def scale_suite(watch_settings: RedisSettings) -> AsyncIterator[InProcessS
 
 @pytest.fixture
 def channels(scale_suite: InProcessSuite) -> Iterator[list[grpc.aio.Channel]]:
-    address = grpc_address(scale_suite.dispatcher)
+    address = team_address(scale_suite.dispatcher)
     opened = [grpc.aio.insecure_channel(address) for _ in range(CHANNELS)]
     yield opened
     # Closed by the test (in its loop); this only checks nothing was left open.
@@ -206,7 +206,7 @@ async def watching_a_dispatched_job(redis: RedisSettings, **dispatcher: Any) -> 
     suite = await InProcessSuite(redis, dispatcher_overrides=dispatcher).start()
     try:
         peer, _node_id = await ready_node(suite)
-        async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+        async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
             stub = pb_grpc.DispatcherServiceStub(channel)
             job = (await stub.SubmitJob(submit_request())).job
             await peer.expect("job_assign")
@@ -230,7 +230,7 @@ async def test_announcements_alone_bring_a_watched_jobs_events(
     ).start()
     try:
         peer, node_id = await ready_node(suite)
-        async with grpc.aio.insecure_channel(grpc_address(suite.dispatcher)) as channel:
+        async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
             stub = pb_grpc.DispatcherServiceStub(channel)
             job = (await stub.SubmitJob(submit_request())).job
             assign = await peer.expect("job_assign")

@@ -4,10 +4,12 @@ and what the environment passes to the services."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
 from lingua_common.env import SettingsError
+from lingua_common.operator_auth import TokenTable
 from tools.launcher.backoff import RestartBackoff
 from tools.launcher.environment import ignored_wiring, inherited_env, launch_env
 from tools.launcher.ports import port_is_free
@@ -93,27 +95,40 @@ def test_auth_is_off_by_default_for_the_local_run() -> None:
     assert launch.services["LINGUA_AUTH_DISABLED"] == "true"
 
 
-def test_auth_asked_for_without_credentials_is_refused_naming_them() -> None:
-    with pytest.raises(SettingsError) as both:
-        launch_env({"LINGUA_AUTH_DISABLED": "false"})
-    assert "LINGUA_NODE_TOKENS and LINGUA_CLIENT_API_KEYS" in str(both.value)
-    with pytest.raises(SettingsError) as one:
-        launch_env({"LINGUA_AUTH_DISABLED": "false", "LINGUA_NODE_TOKENS": "tok"})
-    assert "LINGUA_CLIENT_API_KEYS" in str(one.value)
-    assert "LINGUA_NODE_TOKENS" not in str(one.value)
-
-
-def test_auth_asked_for_with_credentials_is_on_for_every_service() -> None:
-    launch = launch_env(
-        {
-            "LINGUA_AUTH_DISABLED": "no",
-            "LINGUA_NODE_TOKENS": "tok1,tok2",
-            "LINGUA_CLIENT_API_KEYS": "key1:acme",
-        }
-    )
+def test_credentials_not_given_are_generated_for_the_run(tmp_path: Path) -> None:
+    launch = launch_env({"LINGUA_AUTH_DISABLED": "false", "LINGUA_NODE_TOKENS": "tok"})
     assert launch.auth_on
-    assert launch.services["LINGUA_AUTH_DISABLED"] == "false"
-    assert (launch.node_token, launch.client_key) == ("tok1", "key1")
+    services = launch.services
+    # Given ones are kept; the others are generated, and every service gets them.
+    assert services["LINGUA_NODE_TOKENS"] == "tok" and launch.node_token == "tok"
+    assert len(services["LINGUA_SERVICE_TOKEN"]) >= 32
+    assert launch.client_key and services["LINGUA_CLIENT_API_KEYS"] == launch.client_key
+    table = TokenTable.parse(services["LINGUA_TEAM_TOKENS"])
+    team_token, tenant = launch.credentials.team
+    assert tenant == "local" and table.lookup(team_token).tenant == "local"  # type: ignore[union-attr]
+    assert table.lookup(launch.credentials.operator_token).operator  # type: ignore[union-attr]
+    # Another run, other secrets.
+    assert launch_env({}).services["LINGUA_SERVICE_TOKEN"] != services["LINGUA_SERVICE_TOKEN"]
+    # Written for the user only, and for the `lingua` command.
+    launch.credentials.write(tmp_path)
+    env_file = tmp_path / "credentials.env"
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    assert f"LINGUA_API_TOKEN={team_token}\n" in env_file.read_text()
+    assert (tmp_path / "team.token").read_text() == team_token + "\n"
+    tools = launch.credentials.for_tools(auth_disabled=False)
+    assert tools["api_token"] == launch.credentials.operator_token
+    assert tools["service_token"] == services["LINGUA_SERVICE_TOKEN"]
+    launch.credentials.remove(tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_malformed_or_retired_credentials_are_refused_naming_them() -> None:
+    with pytest.raises(SettingsError, match="LINGUA_CLIENT_API_KEYS"):
+        launch_env({"LINGUA_AUTH_DISABLED": "false", "LINGUA_CLIENT_API_KEYS": ":acme"})
+    with pytest.raises(SettingsError, match="LINGUA_TEAM_TOKENS"):
+        launch_env({"LINGUA_TEAM_TOKENS": "no-tenant"})
+    with pytest.raises(SettingsError, match="LINGUA_TEAM_TOKENS"):
+        launch_env({"LINGUA_CONSOLE_TOKENS": "x:*"})
 
 
 def test_a_malformed_auth_switch_is_refused() -> None:

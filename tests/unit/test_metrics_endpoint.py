@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import Gauge
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from lingua_common.api_auth import ApiAuthSettings
 from lingua_common.grpc_app import ServiceApp
 from lingua_common.metrics import service as metrics_service
 from lingua_common.metrics.endpoint import MAX_REQUEST_BYTES, MetricsEndpoint
@@ -24,6 +25,8 @@ from services.gateway.settings import GatewaySettings
 from services.pool.settings import PoolSettings
 from services.registry.settings import RegistrySettings
 from tests.metrics_scrape import Samples, http_get, http_request, scrape
+
+OPEN_AUTH = ApiAuthSettings(disabled=True)
 
 
 @pytest.fixture
@@ -167,7 +170,7 @@ async def test_the_app_serves_metrics_on_its_port_and_reports_it(tmp_path: Path)
     ready = tmp_path / "ready.json"
     app = ServiceApp(
         "probe",
-        ServerSettings(metrics_port=0, ready_file=str(ready), shutdown_grace_s=0.1),
+        ServerSettings(metrics_port=0, ready_file=str(ready), shutdown_grace_s=0.1, auth=OPEN_AUTH),
     )
     await app.start()
     try:
@@ -181,7 +184,7 @@ async def test_the_app_serves_metrics_on_its_port_and_reports_it(tmp_path: Path)
 
 
 async def test_a_negative_metrics_port_opens_no_listener() -> None:
-    app = ServiceApp("quiet", ServerSettings(metrics_port=-1, shutdown_grace_s=0.1))
+    app = ServiceApp("quiet", ServerSettings(metrics_port=-1, shutdown_grace_s=0.1, auth=OPEN_AUTH))
     await app.start()
     try:
         assert "metrics" not in app.ports
@@ -204,7 +207,9 @@ def test_every_service_reads_its_metrics_port_from_the_environment() -> None:
 
 
 async def test_redis_errors_are_counted_in_calls_and_in_background_loops() -> None:
-    app = ServiceApp("failing", ServerSettings(metrics_port=0, shutdown_grace_s=0.1))
+    app = ServiceApp(
+        "failing", ServerSettings(metrics_port=0, shutdown_grace_s=0.1, auth=OPEN_AUTH)
+    )
 
     async def call(request: bytes, context: object) -> bytes:
         raise RedisConnectionError("redis is down")

@@ -78,8 +78,8 @@ def test_token_table_maps_tokens_to_tenants_and_star_to_operators() -> None:
     assert acme.may_see_tenant("acme") and not acme.may_see_tenant("globex")
     assert table.lookup("with:colon").tenant == "globex"  # type: ignore[union-attr]
     assert table.lookup("t2") is None and table.lookup("") is None
-    for bad in ("justtoken", ":acme", "tok:"):
-        with pytest.raises(SettingsError, match="LINGUA_CONSOLE_TOKENS"):
+    for bad in ("justtoken", ":acme", "tok:", "tok:a b", "tok:a\x00"):
+        with pytest.raises(SettingsError, match="LINGUA_TEAM_TOKENS"):
             TokenTable.parse(bad)
 
 
@@ -87,9 +87,25 @@ def test_console_auth_refuses_to_start_with_nobody_allowed() -> None:
     with pytest.raises(SettingsError, match="nobody could use the console"):
         ConsoleAuth.from_env({})
     assert ConsoleAuth.from_env({"LINGUA_AUTH_DISABLED": "true"}).principal("").operator  # type: ignore[union-attr]
-    auth = ConsoleAuth.from_env({"LINGUA_CONSOLE_TOKENS": "x:acme"})
+    auth = ConsoleAuth.from_env({"LINGUA_TEAM_TOKENS": "x:acme"})
     assert auth.principal("x").tenant == "acme"  # type: ignore[union-attr]
     assert auth.principal("y") is None
+    # The console takes the team tokens: the old variable is refused, not ignored.
+    with pytest.raises(SettingsError, match="LINGUA_TEAM_TOKENS"):
+        ConsoleAuth.from_env({"LINGUA_CONSOLE_TOKENS": "x:acme", "LINGUA_AUTH_DISABLED": "1"})
+
+
+def test_console_reads_the_team_tokens_from_a_mounted_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "team-tokens"
+    secret.write_text("x:acme,op:*\n")
+    auth = ConsoleAuth.from_env({"LINGUA_TEAM_TOKENS_FILE": str(secret)})
+    assert auth.principal("op").operator  # type: ignore[union-attr]
+    with pytest.raises(SettingsError, match="not both"):
+        ConsoleAuth.from_env(
+            {"LINGUA_TEAM_TOKENS_FILE": str(secret), "LINGUA_TEAM_TOKENS": "y:acme"}
+        )
+    with pytest.raises(SettingsError, match="cannot read"):
+        ConsoleAuth.from_env({"LINGUA_TEAM_TOKENS_FILE": str(tmp_path / "missing")})
 
 
 def test_call_credentials_send_the_token_of_each_api() -> None:
@@ -101,6 +117,10 @@ def test_call_credentials_send_the_token_of_each_api() -> None:
     assert credentials.metadata("team") == (("authorization", "Bearer team"),)
     assert credentials.metadata("service") == (("authorization", "Bearer svc"),)
     assert CallCredentials().metadata("team") == ()
+    # Without a team token the service credential (an operator there) is presented.
+    assert CallCredentials(service_token="svc").metadata("team") == (
+        ("authorization", "Bearer svc"),
+    )
     assert bearer_token("Bearer  abc ") == "abc" and bearer_token("Basic abc") == ""
 
 

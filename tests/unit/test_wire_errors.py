@@ -192,8 +192,11 @@ def test_empty_languages_are_refused(kind):
 def test_the_largest_valid_values_are_accepted():
     chunk = client_in.parse_audio_chunk(mutated("audio_chunk", ("seq",), 2**64 - 1), 1024)
     assert chunk.seq == 2**64 - 1
-    spec = PARSERS["utterance"](mutated("utterance", ("sample_rate",), 2**32 - 1))
-    assert isinstance(spec, job_pb2.JobSpec) and spec.sample_rate == 2**32 - 1
+    spec = PARSERS["utterance"](mutated("utterance", ("sample_rate",), 192_000))
+    assert isinstance(spec, job_pb2.JobSpec) and spec.sample_rate == 192_000
+    # A uint32 is not a sample rate (the table of limits: 8 kHz .. 192 kHz).
+    with pytest.raises(WireError, match=r"'sample_rate' must be within 8000\.\.192000"):
+        PARSERS["utterance"](mutated("utterance", ("sample_rate",), 2**32 - 1))
     result = node_in.parse_job_result(mutated("job_result", ("node_completed_at_ms",), 2**63 - 1))
     assert result.result.node_completed_at_ms == 2**63 - 1
 

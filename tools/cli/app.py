@@ -82,7 +82,8 @@ def options(
     ] = "",
     pool: Annotated[str, typer.Option(help="Pool gRPC address (env LINGUA_POOL_ADDRESS)")] = "",
     dispatcher: Annotated[
-        str, typer.Option(help="Dispatcher gRPC address (env LINGUA_DISPATCHER_ADDRESS)")
+        str,
+        typer.Option(help="The dispatcher's team API address (env LINGUA_DISPATCHER_TEAM_ADDRESS)"),
     ] = "",
     metrics_url: Annotated[
         list[str] | None,

@@ -11,6 +11,9 @@ from lingua_common.operator_auth import CallCredentials
 from lingua_common.ops.client import Endpoints
 from tools import discovery
 
+# The dispatcher's team API (the only dispatcher API a tool calls).
+TEAM_ADDRESS = "LINGUA_DISPATCHER_TEAM_ADDRESS"
+
 
 class CliError(Exception):
     """A usage or configuration problem; str() is the one line the user sees."""
@@ -50,7 +53,7 @@ def resolve(flags: Flags, env: Mapping[str, str], cwd: Path) -> CliConfig:
         [
             flags.registry or env.get("LINGUA_REGISTRY_ADDRESS"),
             flags.pool or env.get("LINGUA_POOL_ADDRESS"),
-            flags.dispatcher or env.get("LINGUA_DISPATCHER_ADDRESS"),
+            flags.dispatcher or env.get(TEAM_ADDRESS),
         ]
     )
     named = flags.stack_file or env.get("LINGUA_STACK_FILE", "")
@@ -63,7 +66,10 @@ def resolve(flags: Flags, env: Mapping[str, str], cwd: Path) -> CliConfig:
             raise CliError(str(error)) from None
 
     def pick(flag: str, env_name: str, service: str) -> str:
-        value = flag or env.get(env_name, "") or (stack.grpc_target(service) if stack else "")
+        found = ""
+        if stack:
+            found = stack.team_target() if service == "dispatcher" else stack.grpc_target(service)
+        value = flag or env.get(env_name, "") or found
         if not value:
             raise CliError(
                 f"no {service} address: pass --{service}, set {env_name}, "
@@ -74,7 +80,7 @@ def resolve(flags: Flags, env: Mapping[str, str], cwd: Path) -> CliConfig:
     endpoints = Endpoints(
         registry=pick(flags.registry, "LINGUA_REGISTRY_ADDRESS", "registry"),
         pool=pick(flags.pool, "LINGUA_POOL_ADDRESS", "pool"),
-        dispatcher=pick(flags.dispatcher, "LINGUA_DISPATCHER_ADDRESS", "dispatcher"),
+        dispatcher=pick(flags.dispatcher, TEAM_ADDRESS, "dispatcher"),
     )
     local = stack.credentials if stack else {}
     credentials = CallCredentials(

@@ -4,6 +4,11 @@ Type names: str, int, uint (>= 0), attempt (>= 1), bool, true (a flag omitted wh
 false), num, obj, any (any non-null), "enum:a|b|c", [T] an array of T, and a
 capitalised name for a struct below. A trailing "?" marks an optional field;
 "str|null" permits an explicit null (node_register.node_id on first connect).
+
+Beyond the types, every value is held to the table of limits by its field's name, as the
+gateway's validators (services/gateway/wire/) hold it: lingua_common/limits.py (ids,
+language codes, sample rates, audio formats, text and list lengths); schema.py applies
+it, so this mirror and the gateway cannot drift apart on bounds.
 """
 
 from __future__ import annotations

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from lingua_common import limits
 from tools.fleet.protocol_spec import MESSAGES, STRUCTS, Direction, Spec
 
 # Structs that may carry fields the protocol does not list (agents send e.g. `devices`).
 _OPEN_STRUCTS = frozenset({"CapabilityByType"})
+# Audio as base64: bounded in bytes by the gateway (LINGUA_MAX_AUDIO_BYTES), not as text.
+BASE64_FIELDS = frozenset({"audio", "tts_audio", "payload"})
 
 
 def check(direction: Direction, message: dict[str, Any], strict: bool = False) -> list[str]:
@@ -55,7 +58,7 @@ def _check_value(path: str, value: Any, type_spec: str, strict: bool) -> list[st
         if not isinstance(value, list):
             return [f"{path}: expected an array, got {type(value).__name__}"]
         inner = type_spec[1:-1]
-        problems: list[str] = []
+        problems: list[str] = _within_limits(limits.check_list, path, len(value))
         for i, item in enumerate(value):
             problems += _check_value(f"{path}[{i}]", item, inner, strict)
         return problems
@@ -71,6 +74,19 @@ def _check_value(path: str, value: Any, type_spec: str, strict: bool) -> list[st
         return []
     if not _PRIMITIVES[type_spec](value):
         return [f"{path}: expected {type_spec}, got {value!r}"]
+    if isinstance(value, str) and path.rsplit(".", 1)[-1] not in BASE64_FIELDS:
+        return _within_limits(limits.check_string, path, value)
+    if _is_int(value):
+        return _within_limits(limits.check_int, path, value)
+    return []
+
+
+def _within_limits(check: Callable[[str, Any], None], path: str, value: Any) -> list[str]:
+    """The gateway holds every field to the table of limits (by its name), so does this."""
+    try:
+        check(path, value)
+    except limits.LimitError as error:
+        return [f"{path}: {error.problem}"]
     return []
 
 

@@ -8,7 +8,9 @@ print the translated results live. Ctrl-C or SIGTERM (to the launcher or to make
 process group) stops everything; no child can outlive the launcher.
 
 Every LINGUA_* variable of the environment reaches every service (except the ports and
-addresses the launcher sets). Authentication is off unless LINGUA_AUTH_DISABLED=false.
+addresses the launcher sets). Authentication is off unless LINGUA_AUTH_DISABLED=false;
+either way the run has credentials (generated unless given), written to the run
+directory and printed with a grpcurl line for the team API.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 from pathlib import Path
 
 from lingua_common.env import SettingsError
+from tools.launcher.credentials import ENV_FILE, TEAM_TOKEN_FILE, LocalCredentials
 from tools.launcher.discovery_file import remove_stack_file, write_stack_file
 from tools.launcher.environment import LaunchEnv, ignored_wiring, launch_env
 from tools.launcher.ports import port_is_free
@@ -42,6 +45,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="WebSocket port of the first gateway (0: any free port)",
     )
     parser.add_argument("--gateways", type=int, default=2, help="gateway replicas")
+    parser.add_argument(
+        "--team-port",
+        type=int,
+        default=50055,
+        help="the dispatcher's team API port (DispatcherService; 0: any free port)",
+    )
     parser.add_argument(
         "--console-port", type=int, default=8090, help="the console's HTTP port (0: any free port)"
     )
@@ -108,6 +117,11 @@ def main(argv: list[str] | None = None) -> None:
             f"lingua: port {args.ws_port} is in use; choose another with "
             f"`make up WS_PORT=<port>` (or --ws-port)"
         )
+    if args.team_port and not port_is_free(args.team_port):
+        sys.exit(
+            f"lingua: port {args.team_port} (the team API) is in use; choose another with "
+            f"`make up TEAM_PORT=<port>` (or --team-port)"
+        )
     if args.console_port and not port_is_free(args.console_port):
         sys.exit(
             f"lingua: port {args.console_port} (the console) is in use; choose another with "
@@ -121,8 +135,10 @@ def main(argv: list[str] | None = None) -> None:
         redis_cluster=args.cluster,
         gateway_ws_ports=(args.ws_port, *([0] * (args.gateways - 1))),
         console_http_ports=(args.console_port,),
+        team_ports=(args.team_port,),
         run_dir=args.run_dir,
         env=env,
+        credentials=launch.credentials,
     )
     stack = Stack(config)
     # Until the loop handles them, INT and TERM interrupt the start (which then stops
@@ -131,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"lingua: starting (logs in {stack.run_dir})", flush=True)
         print(_auth_line(launch), flush=True)
+        launch.credentials.write(stack.run_dir)
         stack.start()
         # For the `lingua` command: where everything is (removed again on the way out).
         write_stack_file(stack)
@@ -142,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         _ignore_stop_signals()
         remove_stack_file(stack)
+        LocalCredentials.remove(stack.run_dir)
         codes = stack.stop()
         failed = {name: code for name, code in codes.items() if code not in (0, None)}
         print("lingua: stopped" + (f" (non-zero exits: {failed})" if failed else ""), flush=True)
@@ -156,17 +174,39 @@ def _ignore_stop_signals() -> None:
 
 def _auth_line(launch: LaunchEnv) -> str:
     if launch.auth_on:
-        return (
-            "lingua: authentication on (LINGUA_NODE_TOKENS, LINGUA_CLIENT_API_KEYS); "
-            f"console operator token: {launch.console_token}"
+        return "lingua: authentication on: every API and socket asks for its credentials"
+    return (
+        "lingua: authentication off for this local run (LINGUA_AUTH_DISABLED=false: on); "
+        "a team token presented still limits its caller to its tenant"
+    )
+
+
+def _print_credentials(stack: Stack) -> None:
+    """How to use this run's credentials (all of them are in run/credentials.env)."""
+    credentials = stack.credentials
+    team_token, tenant = credentials.team
+    env_file = stack.run_dir / ENV_FILE
+    print(f"lingua: credentials in {env_file} (`set -a; . {env_file}` exports them)")
+    if team_token:
+        print(f"lingua: team token (tenant {tenant}): {team_token}")
+    if credentials.operator_token:
+        print(f"lingua: operator token (console sign-in, tenant *): {credentials.operator_token}")
+    if team_token:
+        token_file = stack.run_dir / TEAM_TOKEN_FILE
+        print(
+            "lingua: team API  grpcurl -plaintext -H "
+            f'"authorization: Bearer $(cat {token_file})" '
+            f"-d '{{\"page_size\": 5}}' {stack.team_address} "
+            "lingua.dispatcher.v1.DispatcherService/ListJobs"
         )
-    return "lingua: authentication off for this local run (LINGUA_AUTH_DISABLED=false: on)"
 
 
 def _print_endpoints(stack: Stack) -> None:
     print(f"lingua: redis     {stack.redis_url}")
     for name, service in [(s.name, s) for s in stack.services]:
         extra = f"  ws://127.0.0.1:{service.ports['ws']}" if "ws" in service.ports else ""
+        if "team" in service.ports:
+            extra += f"  team API 127.0.0.1:{service.ports['team']}"
         if "metrics" in service.ports:
             extra += f"  metrics http://127.0.0.1:{service.ports['metrics']}/metrics"
         print(f"lingua: {name:<12} grpc 127.0.0.1:{service.ports['grpc']}{extra}")
@@ -174,6 +214,7 @@ def _print_endpoints(stack: Stack) -> None:
     print(f"lingua: ready — nodes connect to {first}/ws/node, clients to {first}/ws/session")
     for url in stack.console_urls:
         print(f"lingua: console   {url}/  (live nodes, pools, load; drain and cancel)")
+    _print_credentials(stack)
     print(
         "lingua: try       .venv/bin/lingua nodes   (also: pools, jobs, top, "
         "submit FILE.wav --from zh --to en; --help)"

@@ -16,6 +16,7 @@ def _entry(service: ServiceProcess) -> discovery.ServiceEntry:
     return discovery.ServiceEntry(
         name=service.name,
         grpc=service.grpc_address if "grpc" in ports else "",
+        team=f"127.0.0.1:{ports['team']}" if "team" in ports else "",
         metrics=f"http://127.0.0.1:{ports['metrics']}/metrics" if "metrics" in ports else "",
         ws=f"ws://127.0.0.1:{ports['ws']}" if "ws" in ports else "",
         http=f"http://127.0.0.1:{ports['http']}" if "http" in ports else "",
@@ -31,20 +32,13 @@ def write_stack_file(stack: Stack) -> Path:
     for service in stack.services:
         kind = service.module.rsplit(".", 1)[-1]
         services.setdefault(kind, []).append(_entry(service))
-    auth_disabled = stack.config.env.get("LINGUA_AUTH_DISABLED", "true") == "true"
     path = stack_file_path(stack)
     discovery.write(
         path,
         launcher_pid=os.getpid(),
         redis_url=stack.redis_url,
         services=services,
-        # Local credentials: none while the gRPC APIs take none (issue 15 adds them).
-        credentials={
-            "auth_disabled": auth_disabled,
-            "service_token": "",
-            "api_token": "",
-            "console_token": "",
-        },
+        credentials=stack.credentials.for_tools(stack.auth_disabled),
     )
     return path
 

@@ -4,18 +4,19 @@ Every `LINGUA_*` variable passes through to every service, except the ones that 
 the local stack together (ports, addresses, the Redis URL, replica ids, ready files):
 the launcher sets those itself, one value per replica. Authentication is the one
 default the launcher changes: off for the local demo unless the environment says
-`LINGUA_AUTH_DISABLED=false`, in which case it is really on, or the launcher refuses
-to start and names the credentials that are missing.
+`LINGUA_AUTH_DISABLED=false`, in which case it is really on. Either way the run has
+credentials: the environment's, or generated ones (credentials.py).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lingua_common.env import SettingsError, env_bool
+from lingua_common.operator_auth import TokenTable
 from services.gateway.settings import AuthSettings
+from tools.launcher.credentials import LocalCredentials
 
 PREFIX = "LINGUA_"
 WIRING = frozenset(
@@ -28,6 +29,8 @@ WIRING = frozenset(
         "LINGUA_POOL_ADDRESS",
         "LINGUA_REGISTRY_ADDRESS",
         "LINGUA_DISPATCHER_ADDRESS",
+        "LINGUA_DISPATCHER_TEAM_ADDRESS",
+        "LINGUA_TEAM_PORT",
         "LINGUA_GATEWAY_ID",
         "LINGUA_READY_FILE",
     }
@@ -51,44 +54,40 @@ class LaunchEnv:
     # LINGUA_* settings for every service (the stack's defaults yield to these).
     services: dict[str, str]
     auth_on: bool
-    node_token: str | None
-    client_key: str | None
-    # The console's operator token when auth is on (generated unless one was given).
-    console_token: str | None = None
+    # This run's credentials (given by the environment, else generated).
+    credentials: LocalCredentials
+
+    @property
+    def node_token(self) -> str | None:
+        """What the demo fleet's nodes present when authentication is on."""
+        return self.credentials.node_token if self.auth_on else None
+
+    @property
+    def client_key(self) -> str | None:
+        return self.credentials.client_key if self.auth_on else None
 
 
 def launch_env(environ: Mapping[str, str]) -> LaunchEnv:
-    """The services' LINGUA_* settings from the environment, auth defaulting to off.
+    """The services' LINGUA_* settings from the environment, auth defaulting to off, and
+    the run's credentials (tools/launcher/credentials.py): every one the environment does
+    not give is generated, so the stack starts with authentication on or off alike.
 
-    Raises SettingsError (naming the variables) when auth is asked for without the
-    credentials the gateway needs, so nothing starts half-configured.
+    Raises SettingsError (naming the variable) for a malformed setting, so nothing
+    starts half-configured.
     """
     passed = {
         name: value
         for name, value in environ.items()
         if name.startswith(PREFIX) and name not in WIRING
     }
+    if passed.get(CONSOLE_TOKENS):
+        raise SettingsError(
+            f"{CONSOLE_TOKENS} is gone: the console takes the team tokens, LINGUA_TEAM_TOKENS"
+        )
     auth_on = not env_bool(passed, AUTH_DISABLED, True)
     passed[AUTH_DISABLED] = "false" if auth_on else "true"
-    auth = AuthSettings.from_env(passed)
-    if auth_on:
-        try:
-            auth.validate()
-        except SettingsError as error:
-            raise SettingsError(f"{AUTH_DISABLED}=false: {error}") from None
-    console_token = None
-    if auth_on:
-        given = passed.get(CONSOLE_TOKENS, "")
-        if given:
-            console_token = given.split(",")[0].partition(":")[0]
-        else:
-            # A local operator for the console, for this run only (printed at start).
-            console_token = secrets.token_urlsafe(24)
-            passed[CONSOLE_TOKENS] = f"{console_token}:*"
-    return LaunchEnv(
-        services=passed,
-        auth_on=auth_on,
-        node_token=auth.node_tokens[0] if auth_on else None,
-        client_key=auth.client_keys[0][0] if auth_on else None,
-        console_token=console_token,
-    )
+    credentials = LocalCredentials.from_env(passed)
+    passed.update(credentials.env())
+    AuthSettings.from_env(passed).validate()
+    TokenTable.parse(passed["LINGUA_TEAM_TOKENS"])
+    return LaunchEnv(services=passed, auth_on=auth_on, credentials=credentials)

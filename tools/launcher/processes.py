@@ -26,6 +26,7 @@ PORT_VARIABLES = {
     "grpc": "LINGUA_GRPC_PORT",
     "metrics": "LINGUA_METRICS_PORT",
     "ws": "LINGUA_WS_PORT",
+    "team": "LINGUA_TEAM_PORT",
 }
 
 

@@ -1,5 +1,7 @@
 """The whole suite as child processes: redis (private, unless given), pool, registry,
-dispatcher(s) and gateway replicas, each started only after what it needs is healthy."""
+dispatcher(s) and gateway replicas, each started only after what it needs is healthy.
+Every service gets the stack's credentials (credentials.py); authentication is off
+unless the config's environment says LINGUA_AUTH_DISABLED=false."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.launcher.credentials import LocalCredentials
 from tools.launcher.processes import ServiceProcess
 from tools.launcher.redis_server import RedisClusterServers, RedisServer
 from tools.launcher.supervisor import Child
@@ -25,6 +28,8 @@ class StackConfig:
     # One gateway replica per entry; 0 picks a free port.
     gateway_ws_ports: tuple[int, ...] = (5010, 0)
     dispatchers: int = 1
+    # The team API port of each dispatcher replica (missing entries, and 0: a free port).
+    team_ports: tuple[int, ...] = ()
     # One console replica per entry (its HTTP port; 0 picks a free port); `make up` runs one.
     console_http_ports: tuple[int, ...] = ()
     run_dir: Path | None = None
@@ -32,6 +37,8 @@ class StackConfig:
     env: Mapping[str, str] = field(default_factory=dict)
     log_format: str = "json"
     log_level: str = "INFO"
+    # None: the credentials `env` gives, the others generated for this stack.
+    credentials: LocalCredentials | None = None
 
 
 class Stack:
@@ -41,6 +48,7 @@ class Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.redis: RedisServer | RedisClusterServers | None = None
         self.redis_url = config.redis_url or ""
+        self.credentials = config.credentials or LocalCredentials.from_env(config.env)
         self.pool: ServiceProcess | None = None
         self.registry: ServiceProcess | None = None
         self.dispatchers: list[ServiceProcess] = []
@@ -48,6 +56,15 @@ class Stack:
         self.consoles: list[ServiceProcess] = []
 
     # --- addresses --------------------------------------------------------------------------
+
+    @property
+    def auth_disabled(self) -> bool:
+        return self.config.env.get("LINGUA_AUTH_DISABLED", "true") == "true"
+
+    @property
+    def team_address(self) -> str:
+        """The first dispatcher replica's team API (DispatcherService)."""
+        return f"127.0.0.1:{self.dispatchers[0].ports['team']}"
 
     @property
     def gateway_urls(self) -> list[str]:
@@ -79,11 +96,15 @@ class Stack:
             self.registry = self._spawn(
                 "registry", "services.registry", {"LINGUA_POOL_ADDRESS": self.pool.grpc_address}
             )
+            team_ports = self.config.team_ports
             self.dispatchers = [
                 self._spawn(
                     f"dispatcher-{i}",
                     "services.dispatcher",
-                    {"LINGUA_POOL_ADDRESS": self.pool.grpc_address},
+                    {
+                        "LINGUA_POOL_ADDRESS": self.pool.grpc_address,
+                        "LINGUA_TEAM_PORT": str(team_ports[i] if i < len(team_ports) else 0),
+                    },
                 )
                 for i in range(self.config.dispatchers)
             ]
@@ -127,15 +148,12 @@ class Stack:
                 "LINGUA_WS_PORT": str(ws_port),
                 "LINGUA_REGISTRY_ADDRESS": self.registry.grpc_address,
                 "LINGUA_DISPATCHER_ADDRESS": f"ipv4:{dispatchers}",
-                # Local runs take peers without credentials (the gateway logs a warning);
-                # a config that sets LINGUA_AUTH_DISABLED itself decides.
-                "LINGUA_AUTH_DISABLED": self.config.env.get("LINGUA_AUTH_DISABLED", "true"),
             },
         )
 
     def _spawn_console(self, index: int, http_port: int) -> ServiceProcess:
         assert self.registry is not None and self.pool is not None
-        dispatchers = ",".join(d.grpc_address for d in self.dispatchers)
+        teams = ",".join(f"127.0.0.1:{d.ports['team']}" for d in self.dispatchers)
         return self._spawn(
             f"console-{index}",
             "services.console",
@@ -143,8 +161,7 @@ class Stack:
                 "LINGUA_CONSOLE_PORT": str(http_port),
                 "LINGUA_REGISTRY_ADDRESS": self.registry.grpc_address,
                 "LINGUA_POOL_ADDRESS": self.pool.grpc_address,
-                "LINGUA_DISPATCHER_ADDRESS": f"ipv4:{dispatchers}",
-                "LINGUA_AUTH_DISABLED": self.config.env.get("LINGUA_AUTH_DISABLED", "true"),
+                "LINGUA_DISPATCHER_TEAM_ADDRESS": f"ipv4:{teams}",
             },
         )
 
@@ -157,6 +174,10 @@ class Stack:
             "LINGUA_METRICS_PORT": "0",
             "LINGUA_LOG_FORMAT": self.config.log_format,
             "LINGUA_LOG_LEVEL": self.config.log_level,
+            **self.credentials.env(),
+            # Local runs take callers without credentials (each service logs a warning);
+            # a config that sets LINGUA_AUTH_DISABLED itself decides.
+            "LINGUA_AUTH_DISABLED": "true",
             **self.config.env,
             **env,
         }

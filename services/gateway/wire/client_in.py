@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
 from lingua.common.v1 import job_pb2
 from lingua_common.routes import RouteError, route_of
 from services.gateway.wire.fields import (
@@ -14,6 +12,7 @@ from services.gateway.wire.fields import (
     WireError,
     base64_bytes,
     boolean,
+    json_bytes,
     obj,
     one_of,
     req_bool,
@@ -65,7 +64,7 @@ def _job_options(msg: JsonObject, spec: job_pb2.JobSpec) -> None:
         spec.dialect = dialect
     features = obj(msg, "features", required=False)
     if features is not None:
-        spec.features_json = orjson.dumps(features)
+        spec.features_json = json_bytes(features, "features")
     mode = one_of(string(msg, "mode", required=False), frozenset(MODES), "mode")
     if mode is not None:
         spec.mode = MODES[mode]

@@ -1,7 +1,10 @@
 """Typed reads of JSON message fields, with errors that say exactly what is wrong.
 
 Unknown fields are ignored (clients send extras); a missing or mistyped required field
-raises WireError, which the connection answers with an INVALID_MESSAGE error.
+raises WireError, which the connection answers with an INVALID_MESSAGE error. Every
+value is also held to the table of limits by its field's name (lingua_common/limits.py:
+ids, language codes, sample rates, audio formats, text lengths, list lengths), the same
+table the gRPC APIs use; a refusal names the field and shows at most a short prefix.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Any
+
+import orjson
+
+from lingua_common import limits
 
 JsonObject = dict[str, Any]
 
@@ -34,13 +41,27 @@ def _get(msg: JsonObject, name: str, path: str, required: bool) -> Any:
     return value
 
 
-def string(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> str | None:
+def _raw_string(msg: JsonObject, name: str, path: str, required: bool) -> str | None:
     value = _get(msg, name, path, required)
     if value is None:
         return None
     if not isinstance(value, str):
         raise WireError(f"field '{_where(path, name)}' must be a string")
     return value
+
+
+def string(msg: JsonObject, name: str, path: str = "", *, required: bool = True) -> str | None:
+    value = _raw_string(msg, name, path, required)
+    if value is not None:
+        _within(limits.check_string, _where(path, name), value)
+    return value
+
+
+def _within(check: Any, where: str, value: Any) -> None:
+    try:
+        check(where, value)
+    except limits.LimitError as error:
+        raise WireError(str(error)) from None
 
 
 def req_string(msg: JsonObject, name: str, path: str = "") -> str:
@@ -77,6 +98,7 @@ def uint(
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         raise WireError(f"field '{_where(path, name)}' must be an unsigned integer <= {maximum}")
+    _within(limits.check_int, _where(path, name), value)
     return value
 
 
@@ -123,8 +145,12 @@ def string_list(msg: JsonObject, name: str, path: str = "", *, required: bool = 
     value = _get(msg, name, path, required)
     if value is None:
         return []
+    where = _where(path, name)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise WireError(f"field '{_where(path, name)}' must be an array of strings")
+        raise WireError(f"field '{where}' must be an array of strings")
+    _within(limits.check_list, where, len(value))
+    for index, item in enumerate(value):
+        _within(limits.check_string, f"{where}[{index}]", item)
     return value
 
 
@@ -136,13 +162,28 @@ def object_list(
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise WireError(f"field '{_where(path, name)}' must be an array of objects")
+    _within(limits.check_list, _where(path, name), len(value))
     return value
+
+
+def json_bytes(value: Any, where: str) -> bytes:
+    """A JSON value carried on as bytes (features, extra, details), bounded in size."""
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        raise WireError(f"field '{where}' is nested too deeply") from None
+    if len(encoded) > limits.JSON_MAX_BYTES:
+        raise WireError(
+            f"field '{where}' is too large ({len(encoded)} bytes as JSON; "
+            f"at most {limits.JSON_MAX_BYTES})"
+        )
+    return encoded
 
 
 def base64_bytes(
     msg: JsonObject, name: str, path: str = "", *, required: bool = True, max_bytes: int
 ) -> bytes:
-    value = string(msg, name, path, required=required)
+    value = _raw_string(msg, name, path, required)  # bounded in bytes, below
     if not value:
         return b""
     if len(value) > (max_bytes * 4) // 3 + 4:
@@ -155,5 +196,8 @@ def base64_bytes(
 
 def one_of(value: str | None, allowed: frozenset[str], where: str) -> str | None:
     if value is not None and value not in allowed:
-        raise WireError(f"field '{where}' must be one of {', '.join(sorted(allowed))}")
+        raise WireError(
+            f"field '{where}' must be one of {', '.join(sorted(allowed))}, "
+            f"not {limits.preview(value)}"
+        )
     return value

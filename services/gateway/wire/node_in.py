@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
 from lingua.common.v1 import job_pb2, node_pb2
 from services.gateway.wire.fields import (
     UINT32_MAX,
@@ -14,6 +12,7 @@ from services.gateway.wire.fields import (
     base64_bytes,
     boolean,
     integer,
+    json_bytes,
     number,
     obj,
     object_list,
@@ -195,14 +194,16 @@ def parse_job_result(msg: JsonObject) -> NodeJobResult:
         result.quality_score = score
     extra = obj(msg, "extra", required=False)
     if extra is not None:
-        result.extra_json = orjson.dumps(extra)
+        result.extra_json = json_bytes(extra, "extra")
     error = obj(msg, "error", required=False)
     if error is not None:
         result.error.CopyFrom(
             job_pb2.JobError(
                 code=req_string(error, "code", "error"),
                 message=req_string(error, "message", "error"),
-                details_json=orjson.dumps(error["details"]) if "details" in error else b"",
+                details_json=json_bytes(error["details"], "error.details")
+                if "details" in error
+                else b"",
             )
         )
     segments = obj(msg, "segments_meta", required=False)
