@@ -23,3 +23,10 @@ class BackgroundTasks:
         """Until the tasks under way now are done, or the timeout (they go on)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout_s)
+
+    async def cancel(self) -> None:
+        """Stop the tasks under way (work that may be dropped: a shutdown)."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

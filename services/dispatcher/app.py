@@ -95,6 +95,9 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     reports = NodeReports(lifecycle, retries, store)
     recovery = Recovery(store, lifecycle, retries, waiting, queues, loads, clock, settings)
     presence = Presence(store, links, clock, settings)
+    lost_connections = LostConnections(
+        recovery, settings.lost_connection_grace_ms, settings.pending_timeout_ms
+    )
     # WatchJob streams share one reader (watch_hub.py), not a Redis connection each.
     watch_hub = WatchHub(
         RedisWatchStore(redis, scripts, keys),
@@ -121,9 +124,7 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
             owners,
             intake,
             reports,
-            LostConnections(
-                recovery, settings.lost_connection_grace_ms, settings.pending_timeout_ms
-            ),
+            lost_connections,
         ),
         app.server,
     )
@@ -158,4 +159,5 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     app.on_close(lambda: close_redis(redis))
     app.on_close(lambda: pool_channel.close(None))
     app.on_close(lambda: acks.wait(1.0))  # runs before Redis closes (reverse order)
+    app.on_close(lost_connections.close)
     return app

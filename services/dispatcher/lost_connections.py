@@ -46,6 +46,10 @@ class LostConnections:
     async def wait(self, timeout_s: float) -> None:
         await self._background.wait(timeout_s)
 
+    async def close(self) -> None:
+        """On shutdown: what is left is moved by the attempts' own deadlines."""
+        await self._background.cancel()
+
     def _look(self, node_id: str, epoch: int, *, replaced: bool) -> None:
         key = (node_id, epoch, replaced)
         if key in self._looking or len(self._looking) >= MAX_IN_FLIGHT:

@@ -19,7 +19,7 @@ from lingua_common.errors import ERROR_CODE_METADATA_KEY
 from lingua_common.settings import RedisSettings
 from tests.peers import Peer, open_session, register_message, registered_node, utterance_message
 from tests.services.gateway_helpers import result_for
-from tests.suite import InProcessSuite, grpc_address, team_address
+from tests.suite import InProcessSuite, team_address
 from tools.launcher.redis_server import RedisServer
 
 ANSWERS = ("translation_result", "error", "missing_result")
@@ -99,7 +99,7 @@ async def test_with_no_pool_and_no_copy_of_the_index_the_answer_is_dependency_do
     await client.send(utterance_message(session_id, 0, b"anyone?"))
     error = await answer(client)
     assert (error["type"], error["code"]) == ("error", "SCHEDULER_DEPENDENCY_DOWN"), error
-    async with grpc.aio.insecure_channel(grpc_address(no_index.dispatcher)) as channel:
+    async with grpc.aio.insecure_channel(team_address(no_index.dispatcher)) as channel:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await pb_grpc.DispatcherServiceStub(channel).SubmitJob(submit_request(2))
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
