@@ -77,6 +77,7 @@ def build_app(settings: DispatcherSettings, clock: Clock | None = None) -> Servi
     pool_channel = insecure_channel(settings.pool_address, token=settings.server.auth.service_token)
     replica = IndexReplica(pool_channel, LanguageIndex(shard_size=settings.shard_size))
     finder = ReplicatedCandidateFinder(replica, GrpcCandidateFinder(pool_channel))
+    metrics.watch_index_replica(replica)
     placer = Placer(
         lifecycle,
         finder,

@@ -8,11 +8,12 @@ from Redis when scraped, never derived from the counters.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from lingua_common.keys import Keys
+from lingua_common.language_index import LanguageIndex
 from lingua_common.metrics.service import LATENCY_BUCKETS_S
 from lingua_common.redis_client import RedisClient, run_pipeline
 from services.dispatcher.model import JobState, Reservation
@@ -37,9 +38,17 @@ FINAL_STATES = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 MAX_PENDING_PAIRS = 1_000
 
 
+class ReplicaView(Protocol):
+    """What the gauges read of the index replica (index_replica.IndexReplica)."""
+
+    index: LanguageIndex
+    synced: bool
+
+
 class DispatcherMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry or CollectorRegistry()
+        self._registry = registry
         self._created = Counter(
             "lingua_jobs_created",
             "Jobs created (a repeated request id counts once)",
@@ -110,6 +119,26 @@ class DispatcherMetrics:
             ["src_lang", "tgt_lang"],
             registry=registry,
         )
+
+    def watch_index_replica(self, replica: ReplicaView) -> None:
+        """Gauges of this replica's copy of the pool index, read when scraped: how far
+        it is behind the pool is what an operator asks when placements look wrong."""
+        Gauge(
+            "lingua_index_replica_nodes",
+            "Nodes this dispatcher replica can place jobs on: in its copy of the pool "
+            "index with at least one service ready",
+            registry=self._registry,
+        ).set_function(lambda: sum(1 for _, entry in replica.index.entries() if entry.ready))
+        Gauge(
+            "lingua_index_replica_version",
+            "The pool index version this dispatcher replica's copy has applied",
+            registry=self._registry,
+        ).set_function(lambda: replica.index.version)
+        Gauge(
+            "lingua_index_replica_synced",
+            "1 while this dispatcher replica's copy of the pool index follows the feed",
+            registry=self._registry,
+        ).set_function(lambda: 1 if replica.synced else 0)
 
     def created(self) -> None:
         self._created.inc()

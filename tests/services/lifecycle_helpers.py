@@ -87,3 +87,15 @@ async def node_state(suite: InProcessSuite, node_id: str) -> NodeState:
         )
     finally:
         await client.aclose()
+
+
+async def dispatcher_places_on(suite: InProcessSuite, nodes: int, wait_s: float = 5.0) -> None:
+    """Until the dispatcher's copy of the pool index holds `nodes` nodes it can place on
+    (its lingua_index_replica_nodes gauge): a node acknowledged by the registry reaches
+    it over the pool's feed a moment later."""
+    registry = suite.dispatcher.metrics.registry
+
+    async def placeable() -> bool:
+        return registry.get_sample_value("lingua_index_replica_nodes") == nodes
+
+    await eventually(placeable, wait_s)

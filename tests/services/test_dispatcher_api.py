@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 
@@ -11,7 +9,7 @@ from lingua.common.v1 import job_pb2
 from lingua.dispatcher.v1 import dispatcher_service_pb2 as pb
 from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from tests.peers import open_session, registered_node, utterance_message
-from tests.services.lifecycle_helpers import wait_status
+from tests.services.lifecycle_helpers import dispatcher_places_on, wait_status
 from tests.suite import InProcessSuite, team_address
 
 
@@ -47,7 +45,7 @@ def result_for(assign: dict[str, object], node_id: str) -> dict[str, object]:
 async def test_submit_then_watch_to_the_result(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url())
     await wait_status(suite, node_id, "ready")
-    await asyncio.sleep(0.2)
+    await dispatcher_places_on(suite, 1)
     async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         submitted = await stub.SubmitJob(submit_request())
@@ -113,7 +111,7 @@ async def test_bad_requests_and_unknown_jobs_get_proper_codes(suite: InProcessSu
 async def test_fail_fast_on_a_full_fleet_is_resource_exhausted(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url())
     await wait_status(suite, node_id, "ready")
-    await asyncio.sleep(0.2)
+    await dispatcher_places_on(suite, 1)
     async with grpc.aio.insecure_channel(team_address(suite.dispatcher)) as channel:
         stub = pb_grpc.DispatcherServiceStub(channel)
         for i in range(4):
@@ -130,7 +128,7 @@ async def test_fail_fast_on_a_full_fleet_is_resource_exhausted(suite: InProcessS
 async def test_list_jobs_by_session_node_and_state(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url())
     await wait_status(suite, node_id, "ready")
-    await asyncio.sleep(0.2)
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url())
     for index in range(3):
         await client.send(utterance_message(session_id, index, f"u{index}".encode()))

@@ -12,6 +12,7 @@ import pytest
 
 from lingua.common.v1 import job_pb2
 from lingua_common.clock import ManualClock
+from lingua_common.ids import job_id_for
 from lingua_common.keys import Keys
 from lingua_common.redis_client import LuaScripts, connect
 from lingua_common.settings import RedisSettings
@@ -19,7 +20,7 @@ from services.dispatcher.model import JobState
 from services.dispatcher.pending import PendingQueues
 from services.dispatcher.store import RedisJobStore
 from tests.peers import Message, Peer, open_session, registered_node, utterance_message
-from tests.services.lifecycle_helpers import eventually, wait_status
+from tests.services.lifecycle_helpers import dispatcher_places_on, eventually, wait_status
 from tests.suite import InProcessSuite
 
 JOB_TIMEOUT_MS = 15_000
@@ -66,14 +67,34 @@ async def ready_nodes(suite: InProcessSuite, count: int) -> list[tuple[Peer, str
     nodes = [await registered_node(suite.ws_url()) for _ in range(count)]
     for _, node_id in nodes:
         await wait_status(suite, node_id, "ready")
-    await asyncio.sleep(0.2)  # the dispatcher's index replica follows the feed
+    await dispatcher_places_on(suite, count)
     return nodes
 
 
-async def settle() -> None:
-    """Let the dispatcher finish what the last message started (e.g. confirm a delivery,
-    which arms the deadline from "now") before the manual clock moves."""
-    await asyncio.sleep(0.3)
+async def settle(suite: InProcessSuite) -> None:
+    """Until the dispatcher finished what the last message started, before the manual
+    clock moves: every placed attempt confirmed (which arms its deadline from "now"),
+    every waiting job in its pair's line."""
+    client = connect(suite.redis)
+    keys = Keys(suite.redis.key_prefix)
+
+    async def quiet() -> bool:
+        async for key in client.scan_iter(match=keys.job("*"), count=1000):
+            state, attempt, confirmed, src, tgt = await client.hmget(
+                key, "state", "attempt", "confirmed", "src", "tgt"
+            )
+            job_id = key.decode().split("{job:")[1].split("}")[0]
+            if state in (b"dispatched", b"accepted") and confirmed != attempt:
+                return False
+            pending = keys.pending(src.decode(), tgt.decode()) if src and tgt else ""
+            if state == b"pending" and await client.zscore(pending, job_id) is None:
+                return False
+        return True
+
+    try:
+        await eventually(quiet)
+    finally:
+        await client.aclose()
 
 
 def clock_of(suite: InProcessSuite) -> ManualClock:
@@ -106,7 +127,7 @@ async def test_a_silent_node_times_out_and_the_job_moves_to_another(
     await client.send(utterance_message(session_id, 0, b"slow"))
     slow, slow_id, first = await first_assign(nodes)
     other, other_id = next((p, n) for p, n in nodes if n != slow_id)
-    await settle()
+    await settle(suite)
     clock.advance(JOB_TIMEOUT_MS + 1)
     second = await other.expect("job_assign", skip=SKIP)
     assert (second["job_id"], second["attempt_id"]) == (first["job_id"], 2)
@@ -120,6 +141,15 @@ async def test_a_silent_node_times_out_and_the_job_moves_to_another(
     await eventually(lambda: _zero(suite, [slow_id, other_id]))
 
 
+async def _in_state(suite: InProcessSuite, job_id: str, state: str) -> bool:
+    client = connect(suite.redis)
+    try:
+        found = await client.hget(Keys(suite.redis.key_prefix).job(job_id), "state")
+    finally:
+        await client.aclose()
+    return found == state.encode()
+
+
 async def _zero(suite: InProcessSuite, node_ids: list[str]) -> bool:
     return all([await running(suite, n) == 0 for n in node_ids])
 
@@ -131,14 +161,12 @@ async def test_out_of_attempts_the_client_gets_job_timeout(clocked: InProcessSui
     client, session_id = await open_session(suite.ws_url())
     await client.send(utterance_message(session_id, 0, b"nobody answers"))
     await peer.expect("job_assign")
-    await settle()
+    await settle(suite)
     clock.advance(JOB_TIMEOUT_MS + 1)
-    # Its only node is excluded now: the job waits for another, then gives up.
-    await asyncio.sleep(0.5)
-    await settle()
-    clock.advance(10_001)
+    # Its only node is excluded now (that connection of it): nobody else serves the
+    # pair, so the retry ends at once with the reason of the last attempt.
     error = await client.expect("error", wait_s=10)
-    assert error["code"] in ("JOB_TIMEOUT", "NO_AVAILABLE_NODE")
+    assert error["code"] == "JOB_TIMEOUT"
     assert error["details"]["utterance_index"] == 0
     await eventually(lambda: _zero(suite, [node_id]))
 
@@ -152,7 +180,7 @@ async def test_three_attempts_then_job_timeout(clocked: InProcessSuite) -> None:
     for _ in range(3):
         _, _, assign = await first_assign(nodes)
         attempts.append(assign["attempt_id"])
-        await settle()
+        await settle(suite)
         clock.advance(JOB_TIMEOUT_MS + 1)
     assert attempts == [1, 2, 3]
     error = await client.expect("error", wait_s=10)
@@ -262,7 +290,7 @@ async def test_a_waiting_job_held_by_a_replica_that_died_is_placed_once_its_leas
     for index in range(5):
         await client.send(utterance_message(session_id, index, f"u{index}".encode()))
     assigns = [await peer.expect("job_assign") for _ in range(4)]
-    await settle()
+    await settle(suite)
     # Another dispatcher replica takes the waiting job off its line and is killed.
     async with other_replica(suite) as replica:
         orphan = await replica.queues.take("zh", "en", now_ms=clock.now_ms(), lease_ms=3_000)
@@ -310,7 +338,7 @@ async def test_what_a_replica_finished_but_never_told_is_told_when_its_timer_com
     assigns = sorted(
         [await peer.expect("job_assign") for _ in range(4)], key=lambda a: a["utterance_index"]
     )
-    await settle()
+    await settle(suite)
     # A replica finishes two jobs in Redis and is killed before anyone hears of it: one
     # with the node's result, and the waiting one with NO_AVAILABLE_NODE.
     first = assigns[0]
@@ -328,7 +356,7 @@ async def test_what_a_replica_finished_but_never_told_is_told_when_its_timer_com
     for assign in assigns[1:]:
         await peer.send(result_for(assign, node_id, "later"))
     await eventually(lambda: _is(running(suite, node_id), 1))  # the first job's slot
-    await settle()
+    await settle(suite)
     clock.advance(15_001)  # both jobs' timers come due
     answers = []
     for _ in range(5):
@@ -355,10 +383,11 @@ async def test_waiting_is_bounded_then_no_available_node(clocked: InProcessSuite
         await client.send(utterance_message(session_id, index, f"u{index}".encode()))
     assigns = [await peer.expect("job_assign") for _ in range(4)]
     waiting = ({0, 1, 2, 3, 4} - {a["utterance_index"] for a in assigns}).pop()
-    await asyncio.sleep(0.3)
-    await settle()
+    waiting_job = job_id_for(f"{session_id}:{waiting}:en")
+    await eventually(lambda: _in_state(suite, waiting_job, "pending"))
+    await settle(suite)
     clock.advance(10_001)  # past the pending wait, not yet the running jobs' deadline
-    await asyncio.sleep(0.5)
+    await eventually(lambda: _in_state(suite, waiting_job, "failed"))
     for assign in assigns:
         await peer.send(result_for(assign, node_id, "done"))
     seen: list[tuple[int, str]] = []

@@ -14,7 +14,7 @@ from lingua_common.keys import Keys
 from lingua_common.redis_client import connect
 from tests.peers import open_session, registered_node, utterance_message
 from tests.services.gateway_helpers import result_for
-from tests.services.lifecycle_helpers import eventually
+from tests.services.lifecycle_helpers import dispatcher_places_on, eventually
 from tests.suite import InProcessSuite, team_address
 
 
@@ -28,7 +28,7 @@ async def running_slots(suite: InProcessSuite, node_id: str) -> int:
 
 async def test_node_on_one_replica_client_on_the_other(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url(0))
-    await asyncio.sleep(0.1)
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url(1))
     await client.send(utterance_message(session_id, 0, b"hello audio"))
     assign = await node.expect("job_assign")
@@ -55,7 +55,7 @@ async def test_node_on_one_replica_client_on_the_other(suite: InProcessSuite) ->
 
 async def test_no_node_for_the_pair_answers_no_available_node(suite: InProcessSuite) -> None:
     node, _ = await registered_node(suite.ws_url(0), pairs=[("zh", "en")])
-    await asyncio.sleep(0.1)
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url(0), "en", "fr")
     await client.send(utterance_message(session_id, 0, b"bonjour", "en", "fr"))
     error = await client.expect("error")
@@ -67,7 +67,7 @@ async def test_no_node_for_the_pair_answers_no_available_node(suite: InProcessSu
 
 async def test_results_reach_the_client_in_utterance_order(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url(0))
-    await asyncio.sleep(0.1)
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url(1))
     assigns = []
     for index in range(3):
@@ -84,7 +84,7 @@ async def test_results_reach_the_client_in_utterance_order(suite: InProcessSuite
 
 async def test_duplicate_and_stale_results_change_nothing(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url(0))
-    await asyncio.sleep(0.1)
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url(0))
     await client.send(utterance_message(session_id, 0, b"once"))
     assign = await node.expect("job_assign")
@@ -106,7 +106,7 @@ async def test_duplicate_and_stale_results_change_nothing(suite: InProcessSuite)
 
 async def test_the_same_utterance_sent_twice_is_dispatched_once(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url(0))
-    await asyncio.sleep(0.1)
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url(0))
     await client.send(utterance_message(session_id, 5, b"again"))
     await client.send(utterance_message(session_id, 5, b"again"))
@@ -127,7 +127,7 @@ async def test_concurrent_submissions_of_one_request_dispatch_once(
     suite: InProcessSuite,
 ) -> None:
     node, node_id = await registered_node(suite.ws_url(0))
-    await asyncio.sleep(0.1)
+    await dispatcher_places_on(suite, 1)
     request = pb.SubmitJobRequest(
         request_id="req-1",
         tenant_id="team-a",
@@ -155,7 +155,7 @@ async def test_concurrent_submissions_of_one_request_dispatch_once(
 
 async def test_get_job_and_cancel_from_the_api(suite: InProcessSuite) -> None:
     node, node_id = await registered_node(suite.ws_url(0))
-    await asyncio.sleep(0.1)
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url(1))
     await client.send(utterance_message(session_id, 0, b"cancel me"))
     assign = await node.expect("job_assign")

@@ -16,6 +16,7 @@ from lingua.dispatcher.v1 import dispatcher_service_pb2_grpc as pb_grpc
 from tests.metrics_scrape import Samples, scrape
 from tests.peers import Message, Peer, open_session, utterance_message
 from tests.services.gateway_helpers import ready_node, result_for
+from tests.services.lifecycle_helpers import dispatcher_places_on
 from tests.suite import InProcessSuite, team_address
 
 FINAL_STATES = ("completed", "failed", "cancelled")
@@ -77,7 +78,7 @@ async def test_job_counters_add_up_through_waits_refusals_cancels_and_failovers(
     suite: InProcessSuite,
 ) -> None:
     node_a, a_id = await ready_node(suite, gateway=0)
-    await asyncio.sleep(0.2)  # the dispatcher's index replica follows the feed
+    await dispatcher_places_on(suite, 1)
     client, session_id = await open_session(suite.ws_url(1))
 
     # Five utterances, four slots: four run, one waits.
@@ -129,7 +130,7 @@ async def test_job_counters_add_up_through_waits_refusals_cancels_and_failovers(
 
     # A second node joins; the node holding the next job is lost and the job moves.
     node_b, b_id = await ready_node(suite, gateway=1)
-    await asyncio.sleep(0.2)
+    await dispatcher_places_on(suite, 2)
     await client.send(utterance_message(session_id, 6, b"survive"))
     lost, lost_id, first = await assign_of([(node_a, a_id), (node_b, b_id)])
     survivor, survivor_id = (node_b, b_id) if lost_id == a_id else (node_a, a_id)
