@@ -33,7 +33,12 @@ from typing import Protocol
 from lingua_common.cancellation import reraise_if_cancelling
 from services.dispatcher.errors import JobError, JobNotFound, ShuttingDown, WatchersFull
 from services.dispatcher.model import JobEvent, JobRecord
-from services.dispatcher.watch_store import Announcements, JobSnapshot, SnapshotRead
+from services.dispatcher.watch_store import (
+    Announcements,
+    JobSnapshot,
+    SnapshotRead,
+    SubscriptionRenewed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -319,7 +324,12 @@ class WatchHub:
                 # Whatever was announced while nobody listened is read now.
                 self._read_all_again()
                 while True:
-                    job_id = await subscription.next_job_id(LISTEN_TIMEOUT_S)
+                    try:
+                        job_id = await subscription.next_job_id(LISTEN_TIMEOUT_S)
+                    except SubscriptionRenewed:
+                        logger.info("watch hub subscribed again after a reconnect")
+                        self._read_all_again()
+                        continue
                     if job_id is not None:
                         self.announced(job_id)
             except Exception as error:

@@ -147,20 +147,35 @@ class RedisWatchStore:
         return Announcements(self._r.pubsub(), self._keys)
 
 
+class SubscriptionRenewed(Exception):
+    """The connection dropped and redis-py reconnected and subscribed again by itself:
+    whatever was announced in between is lost, and the server may be a new, empty one."""
+
+
 class Announcements:
     """The hub's one pub/sub connection: ids of watched jobs that have a new event."""
 
     def __init__(self, pubsub: PubSub, keys: Keys) -> None:
         self._pubsub = pubsub
         self._keys = keys
+        self._confirmations = 0  # psubscribe confirmations: one per (re)subscription
 
     async def open(self) -> None:
         await self._pubsub.psubscribe(self._keys.job_events_pattern())
 
     async def next_job_id(self, timeout_s: float) -> str | None:
-        """The next announced job id; None when nothing came within the timeout."""
-        message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout_s)
-        if message is None or message.get("type") != "pmessage":
+        """The next announced job id; None when nothing came within the timeout.
+        Raises SubscriptionRenewed when the subscription was renewed by a reconnect that
+        redis-py made on its own (the confirmations beyond the first tell)."""
+        message = await self._pubsub.get_message(timeout=timeout_s)
+        if message is None:
+            return None
+        if message.get("type") == "psubscribe":
+            self._confirmations += 1
+            if self._confirmations > 1:
+                raise SubscriptionRenewed("the announcements' subscription was renewed")
+            return None
+        if message.get("type") != "pmessage":
             return None
         return self._keys.job_id_of_events(_text(message["channel"]))
 

@@ -4,14 +4,18 @@ and a job whose data vanished."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from lingua_common.keys import Keys
-from lingua_common.redis_client import LuaScripts, RedisClient
+from lingua_common.redis_client import LuaScripts, RedisClient, connect
+from lingua_common.settings import RedisSettings
 from services.dispatcher.errors import JobNotFound, WatchersFull
 from services.dispatcher.watch_hub import Watcher, WatchHub, WatchSettings
 from services.dispatcher.watch_store import RedisWatchStore
 from tests.redis.jobs import assign, create, finish
+from tests.services.lifecycle_helpers import eventually
 
 
 def hub_on(redis_client: RedisClient, lua: LuaScripts, keys: Keys, **settings: int) -> WatchHub:
@@ -237,3 +241,38 @@ async def test_a_watcher_whose_caller_may_not_see_the_job_ends_as_if_it_did_not_
         await other.next()
     for watcher in (own, other, missing):
         hub.leave(watcher)
+
+
+async def test_a_subscription_renewed_by_a_reconnect_of_redis_py_reads_every_job_again(
+    single_redis_settings: RedisSettings,
+) -> None:
+    # redis-py reconnects a dropped pub/sub connection and subscribes again on its own,
+    # silently: what was announced in between is lost, and the server may be a new,
+    # empty one. The hub hears of it from the second subscription confirmation.
+    client = connect(single_redis_settings)
+    killer = connect(single_redis_settings)
+    keys = Keys(single_redis_settings.key_prefix)
+    lua = LuaScripts(client)
+    hub = WatchHub(
+        RedisWatchStore(client, lua, keys),
+        WatchSettings(loss_check_s=3600.0, sweep_s=3600.0),  # only the subscription
+    )
+    running = asyncio.create_task(hub.run())
+    try:
+        await create(lua, keys, "j1")
+        watcher = hub.watch("j1")
+        assert await kinds(watcher) == ["created"]
+        await eventually(lambda: _subscribed(killer))  # the hub's subscription is in place
+        await client.delete(keys.job("j1"), keys.job_events("j1"))  # lost, unannounced
+        assert await killer.client_kill_filter(_type="pubsub") == 1
+        with pytest.raises(JobNotFound):
+            await asyncio.wait_for(watcher.next(), 10.0)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await killer.aclose()
+        await client.aclose()
+
+
+async def _subscribed(client: RedisClient) -> bool:
+    return bool(await client.pubsub_numpat())
