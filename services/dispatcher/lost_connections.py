@@ -15,24 +15,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Protocol
 
 from lingua_common.background import BackgroundTasks
-from services.dispatcher.recovery import Recovery
 
 logger = logging.getLogger(__name__)
 
 # Connections being looked at once, at most; news beyond is dropped (the attempts'
 # own deadlines still move them).
 MAX_IN_FLIGHT = 1024
+# Connections given up at once: a gateway that goes away takes its thousand nodes
+# with it, and a thousand give-ups at once would take every pooled Redis connection
+# from the job path (each is a few commands, so a few at once drain them fast).
+GIVE_UPS_AT_ONCE = 8
+
+
+class FailsOver(Protocol):
+    """What gives attempts up (Recovery)."""
+
+    async def fail_over(
+        self,
+        node_id: str,
+        cause: str = "",
+        *,
+        under: Callable[[int], bool] | None = None,
+        wait_for_a_node_ms: int = 0,
+    ) -> int: ...
 
 
 class LostConnections:
-    def __init__(self, recovery: Recovery, grace_ms: int, wait_for_a_node_ms: int) -> None:
+    def __init__(self, recovery: FailsOver, grace_ms: int, wait_for_a_node_ms: int) -> None:
         self._recovery = recovery
         self._grace_s = grace_ms / 1000
         # The node is likely back soon under a new connection: its jobs wait for it.
         self._wait_for_a_node_ms = wait_for_a_node_ms
         self._looking: set[tuple[str, int, bool]] = set()
+        self._gate = asyncio.Semaphore(GIVE_UPS_AT_ONCE)
         self._background = BackgroundTasks()
 
     def lost(self, node_id: str, epoch: int) -> None:
@@ -61,11 +80,12 @@ class LostConnections:
         node_id, epoch, replaced = key
         try:
             await asyncio.sleep(self._grace_s)
-            moved = await self._recovery.fail_over(
-                node_id,
-                under=(lambda e: e < epoch) if replaced else (lambda e: e == epoch),
-                wait_for_a_node_ms=self._wait_for_a_node_ms,
-            )
+            async with self._gate:
+                moved = await self._recovery.fail_over(
+                    node_id,
+                    under=(lambda e: e < epoch) if replaced else (lambda e: e == epoch),
+                    wait_for_a_node_ms=self._wait_for_a_node_ms,
+                )
             if moved:
                 logger.info(
                     "attempts of an ended node connection given up",
