@@ -41,6 +41,7 @@ from lingua_common.operator_auth import TokenTable
 from lingua_common.settings import RedisSettings
 from tests.peers import Peer, open_session, utterance_message
 from tests.services.gateway_helpers import ready_node, result_for
+from tests.services.test_dispatcher_api import submit_request
 from tests.suite import LOCAL, InProcessSuite, grpc_address, team_address
 
 SERVICE_TOKEN = "service-secret-of-the-scheduler"
@@ -54,16 +55,8 @@ def bearer(token: str) -> tuple[tuple[str, str], ...]:
 
 
 def submit(request_id: str, **overrides: object) -> pb.SubmitJobRequest:
-    fields: dict[str, object] = {
-        "request_id": request_id,
-        "audio": b"\x01\x02pcm",
-        "audio_format": "pcm16",
-        "sample_rate": 16000,
-        "src_lang": "zh",
-        "tgt_lang": "en",
-    }
-    fields.update(overrides)
-    return pb.SubmitJobRequest(**fields)  # type: ignore[arg-type]
+    # Without a tenant of its own: the caller's token names it.
+    return submit_request(**{"request_id": request_id, "tenant_id": "", **overrides})
 
 
 @pytest.fixture

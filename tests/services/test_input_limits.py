@@ -21,6 +21,7 @@ from tests.peers import (
     utterance_message,
 )
 from tests.services.lifecycle_helpers import wait_status
+from tests.services.test_dispatcher_api import submit_request
 from tests.suite import InProcessSuite, team_address
 
 # An error message names the field and shows a short prefix: never this long.
@@ -30,16 +31,7 @@ MAX_LOG_LINE = 4096
 
 
 def submit(**overrides: object) -> pb.SubmitJobRequest:
-    fields: dict[str, object] = {
-        "request_id": "limits/1",
-        "audio": b"\x01\x02pcm",
-        "audio_format": "pcm16",
-        "sample_rate": 16000,
-        "src_lang": "zh",
-        "tgt_lang": "en",
-    }
-    fields.update(overrides)
-    return pb.SubmitJobRequest(**fields)  # type: ignore[arg-type]
+    return submit_request(**{"request_id": "limits/1", "tenant_id": "", **overrides})
 
 
 WRONG_ARGUMENTS = [
