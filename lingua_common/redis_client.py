@@ -30,7 +30,26 @@ class RoundTrips:
     count = 0
 
 
+class ClientLifetime:
+    """Shared by a single-server client's pool and its connections: once the client is
+    closed, nothing connects again. (A command still under way at shutdown, or one of
+    redis-py's retries, would otherwise reconnect a connection the closed pool no longer
+    tracks: a socket nobody closes.)"""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+
 class CountingConnection(aioredis.Connection):
+    def __init__(self, *args: Any, lifetime: ClientLifetime | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lifetime = lifetime
+
+    async def connect(self) -> None:
+        if self._lifetime is not None and self._lifetime.closed:
+            raise RedisConnectionError("redis client is closed")
+        await super().connect()
+
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         RoundTrips.count += 1
         await super().send_packed_command(command, check_health)
@@ -125,6 +144,7 @@ def connect(settings: RedisSettings) -> RedisClient:
         max_connections=settings.max_connections,
         socket_connect_timeout=settings.connect_timeout_s,
         connection_class=CountingConnection,
+        lifetime=ClientLifetime(),
         # A pooled connection that died with its server (a restart, a failover) fails its
         # next command: that command goes again on a fresh connection, a few times,
         # instead of failing the caller (every write here is a fenced or idempotent step).
@@ -135,11 +155,17 @@ def connect(settings: RedisSettings) -> RedisClient:
 
 
 async def close(client: RedisClient) -> None:
-    """Close the process's client at shutdown; a cluster client then refuses to reopen."""
+    """Close the process's client at shutdown; it then refuses to connect again."""
     if isinstance(client, ResilientRedisCluster):
         await client.close_for_good()
-    else:
+        return
+    if isinstance(client, RedisCluster):
         await client.aclose()
+        return
+    lifetime = client.connection_pool.connection_kwargs.get("lifetime")
+    if isinstance(lifetime, ClientLifetime):
+        lifetime.closed = True
+    await client.aclose()
 
 
 async def initialize(client: RedisClient) -> None:

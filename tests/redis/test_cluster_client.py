@@ -1,4 +1,4 @@
-"""The cluster client's two closes, on a real 3-master cluster.
+"""The Redis clients' closes, on a real 3-master cluster and a single server.
 
 redis-py calls aclose() itself to refresh the topology after a failover, so aclose()
 must leave a client that reconnects; the process's own close at shutdown must stick.
@@ -35,3 +35,17 @@ async def test_the_shutdown_close_sticks(cluster_settings: RedisSettings) -> Non
     await close(client)
     with pytest.raises(RedisConnectionError, match="closed"):
         await client.get("{closing}:a")  # a late command must not reopen connections
+
+
+async def test_the_single_server_clients_shutdown_close_sticks_too(
+    single_redis_settings: RedisSettings,
+) -> None:
+    # A command still under way when the process closes its client (or one of redis-py's
+    # retries of it) would reconnect a connection the closed pool no longer tracks.
+    client = connect(single_redis_settings)
+    await initialize(client)
+    await client.aclose()  # a plain aclose() still leaves a client that reconnects
+    assert await client.ping()
+    await close(client)
+    with pytest.raises(RedisConnectionError):
+        await client.ping()
